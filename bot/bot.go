@@ -1,0 +1,118 @@
+// Package bot is aduan's domain: inbound and outbound messages, tickets and
+// their events, officers, and the pipeline that turns one into the other.
+//
+// It knows no driver. Storage, conversation state and channels are reached
+// through the small interfaces declared next to where they are used
+// (Store, Conversations, Sender), implemented under store/ and channels/.
+package bot
+
+import (
+	"time"
+)
+
+// Channel names a way messages reach the service.
+type Channel string
+
+const (
+	SMS      Channel = "sms"
+	WhatsApp Channel = "whatsapp"
+	Console  Channel = "console"
+)
+
+// Inbound is one message received from a channel.
+type Inbound struct {
+	Channel    Channel
+	ExternalID string // the provider's message ID (Twilio's MessageSid); unique per channel
+	From       string // sender address: E.164 for phones
+	To         string // the service's own address the message was sent to
+	Text       string
+	Media      int // number of attachments
+	Received   time.Time
+}
+
+// Key names the conversation an inbound message belongs to: one per
+// (channel, sender).
+func (m Inbound) Key() string { return string(m.Channel) + ":" + m.From }
+
+// Purpose says why an outbound message is sent.
+type Purpose string
+
+const (
+	PurposeReply  Purpose = "reply"  // an answer to a citizen
+	PurposeNotify Purpose = "notify" // a ticket forwarded to an officer
+)
+
+// Outbound is one message the service sends. It is written to the outbox in
+// the same transaction as the change that caused it.
+type Outbound struct {
+	ID         int64
+	Channel    Channel
+	To         string
+	Body       string
+	Purpose    Purpose
+	TicketCode string // empty when the message concerns no ticket
+	Attempts   int
+	CreatedAt  time.Time
+}
+
+// Delivery is the outcome of one attempt to send an Outbound.
+type Delivery struct {
+	ID         int64
+	ProviderID string    // set when the provider accepted the message
+	Err        string    // set when the attempt failed
+	RetryAt    time.Time // when a failed attempt is tried again; zero means give up
+}
+
+// Kind is the kind of a ticket.
+type Kind string
+
+const (
+	KindCase      Kind = "case"      // a violence case report
+	KindComplaint Kind = "complaint" // a complaint about the service
+)
+
+// Status is where a ticket stands in its lifecycle.
+type Status string
+
+const (
+	StatusReceived Status = "received"
+	StatusDone     Status = "done"
+)
+
+// Ticket is one case report or complaint.
+type Ticket struct {
+	Code      string
+	Kind      Kind
+	Status    Status
+	Urgent    bool
+	Kecamatan string
+	Answers   map[string]string // the collected answers, by field
+	Channel   Channel           // where the reporter wrote from
+	Reporter  string            // the reporter's address on that channel
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Event is one entry in a ticket's append-only history.
+type Event struct {
+	TicketCode string
+	At         time.Time
+	Actor      string // "system", "citizen", or an officer's phone number
+	Type       string // "created", "notified", ...
+	Detail     string
+}
+
+// Role is an officer's role.
+type Role string
+
+const (
+	RoleOfficer    Role = "officer"
+	RoleSupervisor Role = "supervisor"
+)
+
+// Officer is a member of staff who receives and handles tickets.
+type Officer struct {
+	Name  string
+	Phone string // E.164
+	Role  Role
+}

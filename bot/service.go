@@ -1,0 +1,434 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"aduan/dialog"
+)
+
+// Config holds what a Service needs. Only cmd builds it.
+type Config struct {
+	Store         Store
+	Conversations Conversations
+	Book          *dialog.Book
+	Officers      []Officer
+	Outbox        *Dispatcher
+	Now           func() time.Time
+	Logger        *slog.Logger
+
+	Shards   int           // independent batch workers; default 8
+	MaxBatch int           // most messages handled in one transaction; default 128
+	Claim    time.Duration // how long a freshly written outbox message is reserved for this process; default 30s
+}
+
+// Service is the pipeline: inbound message -> dedupe -> conversation state
+// -> dialog step -> effects (replies, tickets, notifications), written in
+// one transaction with the outbox, then handed to the Dispatcher.
+//
+// Messages are handled in batches, one batch per shard at a time; a
+// sender's messages always go to the same shard, in arrival order, and a
+// lease on the conversation keeps other replicas from handling the same
+// sender at the same time.
+type Service struct {
+	cfg    Config
+	seed   maphash.Seed
+	shards []chan *request
+
+	mu      sync.RWMutex
+	running bool
+	wg      sync.WaitGroup
+}
+
+type request struct {
+	ctx  context.Context
+	m    Inbound
+	done chan error
+}
+
+// NewService returns a Service. Run must be running for Handle to work.
+func NewService(cfg Config) *Service {
+	if cfg.Shards <= 0 {
+		cfg.Shards = 8
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 128
+	}
+	if cfg.Claim <= 0 {
+		cfg.Claim = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{cfg: cfg, seed: maphash.MakeSeed()}
+	s.shards = make([]chan *request, cfg.Shards)
+	for i := range s.shards {
+		s.shards[i] = make(chan *request, 4*cfg.MaxBatch)
+	}
+	return s
+}
+
+// ErrStopped is returned by Handle when the service is not running.
+var ErrStopped = E("handle", Unavailable, errors.New("service is not running"))
+
+// Handle processes one inbound message and returns once its effects are
+// durably stored (or it was found to be a duplicate). An error means
+// nothing of it was stored: the caller should make the provider retry.
+func (s *Service) Handle(ctx context.Context, m Inbound) error {
+	s.mu.RLock()
+	if !s.running {
+		s.mu.RUnlock()
+		return ErrStopped
+	}
+	r := &request{ctx: ctx, m: m, done: make(chan error, 1)}
+	s.shards[maphash.String(s.seed, m.Key())%uint64(len(s.shards))] <- r
+	s.mu.RUnlock()
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run handles messages until ctx is done, then stops taking new ones,
+// finishes those already taken and returns.
+func (s *Service) Run(ctx context.Context) error {
+	s.mu.Lock()
+	s.running = true
+	s.mu.Unlock()
+	for _, ch := range s.shards {
+		s.wg.Add(1)
+		go s.shard(ch)
+	}
+	<-ctx.Done()
+	s.mu.Lock()
+	s.running = false
+	for _, ch := range s.shards {
+		close(ch)
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+// shard handles the messages of one shard in batches until ch is closed.
+// It uses a context of its own so that messages already taken are
+// finished after shutdown begins.
+func (s *Service) shard(ch chan *request) {
+	defer s.wg.Done()
+	ctx := context.Background()
+	var (
+		batch    []*request
+		deferred []*request
+		retry    = time.NewTimer(time.Hour)
+	)
+	retry.Stop()
+	open := true
+	for open || len(deferred) > 0 {
+		batch = append(batch[:0], deferred...)
+		deferred = deferred[:0]
+		if len(batch) == 0 {
+			r, ok := <-ch
+			if !ok {
+				return
+			}
+			batch = append(batch, r)
+		} else if open {
+			// Only deferred work: wait a moment for the other holder, or
+			// for new work, whichever comes first.
+			retry.Reset(2 * time.Millisecond)
+			select {
+			case r, ok := <-ch:
+				if ok {
+					batch = append(batch, r)
+				} else {
+					open = false
+				}
+				retry.Stop()
+			case <-retry.C:
+			}
+		} else {
+			time.Sleep(2 * time.Millisecond)
+		}
+	fill:
+		for open && len(batch) < s.cfg.MaxBatch {
+			select {
+			case r, ok := <-ch:
+				if !ok {
+					open = false
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		deferred = s.process(ctx, batch, deferred)
+	}
+}
+
+// conv is one conversation's part of a batch.
+type conv struct {
+	key   string
+	reqs  []*request
+	lease *Lease
+	state dialog.State
+	end   bool
+}
+
+// process handles one batch and returns, appended to deferred, the
+// requests whose conversation is held elsewhere for now.
+func (s *Service) process(ctx context.Context, batch []*request, deferred []*request) []*request {
+	convs := make([]*conv, 0, len(batch))
+	byKey := make(map[string]*conv, len(batch))
+	for _, r := range batch {
+		if r.ctx.Err() != nil { // the caller gave up: the provider will retry
+			r.done <- r.ctx.Err()
+			continue
+		}
+		k := r.m.Key()
+		c := byKey[k]
+		if c == nil {
+			c = &conv{key: k}
+			byKey[k] = c
+			convs = append(convs, c)
+		}
+		c.reqs = append(c.reqs, r)
+	}
+	if len(convs) == 0 {
+		return deferred
+	}
+	leases := make([]Lease, len(convs))
+	for i, c := range convs {
+		leases[i].Key = c.key
+		c.lease = &leases[i]
+	}
+	if err := s.cfg.Conversations.Acquire(ctx, leases); err != nil {
+		s.fail(convs, E("acquire conversations", Unavailable, err))
+		return deferred
+	}
+	held := convs[:0]
+	for _, c := range convs {
+		if c.lease.Held {
+			held = append(held, c)
+			continue
+		}
+		if time.Since(c.reqs[0].m.Received) > 30*time.Second {
+			for _, r := range c.reqs {
+				r.done <- E("handle", Temporary, errors.New("conversation busy"))
+			}
+			continue
+		}
+		deferred = append(deferred, c.reqs...)
+	}
+	if len(held) == 0 {
+		return deferred
+	}
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		err = s.apply(ctx, held)
+		if KindOf(err) != Conflict {
+			break
+		}
+	}
+	release := leases[:0:0]
+	for _, c := range held {
+		l := *c.lease
+		if err == nil {
+			if c.end {
+				l.Delete = true
+			} else if b, mErr := c.state.MarshalBinary(); mErr == nil {
+				l.Save = b
+			}
+		}
+		release = append(release, l)
+	}
+	if rErr := s.cfg.Conversations.Release(ctx, release); rErr != nil {
+		s.cfg.Logger.Warn("release conversations", "err", rErr, "conversations", len(release))
+	}
+	if err != nil {
+		s.cfg.Logger.Error("handle batch", "err", err, "messages", len(batch))
+		s.fail(held, err)
+		return deferred
+	}
+	for _, c := range held {
+		for _, r := range c.reqs {
+			r.done <- nil
+		}
+	}
+	return deferred
+}
+
+func (s *Service) fail(cs []*conv, err error) {
+	for _, c := range cs {
+		for _, r := range c.reqs {
+			r.done <- err
+		}
+	}
+}
+
+// apply runs the dialog for every held conversation and writes the result
+// in one transaction. On success the new outbox messages are handed to the
+// dispatcher.
+func (s *Service) apply(ctx context.Context, cs []*conv) (err error) {
+	tx, err := s.cfg.Store.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback(ctx)
+		}
+	}()
+	var ids []MessageID
+	for _, c := range cs {
+		for _, r := range c.reqs {
+			ids = append(ids, MessageID{r.m.Channel, r.m.ExternalID})
+		}
+	}
+	dup, err := tx.Claim(ctx, ids)
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now()
+	var ch Changes
+	i := 0
+	for _, c := range cs {
+		c.end = false
+		if err := c.state.UnmarshalBinary(c.lease.State); err != nil {
+			c.state = dialog.State{}
+		}
+		for _, r := range c.reqs {
+			if dup[i] {
+				i++
+				continue
+			}
+			i++
+			s.step(c, r.m, now, &ch)
+		}
+	}
+	if ch.Empty() {
+		return tx.Commit(ctx)
+	}
+	if err := tx.Apply(ctx, &ch, now.Add(s.cfg.Claim)); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	if s.cfg.Outbox != nil {
+		s.cfg.Outbox.Enqueue(ch.Outbox)
+	}
+	return nil
+}
+
+// step runs one message through the dialog and records its effects.
+func (s *Service) step(c *conv, m Inbound, now time.Time, ch *Changes) {
+	if c.end { // the conversation ended earlier in this batch: a new one begins
+		c.state = dialog.State{}
+		c.end = false
+	}
+	res := s.cfg.Book.Handle(&c.state, dialog.Input{Text: m.Text, Media: m.Media}, now)
+	for _, text := range res.Replies {
+		ch.Outbox = append(ch.Outbox, Outbound{Channel: m.Channel, To: m.From, Body: text,
+			Purpose: PurposeReply, CreatedAt: now})
+	}
+	if res.Submit != nil {
+		s.open(res.Submit, m, now, ch)
+	}
+	if res.End {
+		c.end = true
+	}
+}
+
+// open creates a ticket from a completed report, answers the reporter with
+// its code and notifies the officers.
+func (s *Service) open(sub *dialog.Submission, m Inbound, now time.Time, ch *Changes) {
+	answers := make(map[string]string, len(sub.Answers))
+	for _, a := range sub.Answers {
+		answers[a.Field] = a.Value
+	}
+	t := Ticket{
+		Code:      NewCode(Kind(sub.Kind)),
+		Kind:      Kind(sub.Kind),
+		Status:    StatusReceived,
+		Urgent:    sub.Urgent,
+		Kecamatan: answers["kecamatan"],
+		Answers:   answers,
+		Channel:   m.Channel,
+		Reporter:  m.From,
+		CreatedAt: now,
+		UpdatedAt: now,
+	}
+	if sub.Lang != "" && sub.Lang != dialog.Indonesian {
+		answers["lang"] = string(sub.Lang)
+	}
+	ch.Tickets = append(ch.Tickets, t)
+	ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: "citizen", Type: "created",
+		Detail: fmt.Sprintf("kind=%s channel=%s urgent=%t", t.Kind, t.Channel, t.Urgent)})
+	ch.Outbox = append(ch.Outbox, Outbound{Channel: m.Channel, To: m.From,
+		Body: strings.Replace(sub.Done, "{code}", t.Code, 1), Purpose: PurposeReply,
+		TicketCode: t.Code, CreatedAt: now})
+	note := Notification(t, s.cfg.Book)
+	var sent []string
+	for _, o := range s.cfg.Officers {
+		if o.Role != RoleOfficer {
+			continue
+		}
+		ch.Outbox = append(ch.Outbox, Outbound{Channel: SMS, To: o.Phone, Body: note,
+			Purpose: PurposeNotify, TicketCode: t.Code, CreatedAt: now})
+		sent = append(sent, o.Name)
+	}
+	ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: "system", Type: "notified",
+		Detail: "officers: " + strings.Join(sent, ", ")})
+}
+
+// Notification is the short, discreet message that forwards a new ticket
+// to an officer: its code, kind, kecamatan and whether the victim is safe.
+// It carries no name and no description.
+func Notification(t Ticket, book *dialog.Book) string {
+	var sb strings.Builder
+	if t.Urgent {
+		sb.WriteString("DARURAT! ")
+	}
+	sb.WriteString("Tiket baru ")
+	sb.WriteString(t.Code)
+	if t.Kind == KindComplaint {
+		sb.WriteString(": pengaduan layanan")
+	} else {
+		sb.WriteString(": laporan kekerasan")
+	}
+	if t.Kecamatan != "" {
+		kec := t.Kecamatan
+		if st := book.Field("kecamatan"); st != nil {
+			kec = book.Display(st, kec, dialog.Indonesian)
+		}
+		sb.WriteString(", Kec. ")
+		sb.WriteString(kec)
+	}
+	switch t.Answers["safe"] {
+	case "yes":
+		sb.WriteString(", korban aman")
+	case "no":
+		sb.WriteString(", korban TIDAK aman")
+	}
+	sb.WriteString(".")
+	return sb.String()
+}
+
+// Running reports whether the service takes messages.
+func (s *Service) Running() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.running
+}

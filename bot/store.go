@@ -1,0 +1,130 @@
+package bot
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the durable record: tickets and their events, the outbox, and the
+// IDs of inbound messages already processed. Implemented by store/postgres
+// and store/sqlite; both pass the contract suite in store/storetest.
+type Store interface {
+	// Begin starts a transaction for one batch of inbound messages.
+	Begin(ctx context.Context) (Tx, error)
+
+	// Ticket returns the ticket with the code. Returns NotFound if none has it.
+	Ticket(ctx context.Context, code string) (Ticket, error)
+	// Tickets lists tickets matching the filter, newest first.
+	Tickets(ctx context.Context, f TicketFilter) ([]Ticket, error)
+	// Events returns a ticket's history, oldest first. Returns NotFound if
+	// no ticket has the code.
+	Events(ctx context.Context, code string) ([]Event, error)
+
+	// DueOutbound claims up to limit outbox messages whose next attempt is
+	// due at now, oldest first, and pushes their next attempt to now+lease
+	// so that no other sender takes them meanwhile.
+	DueOutbound(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Outbound, error)
+	// Settle records the outcome of send attempts: sent (ProviderID), to be
+	// retried (Err and RetryAt), or failed for good (Err, zero RetryAt).
+	Settle(ctx context.Context, ds []Delivery) error
+	// RecordStatus stores a provider's delivery report for a sent message.
+	// Returns NotFound if no outbox message has the provider ID.
+	RecordStatus(ctx context.Context, providerID, status string, at time.Time) error
+	// Outbox lists outbox messages, oldest first (for tools and tests).
+	Outbox(ctx context.Context) ([]OutboxEntry, error)
+
+	// Ping reports whether the store is reachable.
+	Ping(ctx context.Context) error
+}
+
+// Tx is one transaction over the Store. Nothing it writes is visible to
+// others until Commit.
+type Tx interface {
+	// Claim records the messages as processed and reports, for each, whether
+	// it had been processed before (a duplicate). A duplicate within the
+	// same call counts as a duplicate too.
+	Claim(ctx context.Context, msgs []MessageID) (dup []bool, err error)
+	// Apply writes new tickets, events and outbox messages. It sets the ID
+	// of each outbox message. Outbox messages are stored as claimed until
+	// claimedUntil, so that the caller can send them at once.
+	// Returns Conflict if a ticket code is already taken.
+	Apply(ctx context.Context, c *Changes, claimedUntil time.Time) error
+	Commit(ctx context.Context) error
+	// Rollback abandons the transaction; after Commit it does nothing.
+	Rollback(ctx context.Context) error
+}
+
+// MessageID identifies an inbound message for deduplication.
+type MessageID struct {
+	Channel    Channel
+	ExternalID string
+}
+
+// Changes is what handling a batch of messages writes.
+type Changes struct {
+	Tickets []Ticket
+	Events  []Event
+	Outbox  []Outbound
+}
+
+// Empty reports whether there is nothing to write.
+func (c *Changes) Empty() bool {
+	return len(c.Tickets) == 0 && len(c.Events) == 0 && len(c.Outbox) == 0
+}
+
+// Reset empties c, keeping its storage.
+func (c *Changes) Reset() {
+	c.Tickets = c.Tickets[:0]
+	c.Events = c.Events[:0]
+	c.Outbox = c.Outbox[:0]
+}
+
+// TicketFilter selects tickets. Zero values select all.
+type TicketFilter struct {
+	Status Status
+	Kind   Kind
+	Limit  int
+}
+
+// OutboxEntry is an outbox message with its sending record.
+type OutboxEntry struct {
+	Outbound
+	State          string // "pending", "sent" or "failed"
+	ProviderID     string
+	LastError      string
+	DeliveryStatus string // the provider's last delivery report
+	SentAt         time.Time
+}
+
+// Conversations holds conversation state, one record per conversation key,
+// with exclusive leases so that one sender's messages are handled one at a
+// time across all replicas. Implemented by store/redis.
+type Conversations interface {
+	// Acquire tries to take a lease on each conversation and, where it
+	// succeeds, loads its state. It sets Token, Held and State of each
+	// Lease; State is nil for a conversation with no state.
+	Acquire(ctx context.Context, ls []Lease) error
+	// Release saves or deletes the state of each held lease, as its Save
+	// and Delete fields say, and gives up the lease. A lease that expired
+	// and was taken by another holder is left alone.
+	Release(ctx context.Context, ls []Lease) error
+	// Ping reports whether the state store is reachable.
+	Ping(ctx context.Context) error
+}
+
+// Lease is a hold on one conversation.
+type Lease struct {
+	Key    string
+	Token  string
+	Held   bool
+	State  []byte // loaded by Acquire
+	Save   []byte // written by Release when not nil
+	Delete bool   // Release deletes the state
+}
+
+// Sender hands an outbound message to a provider. It returns the provider's
+// ID for the message. Errors say whether to retry: KindOf(err) is Temporary
+// when a later attempt may succeed, Permanent when it will not.
+type Sender interface {
+	Send(ctx context.Context, m Outbound) (providerID string, err error)
+}

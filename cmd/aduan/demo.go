@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	goredis "github.com/redis/go-redis/v9"
+
+	"aduan/bot"
+	"aduan/channels/console"
+	"aduan/internal/config"
+	"aduan/store/redis"
+	"aduan/store/sqlite"
+)
+
+// demoCitizen is who types in the demo until /from says otherwise.
+const demoCitizen = "+6281234567001"
+
+func demoCmd(ctx context.Context, e env, args []string) error {
+	fs := flags(e, "demo", "demo [--config FILE] [--db FILE] [--from NUMBER]")
+	path := fs.String("config", "", "configuration file (YAML); only officers, region and flows are used; default: the office's two contact officers")
+	dbPath := fs.String("db", "", "SQLite file to keep tickets in; default: a temporary one, deleted at exit")
+	from := fs.String("from", demoCitizen, "phone number you type as at first")
+	if err := parse(fs, args); err != nil {
+		return helpOK(err)
+	}
+	cfg, err := demoConfig(*path, e)
+	if err != nil {
+		return err
+	}
+	citizen, err := config.NormalizePhone(*from, cfg.Region)
+	if err != nil {
+		return usagef("demo: --from: %q is not a valid phone number", *from)
+	}
+
+	db := *dbPath
+	if db == "" {
+		dir, err := os.MkdirTemp("", "aduan-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		db = filepath.Join(dir, "aduan.db")
+	}
+	store, err := sqlite.Open(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	mr := miniredis.NewMiniRedis()
+	if err := mr.Start(); err != nil {
+		return fmt.Errorf("embedded redis: %w", err)
+	}
+	defer mr.Close()
+	convs := redis.New(goredis.NewClient(&goredis.Options{Addr: mr.Addr()}), redis.Options{
+		StateTTL: cfg.Conversation.StateTTL.Std(), LeaseTTL: cfg.Conversation.LeaseTTL.Std()})
+	defer convs.Close()
+
+	interactive := isTerminal(e.stdin)
+	names := map[string]string{}
+	for _, o := range cfg.Officers {
+		names[o.Phone] = o.Name + ", " + o.Role
+	}
+	con := &console.Channel{In: e.stdin, Out: e.stdout, From: citizen, To: "+6281100000000", Names: names,
+		Prompt:    interactive,
+		Normalize: func(s string) (string, error) { return config.NormalizePhone(s, cfg.Region) },
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := newApp(cfg, store, convs, map[bot.Channel]bot.Sender{bot.SMS: con, bot.WhatsApp: con}, time.Now, log)
+	if err != nil {
+		return err
+	}
+	con.Pipeline, con.Waiter = a.svc, a.outbox
+	if interactive {
+		fmt.Fprintf(e.stdout, "aduan demo: you are a citizen texting the service from %s.\n"+
+			"Type /from NUMBER to type as someone else (an officer: %s), /quit or Ctrl-D to end.\n\n",
+			citizen, officerList(cfg))
+	}
+	a.start()
+	err = con.Run(ctx)
+	a.stop()
+	return err
+}
+
+// demoConfig is the configuration file when one is given, or else the
+// defaults with the office's published contact officers.
+func demoConfig(path string, e env) (*config.Config, error) {
+	if path != "" {
+		return loadConfig(path, e)
+	}
+	c := config.Default()
+	c.Officers = []config.Officer{
+		{Name: "Genoveva Lindung", Phone: "+6281337785111", Role: config.RoleOfficer},
+		{Name: "Tija Ndaka", Phone: "+6281337973213", Role: config.RoleOfficer},
+		{Name: "Kepala Dinas", Phone: "+6281234567890", Role: config.RoleSupervisor},
+	}
+	return c, nil
+}
+
+func officerList(cfg *config.Config) string {
+	s := ""
+	for _, o := range cfg.Officers {
+		if o.Role == config.RoleOfficer {
+			if s != "" {
+				s += ", "
+			}
+			s += o.Phone
+		}
+	}
+	return s
+}
+
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

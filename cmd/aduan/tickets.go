@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"aduan/bot"
+	"aduan/store/postgres"
+)
+
+func ticketsCmd(ctx context.Context, e env, args []string) error {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "show" && args[0] != "-h" && args[0] != "--help") {
+		return usagef("tickets: say list or show (see aduan tickets -h)")
+	}
+	if args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(e.stdout, "Usage:\n  aduan tickets list [--config FILE] [--status S] [--kind K] [--limit N] [--json]\n"+
+			"  aduan tickets show [--config FILE] [--json] CODE\n")
+		return nil
+	}
+	sub := args[0]
+	fs := flags(e, "tickets "+sub, "tickets "+sub+" [flags]")
+	path := fs.String("config", "", "configuration file (YAML); without it, defaults and ADUAN_* environment variables")
+	asJSON := fs.Bool("json", false, "print JSON")
+	var status, kind *string
+	var limit *int
+	if sub == "list" {
+		status = fs.String("status", "", "only tickets with this status (received, done, ...)")
+		kind = fs.String("kind", "", "only tickets of this kind (case or complaint)")
+		limit = fs.Int("limit", 100, "at most this many tickets, newest first")
+	}
+	if err := parse(fs, args[1:]); err != nil {
+		return helpOK(err)
+	}
+	var code string
+	if sub == "show" {
+		if fs.NArg() != 1 {
+			return usagef("tickets show: give one ticket code")
+		}
+		if code = bot.NormalizeCode(fs.Arg(0)); code == "" {
+			return usagef("tickets show: %q is not a ticket code", fs.Arg(0))
+		}
+	} else if fs.NArg() > 0 {
+		return usagef("tickets list: unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := loadConfig(*path, e)
+	if err != nil {
+		return err
+	}
+	pg, err := postgres.Open(ctx, cfg.Postgres.URL)
+	if err != nil {
+		return err
+	}
+	defer pg.Close()
+	if sub == "list" {
+		ts, err := pg.Tickets(ctx, bot.TicketFilter{Status: bot.Status(*status), Kind: bot.Kind(*kind), Limit: *limit})
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(e, ticketsJSON(ts))
+		}
+		tw := tabwriter.NewWriter(e.stdout, 2, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "CODE\tKIND\tSTATUS\tURGENT\tKECAMATAN\tCHANNEL\tCREATED")
+		for _, t := range ts {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Code, t.Kind, t.Status, yesNo(t.Urgent),
+				dash(t.Kecamatan), t.Channel, t.CreatedAt.Local().Format("2006-01-02 15:04"))
+		}
+		return tw.Flush()
+	}
+	t, err := pg.Ticket(ctx, code)
+	if err != nil {
+		if bot.KindOf(err) == bot.NotFound {
+			return fmt.Errorf("tickets show: no ticket %s", code)
+		}
+		return err
+	}
+	evs, err := pg.Events(ctx, code)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		v := ticketsJSON([]bot.Ticket{t})[0]
+		v.Events = evs
+		return writeJSON(e, v)
+	}
+	fmt.Fprintf(e.stdout, "Ticket %s\n  kind:      %s\n  status:    %s\n  urgent:    %s\n  kecamatan: %s\n"+
+		"  channel:   %s\n  reporter:  %s\n  created:   %s\n  updated:   %s\nAnswers:\n",
+		t.Code, t.Kind, t.Status, yesNo(t.Urgent), dash(t.Kecamatan), t.Channel, bot.Mask(t.Reporter),
+		t.CreatedAt.Local().Format(time.RFC3339), t.UpdatedAt.Local().Format(time.RFC3339))
+	keys := make([]string, 0, len(t.Answers))
+	for k := range t.Answers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(e.stdout, "  %-12s %s\n", k+":", strings.ReplaceAll(t.Answers[k], "\n", " "))
+	}
+	fmt.Fprintln(e.stdout, "Events:")
+	for _, ev := range evs {
+		fmt.Fprintf(e.stdout, "  %s  %-10s %-8s %s\n", ev.At.Local().Format("2006-01-02 15:04:05"), ev.Type,
+			actor(ev.Actor), ev.Detail)
+	}
+	return nil
+}
+
+type ticketJSON struct {
+	Code      string            `json:"code"`
+	Kind      bot.Kind          `json:"kind"`
+	Status    bot.Status        `json:"status"`
+	Urgent    bool              `json:"urgent"`
+	Kecamatan string            `json:"kecamatan,omitempty"`
+	Channel   bot.Channel       `json:"channel"`
+	Reporter  string            `json:"reporter"`
+	Answers   map[string]string `json:"answers,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+	Events    []bot.Event       `json:"events,omitempty"`
+}
+
+func ticketsJSON(ts []bot.Ticket) []ticketJSON {
+	out := make([]ticketJSON, len(ts))
+	for i, t := range ts {
+		out[i] = ticketJSON{Code: t.Code, Kind: t.Kind, Status: t.Status, Urgent: t.Urgent, Kecamatan: t.Kecamatan,
+			Channel: t.Channel, Reporter: t.Reporter, Answers: t.Answers, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	}
+	return out
+}
+
+func writeJSON(e env, v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// actor shows who did something, masking a phone number.
+func actor(a string) string {
+	if strings.HasPrefix(a, "+") {
+		return bot.Mask(a)
+	}
+	return a
+}

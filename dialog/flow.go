@@ -1,0 +1,231 @@
+// Package dialog is aduan's conversation engine: flows as data (steps that
+// prompt, offer numbered choices, validate, store an answer and branch) and
+// a pure Step function that moves a conversation State forward on one
+// message. It does no I/O and reads no clock: the time is passed in.
+package dialog
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Lang is a language code: "id" (Bahasa Indonesia, the default) or "en".
+type Lang string
+
+const (
+	Indonesian Lang = "id"
+	English    Lang = "en"
+)
+
+// Langs are the languages every text must exist in.
+var Langs = []Lang{Indonesian, English}
+
+// Text is one user-facing text in every language.
+type Text map[Lang]string
+
+// In returns the text in lang, falling back to Bahasa Indonesia.
+func (t Text) In(lang Lang) string {
+	if s, ok := t[lang]; ok && s != "" {
+		return s
+	}
+	return t[Indonesian]
+}
+
+// Kind is what a step expects.
+type Kind string
+
+const (
+	KindChoice  Kind = "choice"  // one of the numbered choices
+	KindMulti   Kind = "multi"   // one or more of the numbered choices
+	KindText    Kind = "text"    // free text
+	KindConfirm Kind = "confirm" // the summary: choices, one of which submits
+	KindInfo    Kind = "info"    // a message; the conversation moves to Next at once
+)
+
+// Step is one question or message of a flow.
+type Step struct {
+	ID      string   `yaml:"id"`
+	Kind    Kind     `yaml:"kind"`
+	Prompt  Text     `yaml:"prompt"`
+	Field   string   `yaml:"field,omitempty"`   // where the answer is stored
+	Label   Text     `yaml:"label,omitempty"`   // the field's name in the summary
+	Choices []Choice `yaml:"choices,omitempty"` // for choice, multi and confirm
+	Next    string   `yaml:"next,omitempty"`    // the step after this one, unless a choice says otherwise
+	MaxLen  int      `yaml:"max_len,omitempty"` // for text: longer answers are cut at a word boundary
+	Submit  string   `yaml:"submit,omitempty"`  // on a confirm step's "yes": the kind of ticket to open
+
+	flow *Flow
+}
+
+// Choice is one numbered option of a step.
+type Choice struct {
+	Value  string   `yaml:"value"`            // stored as the answer
+	Label  Text     `yaml:"label"`            // shown after its number
+	Words  []string `yaml:"words,omitempty"`  // further words that pick it
+	Next   string   `yaml:"next,omitempty"`   // branch; default the step's Next
+	Reply  Text     `yaml:"reply,omitempty"`  // said at once when picked
+	Urgent bool     `yaml:"urgent,omitempty"` // picking it marks the report urgent
+	Action string   `yaml:"action,omitempty"` // "submit" or "cancel" on a confirm step
+}
+
+// Flow is a named group of steps, such as the case report.
+type Flow struct {
+	ID    string  `yaml:"flow"`
+	Title Text    `yaml:"title,omitempty"`
+	Steps []*Step `yaml:"steps"`
+}
+
+// Book is a compiled set of flows plus the shared texts the engine uses.
+type Book struct {
+	Start string          // the step a new conversation is greeted with
+	Texts map[string]Text // shared texts by name, see the names used in engine.go
+	steps map[string]*Step
+	flows []*Flow
+}
+
+// Compile checks flows and texts and builds a Book whose conversations
+// start at start. It returns every problem found, one per line, as
+// CheckFlows does.
+func Compile(start string, flows []*Flow, texts map[string]Text) (*Book, error) {
+	b := &Book{Start: start, Texts: texts, steps: map[string]*Step{}, flows: flows}
+	for _, f := range flows {
+		for _, s := range f.Steps {
+			s.flow = f
+			b.steps[s.ID] = s
+		}
+	}
+	if problems := b.Check(); len(problems) > 0 {
+		return nil, fmt.Errorf("%s", strings.Join(problems, "\n"))
+	}
+	return b, nil
+}
+
+// Step returns the step with the id, or nil.
+func (b *Book) Step(id string) *Step { return b.steps[id] }
+
+// Flows returns the flows of the book.
+func (b *Book) Flows() []*Flow { return b.flows }
+
+// Check lists the problems of the book: duplicate or dangling steps,
+// unreachable steps, choices without a target, texts missing in a language,
+// and texts over the SMS budget.
+func (b *Book) Check() []string {
+	var p []string
+	seen := map[string]bool{}
+	for _, f := range b.flows {
+		for _, s := range f.Steps {
+			if s.ID == "" {
+				p = append(p, fmt.Sprintf("flow %s: a step has no id", f.ID))
+				continue
+			}
+			if seen[s.ID] {
+				p = append(p, fmt.Sprintf("step %s: defined twice", s.ID))
+			}
+			seen[s.ID] = true
+		}
+	}
+	if b.steps[b.Start] == nil {
+		p = append(p, fmt.Sprintf("start step %q does not exist", b.Start))
+	}
+	checkText := func(where string, t Text, budget int) {
+		for _, l := range Langs {
+			s, ok := t[l]
+			if !ok || strings.TrimSpace(s) == "" {
+				p = append(p, fmt.Sprintf("%s: no %s text", where, l))
+				continue
+			}
+			if n := Segments(s); n > budget {
+				p = append(p, fmt.Sprintf("%s: %s text is %d SMS segments, over %d", where, l, n, budget))
+			}
+			if bad := nonGSM(s); bad != "" {
+				p = append(p, fmt.Sprintf("%s: %s text has characters outside GSM-7: %q", where, l, bad))
+			}
+		}
+	}
+	target := func(where, id string) {
+		if id == "" {
+			p = append(p, fmt.Sprintf("%s: no next step", where))
+		} else if b.steps[id] == nil {
+			p = append(p, fmt.Sprintf("%s: next step %q does not exist", where, id))
+		}
+	}
+	for _, f := range b.flows {
+		for _, s := range f.Steps {
+			where := "step " + s.ID
+			switch s.Kind {
+			case KindChoice, KindMulti, KindConfirm:
+				if len(s.Choices) == 0 {
+					p = append(p, where+": no choices")
+				}
+				for i, c := range s.Choices {
+					cw := fmt.Sprintf("%s choice %d", where, i+1)
+					checkText(cw, c.Label, 1)
+					if c.Reply != nil {
+						checkText(cw+" reply", c.Reply, MaxSegments)
+					}
+					if c.Action == "" && (s.Kind != KindMulti || s.Next == "") {
+						if c.Next == "" {
+							target(cw, s.Next)
+						} else {
+							target(cw, c.Next)
+						}
+					}
+				}
+				if s.Kind == KindConfirm && s.Submit == "" {
+					p = append(p, where+": confirm step names no ticket kind to submit")
+				}
+			case KindText:
+				target(where, s.Next)
+			case KindInfo:
+				if s.Next != "" {
+					target(where, s.Next)
+				}
+			default:
+				p = append(p, fmt.Sprintf("%s: unknown kind %q", where, s.Kind))
+			}
+			if (s.Kind == KindChoice || s.Kind == KindMulti || s.Kind == KindText) && s.Field != "" {
+				if s.Label == nil {
+					p = append(p, where+": a stored answer needs a label for the summary")
+				} else {
+					checkText(where+" label", s.Label, 1)
+				}
+			}
+			checkText(where+" prompt", s.Prompt, MaxSegments)
+		}
+	}
+	for _, name := range requiredTexts {
+		t, ok := b.Texts[name]
+		if !ok {
+			p = append(p, fmt.Sprintf("text %s: missing", name))
+			continue
+		}
+		checkText("text "+name, t, MaxSegments)
+	}
+	// Reachability from the start and from every text that names a step.
+	reach := map[string]bool{}
+	var walk func(id string)
+	walk = func(id string) {
+		s := b.steps[id]
+		if s == nil || reach[id] {
+			return
+		}
+		reach[id] = true
+		walk(s.Next)
+		for _, c := range s.Choices {
+			walk(c.Next)
+		}
+	}
+	walk(b.Start)
+	var ids []string
+	for id := range b.steps {
+		if !reach[id] {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		p = append(p, fmt.Sprintf("step %s: unreachable from %s", id, b.Start))
+	}
+	return p
+}

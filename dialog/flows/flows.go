@@ -1,0 +1,85 @@
+// Package flows loads conversation flows from YAML: the embedded defaults,
+// or a directory an office maintains, so that a question or a choice can be
+// changed without touching Go code.
+package flows
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"aduan/dialog"
+)
+
+//go:embed default/*.yaml
+var defaults embed.FS
+
+// Start is the step every new conversation is greeted with.
+const Start = "menu"
+
+// Load compiles the flows in dir, or the embedded defaults when dir is "".
+// A directory holds texts.yaml (the shared texts) and one file per flow.
+// The error lists every problem found, one per line.
+func Load(dir string) (*dialog.Book, error) {
+	var fsys fs.FS
+	if dir == "" {
+		sub, err := fs.Sub(defaults, "default")
+		if err != nil {
+			return nil, err
+		}
+		fsys = sub
+	} else {
+		fsys = os.DirFS(dir)
+	}
+	return LoadFS(fsys)
+}
+
+// LoadFS compiles the flows in fsys.
+func LoadFS(fsys fs.FS) (*dialog.Book, error) {
+	names, err := fs.Glob(fsys, "*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var (
+		flows []*dialog.Flow
+		texts map[string]dialog.Text
+	)
+	for _, name := range names {
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if path.Base(name) == "texts.yaml" {
+			if err := dec.Decode(&texts); err != nil {
+				return nil, fmt.Errorf("%s: %s", name, yamlError(err))
+			}
+			continue
+		}
+		var f dialog.Flow
+		if err := dec.Decode(&f); err != nil {
+			return nil, fmt.Errorf("%s: %s", name, yamlError(err))
+		}
+		if f.ID == "" {
+			f.ID = strings.TrimSuffix(path.Base(name), ".yaml")
+		}
+		flows = append(flows, &f)
+	}
+	if texts == nil {
+		return nil, fmt.Errorf("texts.yaml: missing")
+	}
+	return dialog.Compile(Start, flows, texts)
+}
+
+func yamlError(err error) string {
+	return strings.ReplaceAll(strings.TrimPrefix(err.Error(), "yaml: "), "\n", "; ")
+}

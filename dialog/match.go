@@ -1,0 +1,276 @@
+package dialog
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxInput is the most runes of one message the engine looks at. Longer
+// text is kept whole by the caller where it matters; matching needs less.
+const MaxInput = 2000
+
+// Clean makes text safe to store and show: valid UTF-8, no control or
+// zero-width or direction-changing characters, spaces collapsed, trimmed,
+// at most MaxInput runes.
+func Clean(text string) string {
+	if text == "" {
+		return ""
+	}
+	var sb strings.Builder
+	sb.Grow(len(text))
+	n, space := 0, false
+	for i, w := 0, 0; i < len(text) && n < MaxInput; i += w {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		w = size
+		if r == utf8.RuneError && size <= 1 {
+			continue
+		}
+		switch {
+		case r == '\n' || r == '\t' || r == '\r' || unicode.IsSpace(r):
+			space = sb.Len() > 0
+			continue
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			continue // zero-width and bidi controls, NUL, ...
+		}
+		if space {
+			sb.WriteByte(' ')
+			space = false
+		}
+		sb.WriteRune(r)
+		n++
+	}
+	return sb.String()
+}
+
+// Normalize lowers text and keeps only letters and digits, one space
+// between words: "  Ya, KIRIM!! " becomes "ya kirim".
+func Normalize(text string) string {
+	var sb strings.Builder
+	sb.Grow(len(text))
+	space := false
+	for _, r := range text {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			if space && sb.Len() > 0 {
+				sb.WriteByte(' ')
+			}
+			space = false
+			sb.WriteRune(unicode.ToLower(r))
+			continue
+		}
+		space = true
+	}
+	return sb.String()
+}
+
+var numberWords = map[string]int{
+	"satu": 1, "dua": 2, "tiga": 3, "empat": 4, "lima": 5, "enam": 6, "tujuh": 7,
+	"delapan": 8, "sembilan": 9, "sepuluh": 10, "sebelas": 11,
+	"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+	"eight": 8, "nine": 9, "ten": 10, "eleven": 11,
+	"pertama": 1, "kedua": 2, "ketiga": 3, "keempat": 4, "kelima": 5,
+}
+
+// number reads a choice number: "2", "no 2", "nomor dua", "dua".
+func number(tok string) (int, bool) {
+	if n, ok := numberWords[tok]; ok {
+		return n, true
+	}
+	if tok == "" || len(tok) > 2 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+var fillers = map[string]bool{"no": true, "nomor": true, "nomer": true, "pilih": true, "pilihan": true,
+	"number": true, "option": true, "saya": true, "yang": true, "ke": true}
+
+// match finds the choice norm picks, or -1: by number, number word, label
+// or one of its words, tolerating small typos.
+func match(cs []Choice, norm string, lang Lang) int {
+	if norm == "" {
+		return -1
+	}
+	toks := strings.Fields(norm)
+	// "2", "no 2", "dua", "2 ya"
+	for _, t := range toks {
+		if fillers[t] {
+			continue
+		}
+		if n, ok := number(t); ok {
+			if n >= 1 && n <= len(cs) {
+				return n - 1
+			}
+			return -1
+		}
+		break
+	}
+	// The whole answer is a label or a word of one choice.
+	for i := range cs {
+		if matchesWhole(&cs[i], norm) {
+			return i
+		}
+	}
+	// One token names exactly one choice.
+	found := -1
+	for i := range cs {
+		if matchesToken(&cs[i], toks) {
+			if found >= 0 && found != i {
+				return -1
+			}
+			found = i
+		}
+	}
+	if found >= 0 {
+		return found
+	}
+	// Small typos in a single word.
+	if len(toks) <= 2 {
+		for i := range cs {
+			if matchesTypo(&cs[i], norm) {
+				if found >= 0 && found != i {
+					return -1
+				}
+				found = i
+			}
+		}
+	}
+	return found
+}
+
+// matchMany reads one or more picks: "1 3", "1,3", "fisik dan seksual".
+func matchMany(cs []Choice, norm string, lang Lang) []int {
+	if i := match(cs, norm, lang); i >= 0 && !strings.Contains(norm, " ") {
+		return []int{i}
+	}
+	var out []int
+	seen := map[int]bool{}
+	for _, t := range strings.Fields(norm) {
+		if fillers[t] || t == "dan" || t == "and" || t == "juga" || t == "also" {
+			continue
+		}
+		i := match(cs, t, lang)
+		if i < 0 {
+			// a word we cannot place: give up rather than guess
+			return nil
+		}
+		if !seen[i] {
+			seen[i] = true
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func matchesWhole(c *Choice, norm string) bool {
+	for _, l := range Langs {
+		if Normalize(c.Label[l]) == norm {
+			return true
+		}
+	}
+	for _, w := range c.Words {
+		if w == norm {
+			return true
+		}
+	}
+	return false
+}
+
+func matchesToken(c *Choice, toks []string) bool {
+	for _, w := range c.Words {
+		if strings.Contains(w, " ") {
+			if strings.Contains(" "+strings.Join(toks, " ")+" ", " "+w+" ") {
+				return true
+			}
+			continue
+		}
+		for _, t := range toks {
+			if t == w {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func matchesTypo(c *Choice, norm string) bool {
+	if len(norm) < 4 {
+		return false
+	}
+	max := 1
+	if len(norm) >= 8 {
+		max = 2
+	}
+	for _, w := range c.Words {
+		if len(w) >= 4 && distance(w, norm, max) <= max {
+			return true
+		}
+	}
+	for _, l := range Langs {
+		if w := Normalize(c.Label[l]); len(w) >= 4 && distance(w, norm, max) <= max {
+			return true
+		}
+	}
+	return false
+}
+
+// distance is the Levenshtein distance between a and b, or max+1 when it
+// is over max.
+func distance(a, b string, max int) int {
+	if d := len(a) - len(b); d > max || -d > max {
+		return max + 1
+	}
+	var buf [2][64]int
+	if len(b) >= 63 {
+		return max + 1
+	}
+	prev, cur := buf[0][:len(b)+1], buf[1][:len(b)+1]
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		best := cur[0]
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			best = min(best, cur[j])
+		}
+		if best > max {
+			return max + 1
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// Danger lists the words and phrases of immediate danger (normalized).
+// A message that contains one gets the emergency numbers at once.
+var Danger = []string{
+	"tolong", "darurat", "bahaya", "dipukul sekarang", "mau dibunuh", "akan dibunuh",
+	"dibunuh", "diperkosa", "help me", "emergency", "danger", "sos",
+}
+
+func (b *Book) danger(norm string) bool {
+	if norm == "" {
+		return false
+	}
+	padded := " " + norm + " "
+	for _, w := range Danger {
+		if strings.Contains(padded, " "+w+" ") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,126 @@
+package dialog
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// stateVersion is the first byte of an encoded State.
+const stateVersion = 1
+
+// ErrBadState is returned when stored state cannot be read; the caller
+// starts the conversation over.
+var ErrBadState = errors.New("dialog: unreadable conversation state")
+
+// AppendBinary appends the compact encoding of s to b.
+func (s *State) AppendBinary(b []byte) ([]byte, error) {
+	b = append(b, stateVersion)
+	var flags byte
+	if s.Urgent {
+		flags |= 1
+	}
+	b = append(b, flags)
+	b = binary.AppendUvarint(b, uint64(s.Updated))
+	b = binary.AppendUvarint(b, uint64(s.Misses))
+	b = appendString(b, string(s.Lang))
+	b = appendString(b, s.Step)
+	b = appendString(b, s.Return)
+	b = binary.AppendUvarint(b, uint64(len(s.Trail)))
+	for _, t := range s.Trail {
+		b = appendString(b, t)
+	}
+	b = binary.AppendUvarint(b, uint64(len(s.Answers)))
+	for _, a := range s.Answers {
+		b = appendString(b, a.Field)
+		b = appendString(b, a.Value)
+	}
+	return b, nil
+}
+
+// MarshalBinary encodes s.
+func (s *State) MarshalBinary() ([]byte, error) {
+	return s.AppendBinary(make([]byte, 0, 64+16*len(s.Answers)))
+}
+
+// UnmarshalBinary decodes what AppendBinary wrote. It returns ErrBadState
+// for anything else, leaving s zero.
+func (s *State) UnmarshalBinary(b []byte) error {
+	*s = State{}
+	d := decoder{b: b}
+	if d.byte() != stateVersion {
+		return ErrBadState
+	}
+	s.Urgent = d.byte()&1 != 0
+	s.Updated = int64(d.uvarint())
+	s.Misses = int(d.uvarint())
+	s.Lang = Lang(d.string())
+	s.Step = d.string()
+	s.Return = d.string()
+	if n := d.count(); n > 0 {
+		s.Trail = make([]string, n)
+		for i := range s.Trail {
+			s.Trail[i] = d.string()
+		}
+	}
+	if n := d.count(); n > 0 {
+		s.Answers = make([]Answer, n)
+		for i := range s.Answers {
+			s.Answers[i] = Answer{d.string(), d.string()}
+		}
+	}
+	if d.bad || len(d.b) != 0 {
+		*s = State{}
+		return ErrBadState
+	}
+	return nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+type decoder struct {
+	b   []byte
+	bad bool
+}
+
+func (d *decoder) byte() byte {
+	if len(d.b) == 0 {
+		d.bad = true
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.bad = true
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a length that cannot exceed what is left.
+func (d *decoder) count() int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.bad = true
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) string() string {
+	n := d.count()
+	if d.bad {
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
