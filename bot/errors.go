@@ -10,13 +10,13 @@ import (
 type ErrorKind uint8
 
 const (
-	Other      ErrorKind = iota
-	NotFound             // no such ticket or record
-	Invalid              // bad input from outside
-	Conflict             // a unique value is already taken
-	Temporary            // worth retrying: a timeout, a throttle, an unreachable server
-	Permanent            // not worth retrying: opted out, an invalid number
-	Unavailable          // a dependency is down
+	Other       ErrorKind = iota
+	NotFound              // no such ticket or record
+	Invalid               // bad input from outside
+	Conflict              // a unique value is already taken
+	Temporary             // worth retrying: a timeout, a throttle, an unreachable server
+	Permanent             // not worth retrying: opted out, an invalid number
+	Unavailable           // a dependency is down
 )
 
 func (k ErrorKind) String() string {

@@ -1,0 +1,445 @@
+// Package channeltest is the shared harness for channel tests and the load
+// generator: a fake Twilio REST API on a real local HTTP server, Twilio's
+// webhook signing done independently of twilio-go, webhook requests shaped
+// exactly as Twilio sends them, and a transport that refuses to leave the
+// machine.
+package channeltest
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// DefaultAccountSID and DefaultMessagingServiceSID fill the account fields
+// of InboundForm.
+const (
+	DefaultAccountSID          = "AC00000000000000000000000000000001"
+	DefaultMessagingServiceSID = "MG00000000000000000000000000000001"
+)
+
+// SentMessage is one message the fake Twilio accepted.
+type SentMessage struct {
+	SID            string
+	AccountSID     string
+	To             string
+	From           string
+	Body           string
+	StatusCallback string
+	At             time.Time
+}
+
+// FakeTwilio is a local HTTP server speaking the part of Twilio's REST API
+// that sending SMS uses: POST /2010-04-01/Accounts/{sid}/Messages.json with
+// basic auth. It records accepted messages and can be told to fail. It is
+// safe for concurrent use and cheap per request, so a load generator can
+// push thousands of messages a second through it.
+type FakeTwilio struct {
+	accountSID string
+	authToken  string
+	srv        *httptest.Server
+	sidPrefix  string // random per fake, so SIDs differ across fakes
+	seq        atomic.Uint64
+
+	mu       sync.Mutex
+	msgs     []SentMessage
+	waiters  chan struct{} // closed on the next change; nil when nobody waits
+	failN    int
+	failCode int
+	failHTTP int
+}
+
+// NewFakeTwilio starts a fake Twilio that accepts the given credentials.
+// When t is not nil the server is closed at the end of the test; otherwise
+// the caller must call Close.
+func NewFakeTwilio(t testing.TB, accountSID, authToken string) *FakeTwilio {
+	var rb [6]byte
+	rand.Read(rb[:])
+	f := &FakeTwilio{
+		accountSID: accountSID,
+		authToken:  authToken,
+		sidPrefix:  "SM" + hex.EncodeToString(rb[:]),
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Messages.json", f.createMessage)
+	f.srv = httptest.NewServer(mux)
+	if t != nil {
+		t.Cleanup(f.Close)
+	}
+	return f
+}
+
+// URL is the fake's base URL (http://127.0.0.1:port), to use as the
+// sender's API URL.
+func (f *FakeTwilio) URL() string { return f.srv.URL }
+
+// Close shuts the server down. It is safe to call more than once.
+func (f *FakeTwilio) Close() { f.srv.Close() }
+
+// Messages returns a copy of the messages accepted so far, in order.
+func (f *FakeTwilio) Messages() []SentMessage {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.msgs)
+}
+
+// Count returns how many messages were accepted so far.
+func (f *FakeTwilio) Count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.msgs)
+}
+
+// Reset forgets the accepted messages and any pending failures.
+func (f *FakeTwilio) Reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.msgs = nil
+	f.failN = 0
+}
+
+// WaitFor waits until at least n messages were accepted and returns them.
+// After timeout it returns what it has with an error.
+func (f *FakeTwilio) WaitFor(n int, timeout time.Duration) ([]SentMessage, error) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		f.mu.Lock()
+		if len(f.msgs) >= n {
+			msgs := slices.Clone(f.msgs)
+			f.mu.Unlock()
+			return msgs, nil
+		}
+		if f.waiters == nil {
+			f.waiters = make(chan struct{})
+		}
+		ch := f.waiters
+		f.mu.Unlock()
+		select {
+		case <-ch:
+		case <-timer.C:
+			msgs := f.Messages()
+			return msgs, fmt.Errorf("fake twilio: %d messages after %v, want %d", len(msgs), timeout, n)
+		}
+	}
+}
+
+// FailNext makes the next n message requests fail with the HTTP status and
+// a Twilio error JSON carrying code.
+func (f *FakeTwilio) FailNext(n int, status int, code int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failN, f.failHTTP, f.failCode = n, status, code
+}
+
+func (f *FakeTwilio) createMessage(w http.ResponseWriter, r *http.Request) {
+	user, pass, ok := r.BasicAuth()
+	if !ok || user != f.accountSID || pass != f.authToken {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+		writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
+		return
+	}
+	if r.PathValue("sid") != f.accountSID {
+		writeError(w, http.StatusNotFound, 20404, "The requested resource was not found")
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		writeError(w, http.StatusBadRequest, 21602, "Message body is required.")
+		return
+	}
+	m := SentMessage{
+		AccountSID:     f.accountSID,
+		To:             r.PostForm.Get("To"),
+		From:           r.PostForm.Get("From"),
+		Body:           r.PostForm.Get("Body"),
+		StatusCallback: r.PostForm.Get("StatusCallback"),
+		At:             time.Now().UTC(),
+	}
+	switch {
+	case m.To == "":
+		writeError(w, http.StatusBadRequest, 21604, "A 'To' phone number is required.")
+		return
+	case m.From == "" && r.PostForm.Get("MessagingServiceSid") == "":
+		writeError(w, http.StatusBadRequest, 21603, "A 'From' phone number is required.")
+		return
+	case m.Body == "":
+		writeError(w, http.StatusBadRequest, 21602, "Message body is required.")
+		return
+	}
+
+	f.mu.Lock()
+	if f.failN > 0 {
+		f.failN--
+		status, code := f.failHTTP, f.failCode
+		f.mu.Unlock()
+		if status == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "1")
+		}
+		writeError(w, status, code, "Injected failure")
+		return
+	}
+	m.SID = f.sidPrefix + fmt.Sprintf("%020x", f.seq.Add(1))
+	f.msgs = append(f.msgs, m)
+	if f.waiters != nil {
+		close(f.waiters)
+		f.waiters = nil
+	}
+	f.mu.Unlock()
+
+	created := m.At.Format(time.RFC1123Z)
+	res := messageResource{
+		Sid:                 m.SID,
+		AccountSid:          m.AccountSID,
+		To:                  m.To,
+		From:                m.From,
+		Body:                m.Body,
+		Status:              "queued",
+		Direction:           "outbound-api",
+		NumSegments:         "1",
+		NumMedia:            "0",
+		APIVersion:          "2010-04-01",
+		DateCreated:         created,
+		DateUpdated:         created,
+		MessagingServiceSid: r.PostForm.Get("MessagingServiceSid"),
+		URI:                 "/2010-04-01/Accounts/" + m.AccountSID + "/Messages/" + m.SID + ".json",
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusCreated)
+	json.NewEncoder(w).Encode(&res)
+}
+
+// messageResource is the JSON of Twilio's Message resource, as twilio-go
+// decodes it.
+type messageResource struct {
+	Sid                 string  `json:"sid"`
+	AccountSid          string  `json:"account_sid"`
+	To                  string  `json:"to"`
+	From                string  `json:"from"`
+	Body                string  `json:"body"`
+	Status              string  `json:"status"`
+	Direction           string  `json:"direction"`
+	NumSegments         string  `json:"num_segments"`
+	NumMedia            string  `json:"num_media"`
+	APIVersion          string  `json:"api_version"`
+	DateCreated         string  `json:"date_created"`
+	DateUpdated         string  `json:"date_updated"`
+	DateSent            *string `json:"date_sent"`
+	ErrorCode           *int    `json:"error_code"`
+	ErrorMessage        *string `json:"error_message"`
+	Price               *string `json:"price"`
+	PriceUnit           string  `json:"price_unit"`
+	MessagingServiceSid string  `json:"messaging_service_sid,omitempty"`
+	URI                 string  `json:"uri"`
+}
+
+func writeError(w http.ResponseWriter, status, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(struct {
+		Code     int    `json:"code"`
+		Message  string `json:"message"`
+		MoreInfo string `json:"more_info"`
+		Status   int    `json:"status"`
+	}{code, msg, "https://www.twilio.com/docs/errors/" + strconv.Itoa(code), status})
+}
+
+// SendStatus posts a signed delivery report for m to m.StatusCallback, as
+// Twilio does when a message's status changes (queued, sent, delivered,
+// undelivered, failed). It refuses non-loopback callback URLs and returns an
+// error if the callback does not answer 2xx.
+func (f *FakeTwilio) SendStatus(ctx context.Context, m SentMessage, status string) error {
+	if m.StatusCallback == "" {
+		return errors.New("fake twilio: message has no status callback")
+	}
+	form := url.Values{
+		"SmsSid":        {m.SID},
+		"SmsStatus":     {status},
+		"MessageStatus": {status},
+		"To":            {m.To},
+		"MessageSid":    {m.SID},
+		"AccountSid":    {m.AccountSID},
+		"From":          {m.From},
+		"ApiVersion":    {"2010-04-01"},
+	}
+	req, err := newSignedRequest(ctx, m.StatusCallback, m.StatusCallback, f.authToken, form)
+	if err != nil {
+		return err
+	}
+	res, err := statusClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("fake twilio: status callback: %w", err)
+	}
+	res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		return fmt.Errorf("fake twilio: status callback answered %d", res.StatusCode)
+	}
+	return nil
+}
+
+var statusClient = &http.Client{Transport: LoopbackOnly(nil), Timeout: 10 * time.Second}
+
+// Sign computes Twilio's X-Twilio-Signature for a POST to url with form:
+// HMAC-SHA1, keyed with the auth token, over the full URL followed by each
+// parameter's name and value, names sorted (a repeated name contributes
+// each of its distinct values, sorted); base64-encoded.
+func Sign(authToken, url string, form url.Values) string {
+	keys := make([]string, 0, len(form))
+	for k := range form {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	mac := hmac.New(sha1.New, []byte(authToken))
+	mac.Write([]byte(url))
+	for _, k := range keys {
+		vs := form[k]
+		if len(vs) > 1 {
+			vs = slices.Compact(slices.Sorted(slices.Values(vs)))
+		}
+		for _, v := range vs {
+			mac.Write([]byte(k))
+			mac.Write([]byte(v))
+		}
+	}
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// NewWebhookRequest builds a POST to baseURL+path carrying form, signed for
+// publicURL+path (the URL Twilio was configured with), with the headers
+// Twilio's webhook proxy sends. It panics if baseURL+path is not a URL.
+func NewWebhookRequest(ctx context.Context, baseURL, publicURL, path, authToken string, form url.Values) *http.Request {
+	req, err := newSignedRequest(ctx, baseURL+path, publicURL+path, authToken, form)
+	if err != nil {
+		panic(err)
+	}
+	return req
+}
+
+func newSignedRequest(ctx context.Context, target, signedURL, authToken string, form url.Values) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, fmt.Errorf("channeltest: webhook request: %w", err)
+	}
+	h := req.Header
+	h["Content-Type"] = []string{"application/x-www-form-urlencoded"}
+	h["User-Agent"] = []string{"TwilioProxy/1.1"}
+	h["Accept"] = []string{"*/*"}
+	h["Accept-Encoding"] = []string{"gzip"}
+	h["Cache-Control"] = []string{"max-age=259200"}
+	h["I-Twilio-Idempotency-Token"] = []string{idempotencyToken()}
+	h["X-Home-Region"] = []string{"us1"}
+	h["X-Twilio-Signature"] = []string{Sign(authToken, signedURL, form)}
+	return req, nil
+}
+
+// idempotencyToken returns a random UUID-shaped token, as Twilio sends.
+func idempotencyToken() string {
+	var b [16]byte
+	rand.Read(b[:])
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], b[10:])
+	return string(s[:])
+}
+
+// InboundForm returns the form Twilio posts for an inbound SMS with the
+// given MessageSid, sender, recipient and text. Addresses prefixed
+// "whatsapp:" get the extra fields of Twilio's WhatsApp sender.
+func InboundForm(sid, from, to, body string) url.Values {
+	f := url.Values{
+		"ToCountry":           {"ID"},
+		"ToState":             {""},
+		"SmsMessageSid":       {sid},
+		"NumMedia":            {"0"},
+		"ToCity":              {""},
+		"FromZip":             {""},
+		"SmsSid":              {sid},
+		"FromState":           {""},
+		"SmsStatus":           {"received"},
+		"FromCity":            {""},
+		"Body":                {body},
+		"FromCountry":         {"ID"},
+		"To":                  {to},
+		"MessagingServiceSid": {DefaultMessagingServiceSID},
+		"ToZip":               {""},
+		"NumSegments":         {"1"},
+		"MessageSid":          {sid},
+		"AccountSid":          {DefaultAccountSID},
+		"From":                {from},
+		"ApiVersion":          {"2010-04-01"},
+	}
+	if wa, ok := strings.CutPrefix(from, "whatsapp:"); ok {
+		f["WaId"] = []string{strings.TrimPrefix(wa, "+")}
+		f["ProfileName"] = []string{"Warga"}
+		f["MessageType"] = []string{"text"}
+		f["ChannelMetadata"] = []string{`{"type":"whatsapp","data":{"context":{"ProfileName":"Warga","WaId":"` + strings.TrimPrefix(wa, "+") + `"}}}`}
+		for _, k := range []string{"ToCountry", "ToState", "ToCity", "FromZip", "FromState", "FromCity", "FromCountry", "ToZip"} {
+			delete(f, k)
+		}
+	}
+	return f
+}
+
+// LoopbackOnly wraps rt so that any request to a host that is not a
+// loopback address fails without being sent. Tests use it to be sure they
+// never leave the machine. A nil rt means a shared keep-alive transport that
+// pools up to 256 idle connections per host, enough for load generation.
+func LoopbackOnly(rt http.RoundTripper) http.RoundTripper {
+	if rt == nil {
+		rt = pooled
+	}
+	return loopbackOnly{rt}
+}
+
+var pooled = func() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil // loopback only: never through a proxy
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	return t
+}()
+
+type loopbackOnly struct{ next http.RoundTripper }
+
+func (t loopbackOnly) RoundTrip(r *http.Request) (*http.Response, error) {
+	host := r.URL.Hostname()
+	if !isLoopback(host) {
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return nil, fmt.Errorf("channeltest: refusing request to non-loopback host %q", host)
+	}
+	return t.next.RoundTrip(r)
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,168 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"aduan/bot"
+)
+
+// Tx is one SQLite transaction. It holds the database's write lock from
+// Begin to Commit or Rollback. It is not safe for concurrent use.
+type Tx struct {
+	tx *sql.Tx
+}
+
+var _ bot.Tx = (*Tx)(nil)
+
+// Begin starts a transaction, waiting up to BusyTimeout for another writer.
+// Returns Temporary if the wait runs out.
+func (s *Store) Begin(ctx context.Context) (bot.Tx, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, wrap("sqlite.Begin", err)
+	}
+	return &Tx{tx: tx}, nil
+}
+
+// Claim records the messages as processed and reports which had been
+// before, a repeat within msgs included.
+func (t *Tx) Claim(ctx context.Context, msgs []bot.MessageID) ([]bool, error) {
+	const op = "sqlite.Claim"
+	dup := make([]bool, len(msgs))
+	if len(msgs) == 0 {
+		return dup, nil
+	}
+	// In-process statements cost no round trip: one per message is as
+	// fast as one for all, and plainly right about repeats.
+	st, err := t.tx.PrepareContext(ctx,
+		`INSERT INTO inbound_seen (channel, external_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer st.Close()
+	now := micros(time.Now())
+	for i, m := range msgs {
+		res, err := st.ExecContext(ctx, clean(string(m.Channel)), clean(m.ExternalID), now)
+		if err != nil {
+			return nil, wrap(op, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, wrap(op, err)
+		}
+		dup[i] = n == 0
+	}
+	return dup, nil
+}
+
+// Apply writes the changes and sets the ID (and, where it was zero,
+// CreatedAt) of each outbox message. Returns Conflict if a ticket code is
+// taken and NotFound if an event names no ticket; the transaction must
+// then be rolled back.
+func (t *Tx) Apply(ctx context.Context, c *bot.Changes, claimedUntil time.Time) error {
+	const op = "sqlite.Apply"
+	if c.Empty() {
+		return nil
+	}
+	if len(c.Tickets) > 0 {
+		st, err := t.tx.PrepareContext(ctx, `
+INSERT INTO tickets (code, kind, status, urgent, kecamatan, answers, channel, reporter, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return wrap(op, err)
+		}
+		defer st.Close()
+		for _, tk := range c.Tickets {
+			answers, err := encodeAnswers(tk.Answers)
+			if err != nil {
+				return bot.E(op, bot.Invalid, fmt.Errorf("ticket %s: %w", tk.Code, err))
+			}
+			_, err = st.ExecContext(ctx, clean(tk.Code), clean(string(tk.Kind)), clean(string(tk.Status)), tk.Urgent,
+				clean(tk.Kecamatan), answers, clean(string(tk.Channel)), clean(tk.Reporter),
+				micros(tk.CreatedAt), micros(tk.UpdatedAt))
+			if err != nil {
+				return wrap(op, fmt.Errorf("insert ticket %s: %w", tk.Code, err))
+			}
+		}
+	}
+	if len(c.Events) > 0 {
+		st, err := t.tx.PrepareContext(ctx,
+			`INSERT INTO ticket_events (ticket_code, at, actor, type, detail) VALUES (?, ?, ?, ?, ?)`)
+		if err != nil {
+			return wrap(op, err)
+		}
+		defer st.Close()
+		for _, e := range c.Events {
+			_, err := st.ExecContext(ctx, clean(e.TicketCode), micros(e.At), clean(e.Actor), clean(e.Type), clean(e.Detail))
+			if err != nil {
+				return wrap(op, fmt.Errorf("insert event for ticket %s: %w", e.TicketCode, err))
+			}
+		}
+	}
+	if len(c.Outbox) > 0 {
+		st, err := t.tx.PrepareContext(ctx, `
+INSERT INTO outbox (channel, recipient, body, purpose, ticket_code, created_at, next_attempt_at)
+VALUES (?, ?, ?, ?, NULLIF(?, ''), ?, ?)`)
+		if err != nil {
+			return wrap(op, err)
+		}
+		defer st.Close()
+		var now time.Time
+		for i := range c.Outbox {
+			m := &c.Outbox[i]
+			if m.CreatedAt.IsZero() {
+				if now.IsZero() {
+					now = time.Now().UTC()
+				}
+				m.CreatedAt = now
+			}
+			res, err := st.ExecContext(ctx, clean(string(m.Channel)), clean(m.To), clean(m.Body), clean(string(m.Purpose)),
+				clean(m.TicketCode), micros(m.CreatedAt), micros(claimedUntil))
+			if err != nil {
+				return wrap(op, fmt.Errorf("insert outbox message: %w", err))
+			}
+			if m.ID, err = res.LastInsertId(); err != nil {
+				return wrap(op, err)
+			}
+		}
+	}
+	return nil
+}
+
+// encodeAnswers returns the answers as a JSON object; nil gives "{}".
+func encodeAnswers(a map[string]string) (string, error) {
+	if len(a) == 0 {
+		return "{}", nil
+	}
+	cleaned := make(map[string]string, len(a))
+	for k, v := range a {
+		cleaned[clean(k)] = clean(v)
+	}
+	b, err := json.Marshal(cleaned)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// Commit makes the transaction's writes visible.
+func (t *Tx) Commit(ctx context.Context) error {
+	if err := t.tx.Commit(); err != nil {
+		return wrap("sqlite.Commit", err)
+	}
+	return nil
+}
+
+// Rollback abandons the transaction. After Commit or Rollback it does
+// nothing.
+func (t *Tx) Rollback(ctx context.Context) error {
+	if err := t.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return wrap("sqlite.Rollback", err)
+	}
+	return nil
+}

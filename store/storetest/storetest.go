@@ -1,0 +1,729 @@
+// Package storetest is the contract every bot.Store implementation passes:
+// dedupe of inbound IDs, tickets and their events read back as written, the
+// outbox's leases, retries and delivery reports.
+//
+// An implementation's test calls Run with a function that returns an empty
+// store (freshly migrated or truncated) for each subtest.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"aduan/bot"
+)
+
+// Run runs the contract suite as subtests of t. open returns an empty store;
+// it is called once per subtest and cleans up after itself with t.Cleanup.
+func Run(t *testing.T, open func(t *testing.T) bot.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s bot.Store)
+	}{
+		{"ClaimDedupe", testClaimDedupe},
+		{"ClaimAcrossTransactions", testClaimAcrossTransactions},
+		{"ClaimRolledBack", testClaimRolledBack},
+		{"ClaimEmpty", testClaimEmpty},
+		{"ApplyReadBack", testApplyReadBack},
+		{"ApplyEmpty", testApplyEmpty},
+		{"DuplicateTicketCode", testDuplicateTicketCode},
+		{"UnknownCode", testUnknownCode},
+		{"RollbackDiscards", testRollbackDiscards},
+		{"OutboxIDs", testOutboxIDs},
+		{"ClaimedOutboxNotDue", testClaimedOutboxNotDue},
+		{"DueOutboundLeases", testDueOutboundLeases},
+		{"DueOutboundOrderAndLimit", testDueOutboundOrderAndLimit},
+		{"Settle", testSettle},
+		{"RecordStatus", testRecordStatus},
+		{"TicketsFilter", testTicketsFilter},
+		{"Ping", testPing},
+		{"AwkwardText", testAwkwardText},
+		{"UnstorableText", testUnstorableText},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.fn(t, open(t))
+		})
+	}
+}
+
+// t0 is the suite's reference time: not on a microsecond boundary, so that
+// the stores' truncation to microseconds is exercised.
+var t0 = time.Date(2026, 3, 2, 9, 30, 15, 123456789, time.UTC)
+
+// wita is Manggarai Timur's zone; stores must return times in UTC whatever
+// zone they were given in.
+var wita = time.FixedZone("WITA", 8*3600)
+
+func ctxFor(t *testing.T) context.Context {
+	t.Helper()
+	return t.Context()
+}
+
+// begin starts a transaction that is rolled back at cleanup unless
+// committed.
+func begin(t *testing.T, s bot.Store) bot.Tx {
+	t.Helper()
+	tx, err := s.Begin(ctxFor(t))
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := tx.Rollback(context.Background()); err != nil {
+			t.Errorf("Rollback at cleanup: %v", err)
+		}
+	})
+	return tx
+}
+
+// claim claims msgs in a new transaction, committed when commit is set.
+func claim(t *testing.T, s bot.Store, commit bool, msgs ...bot.MessageID) []bool {
+	t.Helper()
+	tx := begin(t, s)
+	dup, err := tx.Claim(ctxFor(t), msgs)
+	if err != nil {
+		t.Fatalf("Claim(%v): %v", msgs, err)
+	}
+	if commit {
+		if err := tx.Commit(ctxFor(t)); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+	} else if err := tx.Rollback(ctxFor(t)); err != nil {
+		t.Fatalf("Rollback: %v", err)
+	}
+	return dup
+}
+
+// apply writes c in one committed transaction.
+func apply(t *testing.T, s bot.Store, c *bot.Changes, claimedUntil time.Time) {
+	t.Helper()
+	tx := begin(t, s)
+	if err := tx.Apply(ctxFor(t), c, claimedUntil); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	if err := tx.Commit(ctxFor(t)); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+}
+
+func sms(id string) bot.MessageID { return bot.MessageID{Channel: bot.SMS, ExternalID: id} }
+func wa(id string) bot.MessageID  { return bot.MessageID{Channel: bot.WhatsApp, ExternalID: id} }
+
+func testClaimDedupe(t *testing.T, s bot.Store) {
+	if got, want := claim(t, s, true, sms("SM1"), sms("SM2")), []bool{false, false}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("first claim: dup = %v, want %v", got, want)
+	}
+	tests := []struct {
+		name string
+		msgs []bot.MessageID
+		want []bool
+	}{
+		{"seen before", []bot.MessageID{sms("SM1")}, []bool{true}},
+		{"same ID on another channel", []bot.MessageID{wa("SM1")}, []bool{false}},
+		{"repeated within one call", []bot.MessageID{sms("SM3"), sms("SM3"), sms("SM4"), sms("SM3")}, []bool{false, true, false, true}},
+		{"mixed", []bot.MessageID{sms("SM2"), sms("SM5"), wa("SM1"), wa("SM6")}, []bool{true, false, true, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := claim(t, s, true, tt.msgs...); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("dup = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func testClaimAcrossTransactions(t *testing.T, s bot.Store) {
+	ctx := ctxFor(t)
+	tx1 := begin(t, s)
+	if dup, err := tx1.Claim(ctx, []bot.MessageID{sms("A")}); err != nil || dup[0] {
+		t.Fatalf("tx1 Claim(A) = %v, %v; want [false], nil", dup, err)
+	}
+	if dup, err := tx1.Claim(ctx, []bot.MessageID{sms("A"), sms("B")}); err != nil || !reflect.DeepEqual(dup, []bool{true, false}) {
+		t.Fatalf("tx1 second Claim(A, B) = %v, %v; want [true false], nil", dup, err)
+	}
+	if err := tx1.Commit(ctx); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if got, want := claim(t, s, true, sms("B"), sms("A"), sms("C")), []bool{true, true, false}; !reflect.DeepEqual(got, want) {
+		t.Errorf("tx2 dup = %v, want %v", got, want)
+	}
+}
+
+func testClaimRolledBack(t *testing.T, s bot.Store) {
+	if got, want := claim(t, s, false, sms("R1"), sms("R2")), []bool{false, false}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("rolled back claim: dup = %v, want %v", got, want)
+	}
+	if got, want := claim(t, s, true, sms("R1"), sms("R2")), []bool{false, false}; !reflect.DeepEqual(got, want) {
+		t.Errorf("claim after rollback: dup = %v, want %v", got, want)
+	}
+}
+
+func testClaimEmpty(t *testing.T, s bot.Store) {
+	if got := claim(t, s, true); len(got) != 0 {
+		t.Errorf("dup = %v, want empty", got)
+	}
+}
+
+// sampleChanges returns two tickets (one with no answers), events for both
+// and two outbox messages.
+func sampleChanges() *bot.Changes {
+	return &bot.Changes{
+		Tickets: []bot.Ticket{
+			{
+				Code: "KS-0001", Kind: bot.KindCase, Status: bot.StatusReceived, Urgent: true,
+				Kecamatan: "Borong", Answers: map[string]string{"what": "dipukul", "where": "Borong", "quote": `"x"\n`},
+				Channel: bot.WhatsApp, Reporter: "+6281337785111",
+				CreatedAt: t0.In(wita), UpdatedAt: t0.Add(time.Minute),
+			},
+			{
+				Code: "PG-0002", Kind: bot.KindComplaint, Status: bot.StatusReceived,
+				Channel: bot.SMS, Reporter: "+6281200000002",
+				CreatedAt: t0.Add(time.Second), UpdatedAt: t0.Add(time.Second),
+			},
+		},
+		Events: []bot.Event{
+			{TicketCode: "KS-0001", At: t0, Actor: "citizen", Type: "created"},
+			{TicketCode: "PG-0002", At: t0.Add(time.Second), Actor: "citizen", Type: "created"},
+			{TicketCode: "KS-0001", At: t0.Add(2 * time.Second).In(wita), Actor: "system", Type: "notified", Detail: "+6281300000001"},
+		},
+		Outbox: []bot.Outbound{
+			{Channel: bot.WhatsApp, To: "+6281337785111", Body: "Terima kasih. Kode: KS-0001", Purpose: bot.PurposeReply, TicketCode: "KS-0001", CreatedAt: t0},
+			{Channel: bot.SMS, To: "+6281300000001", Body: "Kasus baru KS-0001", Purpose: bot.PurposeNotify, CreatedAt: t0.In(wita)},
+		},
+	}
+}
+
+// norm is what a store gives back for a ticket: times in UTC at microsecond
+// precision, empty answers as nil.
+func norm(tk bot.Ticket) bot.Ticket {
+	tk.CreatedAt = micro(tk.CreatedAt)
+	tk.UpdatedAt = micro(tk.UpdatedAt)
+	if len(tk.Answers) == 0 {
+		tk.Answers = nil
+	}
+	return tk
+}
+
+func micro(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
+
+func normEvent(e bot.Event) bot.Event {
+	e.At = micro(e.At)
+	return e
+}
+
+func testApplyReadBack(t *testing.T, s bot.Store) {
+	ctx := ctxFor(t)
+	c := sampleChanges()
+	want := sampleChanges()
+	apply(t, s, c, t0.Add(time.Minute))
+
+	for _, w := range want.Tickets {
+		got, err := s.Ticket(ctx, w.Code)
+		if err != nil {
+			t.Fatalf("Ticket(%s): %v", w.Code, err)
+		}
+		if !reflect.DeepEqual(got, norm(w)) {
+			t.Errorf("Ticket(%s) = %+v, want %+v", w.Code, got, norm(w))
+		}
+		if got.CreatedAt.Location() != time.UTC {
+			t.Errorf("Ticket(%s).CreatedAt location = %v, want UTC", w.Code, got.CreatedAt.Location())
+		}
+	}
+
+	wantEvents := map[string][]bot.Event{}
+	for _, e := range want.Events {
+		wantEvents[e.TicketCode] = append(wantEvents[e.TicketCode], normEvent(e))
+	}
+	for code, w := range wantEvents {
+		got, err := s.Events(ctx, code)
+		if err != nil {
+			t.Fatalf("Events(%s): %v", code, err)
+		}
+		if !reflect.DeepEqual(got, w) {
+			t.Errorf("Events(%s) = %+v, want %+v", code, got, w)
+		}
+	}
+
+	all, err := s.Tickets(ctx, bot.TicketFilter{})
+	if err != nil {
+		t.Fatalf("Tickets: %v", err)
+	}
+	if wantAll := []bot.Ticket{norm(want.Tickets[1]), norm(want.Tickets[0])}; !reflect.DeepEqual(all, wantAll) {
+		t.Errorf("Tickets = %+v, want %+v (newest first)", all, wantAll)
+	}
+
+	out, err := s.Outbox(ctx)
+	if err != nil {
+		t.Fatalf("Outbox: %v", err)
+	}
+	if len(out) != len(want.Outbox) {
+		t.Fatalf("Outbox has %d entries, want %d", len(out), len(want.Outbox))
+	}
+	for i, e := range out {
+		w := want.Outbox[i]
+		w.ID = c.Outbox[i].ID
+		w.CreatedAt = micro(w.CreatedAt)
+		wantEntry := bot.OutboxEntry{Outbound: w, State: "pending"}
+		if !reflect.DeepEqual(e, wantEntry) {
+			t.Errorf("Outbox[%d] = %+v, want %+v", i, e, wantEntry)
+		}
+	}
+}
+
+func testApplyEmpty(t *testing.T, s bot.Store) {
+	tx := begin(t, s)
+	if err := tx.Apply(ctxFor(t), &bot.Changes{}, t0); err != nil {
+		t.Fatalf("Apply(empty) = %v, want nil", err)
+	}
+	if err := tx.Commit(ctxFor(t)); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+}
+
+func testDuplicateTicketCode(t *testing.T, s bot.Store) {
+	ctx := ctxFor(t)
+	apply(t, s, &bot.Changes{Tickets: sampleChanges().Tickets[:1]}, t0)
+
+	tests := []struct {
+		name    string
+		tickets []bot.Ticket
+	}{
+		{"taken by an earlier transaction", sampleChanges().Tickets[:1]},
+		{"twice in one Apply", []bot.Ticket{sampleChanges().Tickets[1], sampleChanges().Tickets[1]}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tx := begin(t, s)
+			err := tx.Apply(ctx, &bot.Changes{Tickets: tt.tickets}, t0)
+			if got := bot.KindOf(err); got != bot.Conflict {
+				t.Errorf("Apply: KindOf(%v) = %v, want %v", err, got, bot.Conflict)
+			}
+			if err := tx.Rollback(ctx); err != nil {
+				t.Errorf("Rollback: %v", err)
+			}
+		})
+	}
+	// The failed transactions changed nothing.
+	all, err := s.Tickets(ctx, bot.TicketFilter{})
+	if err != nil {
+		t.Fatalf("Tickets: %v", err)
+	}
+	if len(all) != 1 {
+		t.Errorf("Tickets has %d, want 1", len(all))
+	}
+}
+
+func testUnknownCode(t *testing.T, s bot.Store) {
+	ctx := ctxFor(t)
+	if _, err := s.Ticket(ctx, "XX-9999"); bot.KindOf(err) != bot.NotFound {
+		t.Errorf("Ticket(unknown): KindOf(%v) = %v, want %v", err, bot.KindOf(err), bot.NotFound)
+	}
+	if _, err := s.Events(ctx, "XX-9999"); bot.KindOf(err) != bot.NotFound {
+		t.Errorf("Events(unknown): KindOf(%v) = %v, want %v", err, bot.KindOf(err), bot.NotFound)
+	}
+	// A known ticket with no events has an empty history, not NotFound.
+	apply(t, s, &bot.Changes{Tickets: sampleChanges().Tickets[:1]}, t0)
+	es, err := s.Events(ctx, "KS-0001")
+	if err != nil || len(es) != 0 {
+		t.Errorf("Events(ticket without events) = %v, %v; want empty, nil", es, err)
+	}
+}
+
+func testRollbackDiscards(t *testing.T, s bot.Store) {
+	ctx := ctxFor(t)
+	tx := begin(t, s)
+	if err := tx.Apply(ctx, sampleChanges(), t0); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatalf("Rollback: %v", err)
+	}
+	if _, err := s.Ticket(ctx, "KS-0001"); bot.KindOf(err) != bot.NotFound {
+		t.Errorf("Ticket after rollback: KindOf(%v) = %v, want %v", err, bot.KindOf(err), bot.NotFound)
+	}
+	if out, err := s.Outbox(ctx); err != nil || len(out) != 0 {
+		t.Errorf("Outbox after rollback = %v, %v; want empty, nil", out, err)
+	}
+
+	// Rollback after Commit does nothing.
+	tx2 := begin(t, s)
+	if err := tx2.Commit(ctx); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if err := tx2.Rollback(ctx); err != nil {
+		t.Errorf("Rollback after Commit = %v, want nil", err)
+	}
+}
+
+// outbound returns n outbox messages with bodies "<prefix>0".."<prefix>n-1".
+func outbound(prefix string, n int) []bot.Outbound {
+	ms := make([]bot.Outbound, n)
+	for i := range ms {
+		ms[i] = bot.Outbound{Channel: bot.SMS, To: fmt.Sprintf("+62812%08d", i), Body: fmt.Sprintf("%s%d", prefix, i),
+			Purpose: bot.PurposeReply, CreatedAt: t0}
+	}
+	return ms
+}
+
+func bodies(ms []bot.Outbound) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Body
+	}
+	return out
+}
+
+func testOutboxIDs(t *testing.T, s bot.Store) {
+	c := &bot.Changes{Outbox: outbound("m", 64)}
+	apply(t, s, c, t0)
+	c2 := &bot.Changes{Outbox: outbound("n", 3)}
+	apply(t, s, c2, t0)
+
+	byID := map[int64]string{}
+	for _, m := range append(c.Outbox, c2.Outbox...) {
+		if m.ID == 0 {
+			t.Fatalf("Apply left ID of %q zero", m.Body)
+		}
+		if prev, ok := byID[m.ID]; ok {
+			t.Fatalf("ID %d given to %q and %q", m.ID, prev, m.Body)
+		}
+		byID[m.ID] = m.Body
+	}
+	out, err := s.Outbox(ctxFor(t))
+	if err != nil {
+		t.Fatalf("Outbox: %v", err)
+	}
+	if len(out) != len(byID) {
+		t.Fatalf("Outbox has %d entries, want %d", len(out), len(byID))
+	}
+	for _, e := range out {
+		if got, want := e.Body, byID[e.ID]; got != want {
+			t.Errorf("Outbox entry %d: body = %q, want %q", e.ID, got, want)
+		}
+	}
+}
+
+func due(t *testing.T, s bot.Store, now time.Time, lease time.Duration, limit int) []bot.Outbound {
+	t.Helper()
+	ms, err := s.DueOutbound(ctxFor(t), now, lease, limit)
+	if err != nil {
+		t.Fatalf("DueOutbound(%v): %v", now, err)
+	}
+	return ms
+}
+
+func testClaimedOutboxNotDue(t *testing.T, s bot.Store) {
+	claimedUntil := t0.Add(time.Minute)
+	c := &bot.Changes{Outbox: outbound("m", 3)}
+	apply(t, s, c, claimedUntil)
+
+	if got := due(t, s, t0, time.Minute, 10); len(got) != 0 {
+		t.Errorf("DueOutbound before claimedUntil = %v, want none", bodies(got))
+	}
+	if got := due(t, s, claimedUntil.Add(-time.Microsecond), time.Minute, 10); len(got) != 0 {
+		t.Errorf("DueOutbound just before claimedUntil = %v, want none", bodies(got))
+	}
+	got := due(t, s, claimedUntil, time.Minute, 10)
+	if want := []string{"m0", "m1", "m2"}; !reflect.DeepEqual(bodies(got), want) {
+		t.Fatalf("DueOutbound at claimedUntil = %v, want %v", bodies(got), want)
+	}
+	for i, m := range got {
+		want := c.Outbox[i]
+		want.CreatedAt = micro(want.CreatedAt)
+		if !reflect.DeepEqual(m, want) {
+			t.Errorf("DueOutbound[%d] = %+v, want %+v", i, m, want)
+		}
+	}
+}
+
+func testDueOutboundLeases(t *testing.T, s bot.Store) {
+	apply(t, s, &bot.Changes{Outbox: outbound("m", 2)}, t0)
+	lease := 30 * time.Second
+	if got := due(t, s, t0, lease, 10); len(got) != 2 {
+		t.Fatalf("first DueOutbound = %v, want 2 messages", bodies(got))
+	}
+	if got := due(t, s, t0, lease, 10); len(got) != 0 {
+		t.Errorf("second DueOutbound at the same time = %v, want none", bodies(got))
+	}
+	if got := due(t, s, t0.Add(lease-time.Millisecond), lease, 10); len(got) != 0 {
+		t.Errorf("DueOutbound before the lease ends = %v, want none", bodies(got))
+	}
+	if got := due(t, s, t0.Add(lease), lease, 10); len(got) != 2 {
+		t.Errorf("DueOutbound after the lease ends = %v, want 2 messages", bodies(got))
+	}
+}
+
+func testDueOutboundOrderAndLimit(t *testing.T, s bot.Store) {
+	// Written in this order, due in another: c (t0-3s), a (t0-2s), then b
+	// and d both at t0-1s, b written first.
+	for _, m := range []struct {
+		body string
+		due  time.Duration
+	}{{"a", -2 * time.Second}, {"b", -time.Second}, {"c", -3 * time.Second}, {"d", -time.Second}, {"later", time.Hour}} {
+		ms := outbound(m.body, 1)
+		ms[0].Body = m.body
+		apply(t, s, &bot.Changes{Outbox: ms}, t0.Add(m.due))
+	}
+	tests := []struct {
+		limit int
+		want  []string
+	}{
+		{2, []string{"c", "a"}},
+		{1, []string{"b"}},
+		{5, []string{"d"}},
+		{5, nil},
+	}
+	for i, tt := range tests {
+		got := due(t, s, t0, time.Minute, tt.limit)
+		if !reflect.DeepEqual(bodies(got), emptyIfNil(tt.want)) {
+			t.Errorf("call %d: DueOutbound(limit %d) = %v, want %v", i, tt.limit, bodies(got), tt.want)
+		}
+	}
+}
+
+func emptyIfNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func testSettle(t *testing.T, s bot.Store) {
+	ctx := ctxFor(t)
+	c := &bot.Changes{Outbox: outbound("m", 3)}
+	apply(t, s, c, t0)
+	if got := due(t, s, t0, time.Minute, 10); len(got) != 3 {
+		t.Fatalf("DueOutbound = %v, want 3 messages", bodies(got))
+	}
+	retryAt := t0.Add(5 * time.Minute)
+	ds := []bot.Delivery{
+		{ID: c.Outbox[0].ID, ProviderID: "SM0001"},
+		{ID: c.Outbox[1].ID, Err: "throttled", RetryAt: retryAt},
+		{ID: c.Outbox[2].ID, Err: "opted out"},
+	}
+	if err := s.Settle(ctx, ds); err != nil {
+		t.Fatalf("Settle: %v", err)
+	}
+	out, err := s.Outbox(ctx)
+	if err != nil {
+		t.Fatalf("Outbox: %v", err)
+	}
+	type record struct {
+		State, ProviderID, LastError string
+		Attempts                     int
+		Sent                         bool
+	}
+	want := []record{
+		{State: "sent", ProviderID: "SM0001", Attempts: 1, Sent: true},
+		{State: "pending", LastError: "throttled", Attempts: 1},
+		{State: "failed", LastError: "opted out", Attempts: 1},
+	}
+	for i, e := range out {
+		got := record{e.State, e.ProviderID, e.LastError, e.Attempts, !e.SentAt.IsZero()}
+		if got != want[i] {
+			t.Errorf("Outbox[%d] = %+v, want %+v", i, got, want[i])
+		}
+	}
+
+	// Only the retried message comes back, and only at RetryAt.
+	if got := due(t, s, retryAt.Add(-time.Second), time.Minute, 10); len(got) != 0 {
+		t.Errorf("DueOutbound before RetryAt = %v, want none", bodies(got))
+	}
+	got := due(t, s, retryAt, time.Minute, 10)
+	if len(got) != 1 || got[0].ID != c.Outbox[1].ID || got[0].Attempts != 1 {
+		t.Fatalf("DueOutbound at RetryAt = %+v, want message %d with 1 attempt", got, c.Outbox[1].ID)
+	}
+	// The second attempt succeeds.
+	if err := s.Settle(ctx, []bot.Delivery{{ID: got[0].ID, ProviderID: "SM0002"}}); err != nil {
+		t.Fatalf("Settle: %v", err)
+	}
+	out, err = s.Outbox(ctx)
+	if err != nil {
+		t.Fatalf("Outbox: %v", err)
+	}
+	if e := out[1]; e.State != "sent" || e.Attempts != 2 || e.ProviderID != "SM0002" || e.LastError != "throttled" {
+		t.Errorf("Outbox[1] after retry = %+v, want sent, 2 attempts, SM0002, last error kept", e)
+	}
+	if got := due(t, s, retryAt.Add(time.Hour), time.Minute, 10); len(got) != 0 {
+		t.Errorf("DueOutbound after all settled = %v, want none", bodies(got))
+	}
+
+	// A late outcome for a settled message (a sender whose lease ran out)
+	// changes nothing.
+	if err := s.Settle(ctx, []bot.Delivery{{ID: c.Outbox[0].ID, Err: "late", RetryAt: retryAt}, {ID: c.Outbox[2].ID, ProviderID: "SM0003"}}); err != nil {
+		t.Fatalf("Settle late: %v", err)
+	}
+	after, err := s.Outbox(ctx)
+	if err != nil {
+		t.Fatalf("Outbox: %v", err)
+	}
+	for _, i := range []int{0, 2} {
+		if !reflect.DeepEqual(after[i], out[i]) {
+			t.Errorf("Outbox[%d] after a late Settle = %+v, want unchanged %+v", i, after[i], out[i])
+		}
+	}
+}
+
+func testRecordStatus(t *testing.T, s bot.Store) {
+	ctx := ctxFor(t)
+	c := &bot.Changes{Outbox: outbound("m", 1)}
+	apply(t, s, c, t0)
+	if err := s.Settle(ctx, []bot.Delivery{{ID: c.Outbox[0].ID, ProviderID: "SM42"}}); err != nil {
+		t.Fatalf("Settle: %v", err)
+	}
+	steps := []struct {
+		status string
+		at     time.Time
+		want   string
+	}{
+		{"sent", t0.Add(time.Second), "sent"},
+		{"delivered", t0.Add(3 * time.Second), "delivered"},
+		{"sent", t0.Add(2 * time.Second), "delivered"}, // late report of an earlier state
+	}
+	for _, st := range steps {
+		if err := s.RecordStatus(ctx, "SM42", st.status, st.at); err != nil {
+			t.Fatalf("RecordStatus(%s): %v", st.status, err)
+		}
+		out, err := s.Outbox(ctx)
+		if err != nil {
+			t.Fatalf("Outbox: %v", err)
+		}
+		if got := out[0].DeliveryStatus; got != st.want {
+			t.Errorf("after %s at %v: DeliveryStatus = %q, want %q", st.status, st.at, got, st.want)
+		}
+	}
+	if err := s.RecordStatus(ctx, "SM-unknown", "delivered", t0); bot.KindOf(err) != bot.NotFound {
+		t.Errorf("RecordStatus(unknown): KindOf(%v) = %v, want %v", err, bot.KindOf(err), bot.NotFound)
+	}
+}
+
+func testTicketsFilter(t *testing.T, s bot.Store) {
+	ctx := ctxFor(t)
+	mk := func(code string, kind bot.Kind, status bot.Status, age time.Duration) bot.Ticket {
+		return bot.Ticket{Code: code, Kind: kind, Status: status, Channel: bot.SMS, Reporter: "+6281200000001",
+			CreatedAt: t0.Add(-age), UpdatedAt: t0}
+	}
+	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{
+		mk("K1", bot.KindCase, bot.StatusReceived, 4*time.Hour),
+		mk("K2", bot.KindCase, bot.StatusDone, 3*time.Hour),
+		mk("P1", bot.KindComplaint, bot.StatusReceived, 2*time.Hour),
+		mk("P2", bot.KindComplaint, bot.StatusDone, time.Hour),
+		mk("K3", bot.KindCase, bot.StatusReceived, 0),
+	}}, t0)
+	tests := []struct {
+		name string
+		f    bot.TicketFilter
+		want []string
+	}{
+		{"all", bot.TicketFilter{}, []string{"K3", "P2", "P1", "K2", "K1"}},
+		{"by status", bot.TicketFilter{Status: bot.StatusReceived}, []string{"K3", "P1", "K1"}},
+		{"by kind", bot.TicketFilter{Kind: bot.KindComplaint}, []string{"P2", "P1"}},
+		{"by status and kind", bot.TicketFilter{Status: bot.StatusDone, Kind: bot.KindCase}, []string{"K2"}},
+		{"limit", bot.TicketFilter{Limit: 2}, []string{"K3", "P2"}},
+		{"status with limit", bot.TicketFilter{Status: bot.StatusReceived, Limit: 2}, []string{"K3", "P1"}},
+		{"none match", bot.TicketFilter{Status: "archived"}, []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts, err := s.Tickets(ctx, tt.f)
+			if err != nil {
+				t.Fatalf("Tickets(%+v): %v", tt.f, err)
+			}
+			got := make([]string, len(ts))
+			for i, tk := range ts {
+				got[i] = tk.Code
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Tickets(%+v) = %v, want %v", tt.f, got, tt.want)
+			}
+		})
+	}
+}
+
+func testPing(t *testing.T, s bot.Store) {
+	if err := s.Ping(ctxFor(t)); err != nil {
+		t.Errorf("Ping = %v, want nil", err)
+	}
+}
+
+// testAwkwardText round-trips text full of the characters that quoting and
+// escaping get wrong.
+func testAwkwardText(t *testing.T, s bot.Store) {
+	ctx := ctxFor(t)
+	awkward := []string{"", " ", "NULL", "null", `"`, `\`, `\"`, "{a,b}", "a, b", "tab\there", "baris\nbaru", "'; DROP TABLE tickets; --",
+		"emoji 🙏 dan aksara ꦲ", `{"json": [1, 2]}`}
+	tk := bot.Ticket{Code: "AW-1", Kind: bot.KindCase, Status: bot.StatusReceived, Kecamatan: `Lamba Leda "LL"`,
+		Answers: map[string]string{}, Channel: bot.SMS, Reporter: "+6281200000001", CreatedAt: t0, UpdatedAt: t0}
+	c := &bot.Changes{Tickets: []bot.Ticket{tk}}
+	for i, a := range awkward {
+		tk.Answers[fmt.Sprintf("f%02d %s", i, a)] = a
+		c.Events = append(c.Events, bot.Event{TicketCode: "AW-1", At: t0, Actor: a, Type: "note", Detail: a})
+		c.Outbox = append(c.Outbox, bot.Outbound{Channel: bot.SMS, To: a, Body: a, Purpose: bot.PurposeReply, TicketCode: a, CreatedAt: t0})
+	}
+	apply(t, s, c, t0)
+
+	got, err := s.Ticket(ctx, "AW-1")
+	if err != nil {
+		t.Fatalf("Ticket: %v", err)
+	}
+	if !reflect.DeepEqual(got, norm(tk)) {
+		t.Errorf("Ticket = %+v, want %+v", got, norm(tk))
+	}
+	es, err := s.Events(ctx, "AW-1")
+	if err != nil {
+		t.Fatalf("Events: %v", err)
+	}
+	out, err := s.Outbox(ctx)
+	if err != nil {
+		t.Fatalf("Outbox: %v", err)
+	}
+	if len(es) != len(awkward) || len(out) != len(awkward) {
+		t.Fatalf("got %d events and %d outbox messages, want %d of each", len(es), len(out), len(awkward))
+	}
+	for i, a := range awkward {
+		if es[i].Actor != a || es[i].Detail != a {
+			t.Errorf("event %d: actor, detail = %q, %q; want %q", i, es[i].Actor, es[i].Detail, a)
+		}
+		if e := out[i]; e.To != a || e.Body != a || e.TicketCode != a {
+			t.Errorf("outbox %d: to, body, ticket = %q, %q, %q; want %q", i, e.To, e.Body, e.TicketCode, a)
+		}
+	}
+	dup := claim(t, s, true, sms(`"`), sms(`\`), sms("NULL"), sms(""), sms("NULL"))
+	if want := []bool{false, false, false, false, true}; !reflect.DeepEqual(dup, want) {
+		t.Errorf("Claim(awkward IDs) = %v, want %v", dup, want)
+	}
+}
+
+// testUnstorableText checks that text PostgreSQL cannot hold (NUL, invalid
+// UTF-8) does not fail the batch it came with: it is stored cleaned.
+func testUnstorableText(t *testing.T, s bot.Store) {
+	ctx := ctxFor(t)
+	bad := "a\x00b\xffc"
+	want := "ab\uFFFDc"
+	tk := bot.Ticket{Code: "UN-1", Kind: bot.KindCase, Status: bot.StatusReceived, Kecamatan: bad,
+		Answers: map[string]string{"what": bad}, Channel: bot.SMS, Reporter: "+6281200000001", CreatedAt: t0, UpdatedAt: t0}
+	apply(t, s, &bot.Changes{
+		Tickets: []bot.Ticket{tk},
+		Events:  []bot.Event{{TicketCode: "UN-1", At: t0, Actor: "citizen", Type: "note", Detail: bad}},
+		Outbox:  []bot.Outbound{{Channel: bot.SMS, To: "+6281200000001", Body: bad, Purpose: bot.PurposeReply, CreatedAt: t0}},
+	}, t0)
+
+	got, err := s.Ticket(ctx, "UN-1")
+	if err != nil {
+		t.Fatalf("Ticket: %v", err)
+	}
+	if got.Kecamatan != want || got.Answers["what"] != want {
+		t.Errorf("Ticket kecamatan, answer = %q, %q; want %q", got.Kecamatan, got.Answers["what"], want)
+	}
+	es, err := s.Events(ctx, "UN-1")
+	if err != nil || len(es) != 1 || es[0].Detail != want {
+		t.Errorf("Events = %+v, %v; want one with detail %q", es, err, want)
+	}
+	out, err := s.Outbox(ctx)
+	if err != nil || len(out) != 1 || out[0].Body != want {
+		t.Errorf("Outbox = %+v, %v; want one with body %q", out, err, want)
+	}
+}
