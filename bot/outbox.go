@@ -11,10 +11,11 @@ import (
 
 // DispatcherConfig holds what a Dispatcher needs.
 type DispatcherConfig struct {
-	Store   Store
-	Senders map[Channel]Sender
-	Now     func() time.Time
-	Logger  *slog.Logger
+	Store    Store
+	Senders  map[Channel]Sender
+	Now      func() time.Time
+	Logger   *slog.Logger
+	Observer Observer // default NopObserver
 
 	Workers      int           // concurrent sends; default 16
 	MaxAttempts  int           // attempts before a message is failed; default 6
@@ -57,6 +58,9 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = NopObserver{}
 	}
 	d := &Dispatcher{cfg: cfg, seed: maphash.MakeSeed(), results: make(chan Delivery, 1024),
 		kick: make(chan struct{}, 1)}
@@ -202,6 +206,7 @@ func (d *Dispatcher) send(m Outbound) Delivery {
 	defer cancel()
 	id, err := s.Send(ctx, m)
 	if err == nil {
+		d.cfg.Observer.Outbound(m.Channel, m.Purpose, "sent")
 		return Delivery{ID: m.ID, ProviderID: id}
 	}
 	attempts := m.Attempts + 1
@@ -209,6 +214,11 @@ func (d *Dispatcher) send(m Outbound) Delivery {
 	if KindOf(err) != Permanent && attempts < d.cfg.MaxAttempts {
 		dl.RetryAt = d.cfg.Now().Add(Backoff(attempts))
 	}
+	result := "failed"
+	if !dl.RetryAt.IsZero() {
+		result = "retry"
+	}
+	d.cfg.Observer.Outbound(m.Channel, m.Purpose, result)
 	d.cfg.Logger.Warn("send failed", "outbox_id", m.ID, "channel", m.Channel, "to", Mask(m.To),
 		"attempt", attempts, "retry", !dl.RetryAt.IsZero(), "err", err)
 	return dl
@@ -244,6 +254,7 @@ func (d *Dispatcher) settle() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		if err := d.cfg.Store.Settle(ctx, batch); err != nil {
+			d.cfg.Observer.DependencyError("postgres")
 			d.cfg.Logger.Error("record sends", "err", err, "messages", len(batch))
 		}
 		cancel()

@@ -22,6 +22,7 @@ type Config struct {
 	Outbox        *Dispatcher
 	Now           func() time.Time
 	Logger        *slog.Logger
+	Observer      Observer // default NopObserver
 
 	Shards   int           // independent batch workers; default 8
 	MaxBatch int           // most messages handled in one transaction; default 128
@@ -49,6 +50,7 @@ type Service struct {
 type request struct {
 	ctx  context.Context
 	m    Inbound
+	dup  bool // found to be a redelivery
 	done chan error
 }
 
@@ -68,6 +70,9 @@ func NewService(cfg Config) *Service {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = NopObserver{}
 	}
 	s := &Service{cfg: cfg, seed: maphash.MakeSeed()}
 	s.shards = make([]chan *request, cfg.Shards)
@@ -214,6 +219,7 @@ func (s *Service) process(ctx context.Context, batch []*request, deferred []*req
 		c.lease = &leases[i]
 	}
 	if err := s.cfg.Conversations.Acquire(ctx, leases); err != nil {
+		s.cfg.Observer.DependencyError("redis")
 		s.fail(convs, E("acquire conversations", Unavailable, err))
 		return deferred
 	}
@@ -254,17 +260,38 @@ func (s *Service) process(ctx context.Context, batch []*request, deferred []*req
 		release = append(release, l)
 	}
 	if rErr := s.cfg.Conversations.Release(ctx, release); rErr != nil {
+		s.cfg.Observer.DependencyError("redis")
 		s.cfg.Logger.Warn("release conversations", "err", rErr, "conversations", len(release))
 	}
 	if err != nil {
+		s.cfg.Observer.DependencyError("postgres")
 		s.cfg.Logger.Error("handle batch", "err", err, "messages", len(batch))
+		for _, c := range held {
+			for _, r := range c.reqs {
+				s.cfg.Observer.Inbound(r.m.Channel, "error")
+			}
+		}
 		s.fail(held, err)
 		return deferred
 	}
+	oldest := time.Time{}
+	n := 0
 	for _, c := range held {
 		for _, r := range c.reqs {
+			result := "ok"
+			if r.dup {
+				result = "duplicate"
+			}
+			s.cfg.Observer.Inbound(r.m.Channel, result)
+			if oldest.IsZero() || r.m.Received.Before(oldest) {
+				oldest = r.m.Received
+			}
+			n++
 			r.done <- nil
 		}
+	}
+	if !oldest.IsZero() {
+		s.cfg.Observer.Batch(n, s.cfg.Now().Sub(oldest))
 	}
 	return deferred
 }
@@ -309,6 +336,7 @@ func (s *Service) apply(ctx context.Context, cs []*conv) (err error) {
 			c.state = dialog.State{}
 		}
 		for _, r := range c.reqs {
+			r.dup = dup[i]
 			if dup[i] {
 				i++
 				continue
@@ -374,6 +402,7 @@ func (s *Service) open(sub *dialog.Submission, m Inbound, now time.Time, ch *Cha
 		answers["lang"] = string(sub.Lang)
 	}
 	ch.Tickets = append(ch.Tickets, t)
+	s.cfg.Observer.TicketOpened(t.Kind, t.Urgent)
 	ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: "citizen", Type: "created",
 		Detail: fmt.Sprintf("kind=%s channel=%s urgent=%t", t.Kind, t.Channel, t.Urgent)})
 	ch.Outbox = append(ch.Outbox, Outbound{Channel: m.Channel, To: m.From,
