@@ -329,6 +329,7 @@ func (s *Service) apply(ctx context.Context, cs []*conv) (err error) {
 	}
 	now := s.cfg.Now()
 	var ch Changes
+	var lookups []lookup
 	i := 0
 	for _, c := range cs {
 		c.end = false
@@ -342,26 +343,87 @@ func (s *Service) apply(ctx context.Context, cs []*conv) (err error) {
 				continue
 			}
 			i++
-			s.step(c, r.m, now, &ch)
+			if code, lang := s.step(c, r.m, now, &ch); code != "" {
+				lookups = append(lookups, lookup{m: r.m, code: code, lang: lang})
+			}
 		}
 	}
 	if ch.Empty() {
-		return tx.Commit(ctx)
+		if err := tx.Commit(ctx); err != nil {
+			return err
+		}
+	} else {
+		if err := tx.Apply(ctx, &ch, now.Add(s.cfg.Claim)); err != nil {
+			return err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return err
+		}
+		if s.cfg.Outbox != nil {
+			s.cfg.Outbox.Enqueue(ch.Outbox)
+		}
 	}
-	if err := tx.Apply(ctx, &ch, now.Add(s.cfg.Claim)); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return err
-	}
-	if s.cfg.Outbox != nil {
-		s.cfg.Outbox.Enqueue(ch.Outbox)
+	if len(lookups) > 0 {
+		s.answerLookups(ctx, lookups, now)
 	}
 	return nil
 }
 
-// step runs one message through the dialog and records its effects.
-func (s *Service) step(c *conv, m Inbound, now time.Time, ch *Changes) {
+// lookup is a citizen's question about a ticket's status.
+type lookup struct {
+	m    Inbound
+	code string // as typed
+	lang dialog.Lang
+}
+
+// answerLookups answers status questions once the batch that asked them is
+// stored: a ticket is described only to the number that filed it; anyone
+// else hears that the code was not found for their number, whether or not
+// it exists. A crash before this is written loses only the answer, which
+// the person can ask for again.
+func (s *Service) answerLookups(ctx context.Context, ls []lookup, now time.Time) {
+	var ch Changes
+	for _, l := range ls {
+		body := s.cfg.Book.Text(dialog.TextStatusNone, l.lang)
+		if code := NormalizeCode(l.code); code != "" {
+			t, err := s.cfg.Store.Ticket(ctx, code)
+			switch {
+			case err == nil && sameContact(t.Reporter, l.m.From):
+				body = strings.NewReplacer("{code}", t.Code,
+					"{status}", s.cfg.Book.StatusText(string(t.Status), l.lang)).Replace(
+					s.cfg.Book.Text(dialog.TextStatus, l.lang))
+			case err != nil && KindOf(err) != NotFound:
+				s.cfg.Logger.Warn("status lookup", "err", err)
+			}
+		}
+		ch.Outbox = append(ch.Outbox, Outbound{Channel: l.m.Channel, To: l.m.From, Body: body,
+			Purpose: PurposeReply, CreatedAt: now})
+	}
+	tx, err := s.cfg.Store.Begin(ctx)
+	if err == nil {
+		if err = tx.Apply(ctx, &ch, now.Add(s.cfg.Claim)); err == nil {
+			err = tx.Commit(ctx)
+		}
+		if err != nil {
+			tx.Rollback(ctx)
+		}
+	}
+	if err != nil {
+		s.cfg.Logger.Error("answer status lookups", "err", err, "lookups", len(ls))
+		return
+	}
+	if s.cfg.Outbox != nil {
+		s.cfg.Outbox.Enqueue(ch.Outbox)
+	}
+}
+
+// sameContact reports whether two addresses are the same person: the same
+// phone number, whichever channel it wrote from.
+func sameContact(a, b string) bool { return a != "" && a == b }
+
+// step runs one message through the dialog and records its effects. It
+// returns the ticket code the person asked about, if any, and their language.
+func (s *Service) step(c *conv, m Inbound, now time.Time, ch *Changes) (lookup string, lang dialog.Lang) {
 	if c.end { // the conversation ended earlier in this batch: a new one begins
 		c.state = dialog.State{}
 		c.end = false
@@ -377,6 +439,7 @@ func (s *Service) step(c *conv, m Inbound, now time.Time, ch *Changes) {
 	if res.End {
 		c.end = true
 	}
+	return res.Lookup, c.state.Lang
 }
 
 // open creates a ticket from a completed report, answers the reporter with
@@ -411,7 +474,7 @@ func (s *Service) open(sub *dialog.Submission, m Inbound, now time.Time, ch *Cha
 	note := Notification(t, s.cfg.Book)
 	var sent []string
 	for _, o := range s.cfg.Officers {
-		if o.Role != RoleOfficer {
+		if o.Role != RoleOfficer && !t.Urgent { // urgent tickets go to supervisors too
 			continue
 		}
 		ch.Outbox = append(ch.Outbox, Outbound{Channel: SMS, To: o.Phone, Body: note,
@@ -432,9 +495,12 @@ func Notification(t Ticket, book *dialog.Book) string {
 	}
 	sb.WriteString("Tiket baru ")
 	sb.WriteString(t.Code)
-	if t.Kind == KindComplaint {
+	switch {
+	case t.Kind == KindComplaint:
 		sb.WriteString(": pengaduan layanan")
-	} else {
+	case t.Answers["request"] == "officer":
+		sb.WriteString(": minta dihubungi petugas")
+	default:
 		sb.WriteString(": laporan kekerasan")
 	}
 	if t.Kecamatan != "" {

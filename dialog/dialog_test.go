@@ -38,15 +38,21 @@ func TestCaseReport(t *testing.T) {
 	if len(r.Replies) != 1 || !strings.Contains(r.Replies[0], "110") || !strings.Contains(r.Replies[0], "1.Lapor kekerasan") {
 		t.Fatalf("greeting = %q, want emergency numbers and the menu", r.Replies)
 	}
-	r = play(t, b, &st, "1", "dua", "tidak", "1 3", "Borong", "Suami memukul saya tadi malam")
+	r = play(t, b, &st, "1", "dua", "ya bahaya")
+	if !st.Urgent || !r.Urgent || st.Get("safe") != "no" || st.Step != "case.type" {
+		t.Fatalf("after 'ya bahaya': urgent %v/%v safe %q step %q; want urgent, not safe, next question",
+			st.Urgent, r.Urgent, st.Get("safe"), st.Step)
+	}
+	if n := strings.Count(strings.Join(r.Replies, "|"), "110"); n != 1 {
+		t.Errorf("emergency numbers said %d times, want once: %q", n, r.Replies)
+	}
+	r = play(t, b, &st, "1 3", "1", "Borong", "Desa Nggalak", "masih", "Suami memukul saya tadi malam", "1 4", "3")
 	if st.Step != "case.confirm" {
 		t.Fatalf("step = %q, want case.confirm", st.Step)
 	}
-	if !st.Urgent {
-		t.Errorf("urgent = false after 'not safe', want true")
-	}
 	summary := r.Replies[len(r.Replies)-1]
-	for _, want := range []string{"Keluarga korban", "Fisik, Seksual", "Borong", "Suami memukul"} {
+	for _, want := range []string{"Keluarga", "Fisik, Seksual", "Anak perempuan", "Borong", "Nggalak",
+		"Masih terjadi", "Suami memukul", "Medis, Rumah aman", "Pesan saja"} {
 		if !strings.Contains(summary, want) {
 			t.Errorf("summary %q lacks %q", summary, want)
 		}
@@ -55,13 +61,115 @@ func TestCaseReport(t *testing.T) {
 	if r.Submit == nil || !r.End {
 		t.Fatalf("confirm: submit = %v, end = %v; want a submission that ends the conversation", r.Submit, r.End)
 	}
-	want := []dialog.Answer{{"reporter", "family"}, {"safe", "no"}, {"violence", "physical,sexual"},
-		{"kecamatan", "borong"}, {"description", "Suami memukul saya tadi malam"}}
-	if !reflect.DeepEqual(r.Submit.Answers, want) {
-		t.Errorf("answers = %v, want %v", r.Submit.Answers, want)
+	got := map[string]string{}
+	for _, a := range r.Submit.Answers {
+		got[a.Field] = a.Value
+	}
+	want := map[string]string{"reporter": "family", "safe": "no", "violence": "physical,sexual",
+		"victim": "child-female", "age_group": "child", "sex": "female", "kecamatan": "borong",
+		"place": "Desa Nggalak", "when": "ongoing", "description": "Suami memukul saya tadi malam",
+		"help": "medical,shelter", "contact": "message", "consent": "yes"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("answers = %v, want %v", got, want)
 	}
 	if r.Submit.Kind != "case" || !r.Submit.Urgent || !strings.Contains(r.Submit.Done, "{code}") {
 		t.Errorf("submission = %+v, want an urgent case with a {code} reply", r.Submit)
+	}
+}
+
+func TestStoryInSeveralMessages(t *testing.T) {
+	b := book(t)
+	st := dialog.State{Step: "case.what"}
+	play(t, b, &st, "Suami memukul saya.")
+	r := play(t, b, &st, "Dia juga mengancam anak kami.")
+	if st.Step != "case.help" || !strings.HasPrefix(r.Replies[0], "Tambahan cerita dicatat.") {
+		t.Fatalf("step %q replies %q; want the addition noted and the same question", st.Step, r.Replies)
+	}
+	if got := st.Get("description"); got != "Suami memukul saya. Dia juga mengancam anak kami." {
+		t.Errorf("description = %q", got)
+	}
+	play(t, b, &st, "1")
+	r = play(t, b, &st, "dan lagi satu hal penting")
+	if st.Step != "case.contact" || !strings.HasPrefix(r.Replies[0], "Maaf") {
+		t.Errorf("after the next answer, free text is a miss again: step %q replies %q", st.Step, r.Replies)
+	}
+}
+
+func TestWhenAcceptsADate(t *testing.T) {
+	b := book(t)
+	for in, want := range map[string]string{"12/11/2026": "12/11/2026", "3 hari lalu": "3 hari lalu", "2": "this-week",
+		"kemarin": "this-week"} {
+		st := dialog.State{Step: "case.when"}
+		b.Handle(&st, dialog.Input{Text: in}, now)
+		if got := st.Get("when"); got != want {
+			t.Errorf("when for %q = %q, want %q", in, got, want)
+		}
+	}
+	st := dialog.State{Step: "case.when"}
+	b.Handle(&st, dialog.Input{Text: "9"}, now)
+	if st.Step != "case.when" {
+		t.Errorf("a number beyond the choices was taken as a date")
+	}
+}
+
+func TestResumeAfterIdle(t *testing.T) {
+	b := book(t)
+	var st dialog.State
+	play(t, b, &st, "halo", "1", "2")
+	later := now.Add(25 * time.Hour)
+	r := b.Handle(&st, dialog.Input{Text: "halo lagi"}, later)
+	if !st.Paused || !strings.Contains(r.Replies[0], "belum selesai") {
+		t.Fatalf("after a day away: paused %v replies %q; want the resume question", st.Paused, r.Replies)
+	}
+	r = b.Handle(&st, dialog.Input{Text: "1"}, later)
+	if st.Paused || st.Step != "case.danger" || st.Get("reporter") != "family" {
+		t.Errorf("continue: step %q reporter %q; want where they left off", st.Step, st.Get("reporter"))
+	}
+	b.Handle(&st, dialog.Input{Text: "x"}, later.Add(30*time.Hour))
+	b.Handle(&st, dialog.Input{Text: "2"}, later.Add(30*time.Hour))
+	if st.Step != "menu" || len(st.Answers) != 0 {
+		t.Errorf("start again: step %q answers %v; want the menu, nothing kept", st.Step, st.Answers)
+	}
+}
+
+func TestGlobalCommands(t *testing.T) {
+	b := book(t)
+	tests := []struct {
+		in   string
+		want func(dialog.Result) bool
+	}{
+		{"STOP", func(r dialog.Result) bool { return r.OptOut && r.End }},
+		{"hapus", func(r dialog.Result) bool { return r.Wipe && r.End }},
+		{"DELETE", func(r dialog.Result) bool { return r.Wipe }},
+		{"Petugas", func(r dialog.Result) bool { return strings.Contains(r.Replies[0], "pesan singkat") }},
+	}
+	for _, tt := range tests {
+		st := dialog.State{Step: "case.type"}
+		if r := b.Handle(&st, dialog.Input{Text: tt.in}, now); !tt.want(r) {
+			t.Errorf("%q: result %+v", tt.in, r)
+		}
+	}
+}
+
+func TestStatusLookup(t *testing.T) {
+	b := book(t)
+	var st dialog.State
+	r := play(t, b, &st, "halo", "4", "ks-7hq4xm")
+	if r.Lookup != "ks-7hq4xm" || st.Step != "menu" {
+		t.Errorf("lookup = %q step %q; want the code handed to the caller, back at the menu", r.Lookup, st.Step)
+	}
+}
+
+func TestEmojiAndMedia(t *testing.T) {
+	b := book(t)
+	st := dialog.State{Step: "case.who"}
+	r := b.Handle(&st, dialog.Input{Text: "🙏🙏"}, now)
+	if !strings.HasPrefix(r.Replies[0], "Terima kasih") || st.Misses != 0 {
+		t.Errorf("emoji: %q misses %d; want thanks and the question, not a miss", r.Replies, st.Misses)
+	}
+	r = b.Handle(&st, dialog.Input{Media: 1}, now)
+	if !strings.HasPrefix(r.Replies[0], "Kami hanya bisa membaca pesan teks") {
+		t.Errorf("media only: %q", r.Replies)
 	}
 }
 
@@ -112,8 +220,8 @@ func TestCommands(t *testing.T) {
 	b := book(t)
 	var st dialog.State
 	play(t, b, &st, "hi", "1", "1")
-	if st.Step != "case.safe" {
-		t.Fatalf("step = %q, want case.safe", st.Step)
+	if st.Step != "case.danger" {
+		t.Fatalf("step = %q, want case.danger", st.Step)
 	}
 	play(t, b, &st, "KEMBALI")
 	if st.Step != "case.who" || st.Get("reporter") != "" {
@@ -133,6 +241,9 @@ func TestDangerWordsKeepStep(t *testing.T) {
 	b := book(t)
 	st := dialog.State{Step: "case.type"}
 	r := b.Handle(&st, dialog.Input{Text: "tolong!!"}, now)
+	if len(r.Replies) != 2 {
+		t.Fatalf("replies = %q, want the emergency numbers and the question again", r.Replies)
+	}
 	if !r.Urgent || !st.Urgent || st.Step != "case.type" {
 		t.Fatalf("urgent %v/%v step %q; want urgent and the same step", r.Urgent, st.Urgent, st.Step)
 	}
@@ -144,8 +255,11 @@ func TestDangerWordsKeepStep(t *testing.T) {
 func TestCorrection(t *testing.T) {
 	b := book(t)
 	var st dialog.State
-	play(t, b, &st, "hi", "1", "1", "1", "1", "1", "cerita")
-	play(t, b, &st, "2", "4", "3")
+	play(t, b, &st, "hi", "1", "1", "2", "1", "3", "2", "0", "1", "cerita", "1", "1")
+	if st.Step != "case.confirm" {
+		t.Fatalf("step = %q, want case.confirm", st.Step)
+	}
+	play(t, b, &st, "2", "5", "3")
 	if st.Step != "case.confirm" || st.Get("kecamatan") != "kota-komba" {
 		t.Fatalf("after correction: step %q kecamatan %q; want back at confirm with kota-komba", st.Step, st.Get("kecamatan"))
 	}
@@ -155,8 +269,8 @@ func TestCorrection(t *testing.T) {
 }
 
 func TestStateCodec(t *testing.T) {
-	in := dialog.State{Step: "case.where", Lang: dialog.English, Urgent: true, Misses: 2, Updated: now.Unix(),
-		Return: "case.confirm", Trail: []string{"case.who", "case.safe"},
+	in := dialog.State{Step: "case.where", Lang: dialog.English, Urgent: true, Paused: true, Misses: 2,
+		Updated: now.Unix(), Return: "case.confirm", More: "description", Ticket: "KS-7HQ4XM", Trail: []string{"case.who", "case.safe"},
 		Answers: []dialog.Answer{{"reporter", "victim"}, {"description", "ünïcode ✓"}}}
 	b, err := in.MarshalBinary()
 	if err != nil {
@@ -215,7 +329,7 @@ func TestClean(t *testing.T) {
 
 func BenchmarkStep(b *testing.B) {
 	bk := book(b)
-	msgs := []string{"halo", "1", "2", "1", "1 3", "borong", "Suami memukul saya", "ya"}
+	msgs := []string{"halo", "1", "2", "2", "1 3", "3", "borong", "Desa Nggalak", "1", "Suami memukul saya", "1", "1", "ya"}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		var st dialog.State
@@ -226,8 +340,11 @@ func BenchmarkStep(b *testing.B) {
 }
 
 func BenchmarkStateCodec(b *testing.B) {
-	st := dialog.State{Step: "case.what", Updated: now.Unix(), Trail: []string{"case.who", "case.safe", "case.type", "case.where"},
-		Answers: []dialog.Answer{{"reporter", "family"}, {"safe", "no"}, {"violence", "physical,sexual"}, {"kecamatan", "borong"}}}
+	st := dialog.State{Step: "case.what", Updated: now.Unix(),
+		Trail: []string{"case.who", "case.danger", "case.type", "case.victim", "case.where", "case.place", "case.when"},
+		Answers: []dialog.Answer{{"reporter", "family"}, {"safe", "no"}, {"violence", "physical,sexual"},
+			{"victim", "child-female"}, {"age_group", "child"}, {"sex", "female"}, {"kecamatan", "borong"},
+			{"place", "Desa Nggalak"}, {"when", "today"}}}
 	buf := make([]byte, 0, 256)
 	b.ReportAllocs()
 	for b.Loop() {

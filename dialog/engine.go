@@ -7,19 +7,32 @@ import (
 
 // Names of the shared texts a Book must have.
 const (
-	TextGreeting  = "greeting"  // before the first prompt of a new conversation
-	TextRetry     = "retry"     // before a prompt repeated after an answer not understood
-	TextHelp      = "help"      // BANTUAN
-	TextCancelled = "cancelled" // BATAL
-	TextSubmitted = "submitted" // after a ticket is opened; {code} is its code
-	TextEmergency = "emergency" // said at once on words of immediate danger
-	TextEmpty     = "empty"     // a message with no text (a picture, a sticker)
-	TextHandover  = "handover"  // after three answers not understood
-	TextLanguage  = "language"  // after switching language
+	TextGreeting    = "greeting"     // before the first prompt of a new conversation
+	TextRetry       = "retry"        // before a prompt repeated after an answer not understood
+	TextHelp        = "help"         // BANTUAN
+	TextCancelled   = "cancelled"    // BATAL
+	TextSubmitted   = "submitted"    // after a ticket is opened; {code} is its code
+	TextEmergency   = "emergency"    // said at once on words of immediate danger
+	TextEmpty       = "empty"        // a message with no text (a picture, a voice note)
+	TextEmoji       = "emoji"        // a message of only emoji or symbols
+	TextHandover    = "handover"     // after three answers not understood
+	TextLanguage    = "language"     // after switching language
+	TextResume      = "resume"       // on return after a long pause
+	TextMore        = "more"         // extra text added to the last free-text answer
+	TextStop        = "stop"         // STOP: no more messages until the person writes again
+	TextWipe        = "wipe"         // HAPUS: the chat is being cleared
+	TextStatus      = "status"       // a ticket's status: {code} and {status}
+	TextStatusNone  = "status_none"  // no ticket with that code for this number
+	TextStatusWords = "status_words" // not a text: see StatusText
 )
 
-var requiredTexts = []string{TextGreeting, TextRetry, TextHelp, TextCancelled, TextSubmitted,
-	TextEmergency, TextEmpty, TextHandover, TextLanguage}
+var requiredTexts = []string{TextGreeting, TextRetry, TextHelp, TextCancelled, TextSubmitted, TextEmergency,
+	TextEmpty, TextEmoji, TextHandover, TextLanguage, TextResume, TextMore, TextStop, TextWipe, TextStatus,
+	TextStatusNone, "status.received", "status.assessed", "status.accompanied", "status.referred", "status.done"}
+
+// Idle is how long a conversation may rest before the person is asked
+// whether to go on where they left off or start again.
+const Idle = 24 * time.Hour
 
 // State is where one conversation stands. It is small on purpose: it lives
 // in Redis for every open conversation.
@@ -29,8 +42,11 @@ type State struct {
 	Answers []Answer // in the order given
 	Trail   []string // the steps answered, for KEMBALI
 	Return  string   // after a correction, go back here instead of Next
+	More    string   // a free-text field that further messages may add to
+	Ticket  string   // the code of a ticket already opened for this conversation
 	Misses  int      // answers not understood in a row
 	Urgent  bool     // the victim is in danger
+	Paused  bool     // asked whether to continue after a long pause
 	Updated int64    // Unix seconds of the last message
 }
 
@@ -85,15 +101,22 @@ type Input struct {
 // Result is what one message does.
 type Result struct {
 	Replies []string    // messages to send back, in order
-	Submit  *Submission // a ticket to open, if any
+	Submit  *Submission // a ticket to open (or, with Submission.Ticket, to complete)
 	Urgent  bool        // the message spoke of immediate danger
+	Lookup  string      // the person asks for the status of this ticket code (as typed)
+	OptOut  bool        // STOP: send nothing more until the person writes again
+	Wipe    bool        // HAPUS: clear the chat from the person's phone where the channel can
 	End     bool        // the conversation is over: forget its state
+
+	warned bool // the emergency numbers were already given in this result
 }
 
-// Submission is a completed report: the caller opens a ticket and sends
-// Done with its code in place of {code}.
+// Submission is a completed report: the caller opens a ticket (or
+// completes the one named by Ticket) and sends Done with its code in place
+// of {code}.
 type Submission struct {
 	Kind    string
+	Ticket  string // the code of a ticket opened earlier in the conversation, or ""
 	Answers []Answer
 	Urgent  bool
 	Lang    Lang
@@ -105,18 +128,33 @@ type Submission struct {
 // does not understand gets a helpful re-prompt.
 func (b *Book) Handle(st *State, in Input, now time.Time) Result {
 	var r Result
+	idle := st.Step != "" && st.Updated > 0 && now.Unix()-st.Updated > int64(Idle/time.Second)
 	st.Updated = now.Unix()
 	text := Clean(in.Text)
 	norm := Normalize(text)
 
 	if b.danger(norm) {
-		r.Urgent = true
+		r.Urgent, r.warned = true, true
 		st.Urgent = true
 		r.Replies = append(r.Replies, b.text(TextEmergency, st))
 	}
 	if st.Step == "" || b.steps[st.Step] == nil {
-		*st = State{Lang: st.Lang, Urgent: st.Urgent, Updated: st.Updated}
+		*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Updated: st.Updated}
+		if cmd, ok := commands[norm]; ok && cmd != cmdMenu && cmd != cmdBack && cmd != cmdHelp {
+			b.command(st, cmd, &r)
+			return r
+		}
 		n := len(r.Replies)
+		// A first message that names a menu choice in words ("lapor",
+		// "cek tiket") goes straight there, still after the greeting.
+		if start := b.steps[b.Start]; !isNumber(norm) && start != nil && start.Kind == KindChoice {
+			if i := match(start.Choices, norm, st.lang()); i >= 0 && start.Choices[i].Next != "" && start.Choices[i].Action == "" {
+				st.Trail = append(st.Trail, b.Start)
+				b.enter(st, start.Choices[i].Next, &r)
+				r.Replies[n] = b.text(TextGreeting, st) + "\n" + r.Replies[n]
+				return r
+			}
+		}
 		b.enter(st, b.Start, &r)
 		// One message, not two: the greeting leads the first prompt.
 		r.Replies[n] = b.text(TextGreeting, st) + "\n" + r.Replies[n]
@@ -126,7 +164,16 @@ func (b *Book) Handle(st *State, in Input, now time.Time) Result {
 		b.command(st, cmd, &r)
 		return r
 	}
-	if r.Urgent && len(norm) > 0 && len(strings.Fields(norm)) <= 3 {
+	if idle {
+		st.Paused = true
+		r.Replies = append(r.Replies, b.text(TextResume, st))
+		return r
+	}
+	if st.Paused {
+		b.resume(st, norm, &r)
+		return r
+	}
+	if r.Urgent && len(strings.Fields(norm)) <= 3 && !b.picks(b.steps[st.Step], norm, st.lang()) {
 		// A short cry for help is not an answer to the question: keep the
 		// step, and remind what it asks after the emergency numbers.
 		r.Replies = append(r.Replies, b.prompt(st, b.steps[st.Step]))
@@ -144,31 +191,37 @@ const (
 	cmdBack
 	cmdHelp
 	cmdLanguage
+	cmdStop
+	cmdWipe
+	cmdOfficer
 )
 
 var commands = map[string]command{
-	"menu": cmdMenu, "mulai": cmdMenu, "start": cmdMenu,
-	"batal": cmdCancel, "cancel": cmdCancel,
+	"menu": cmdMenu, "mulai": cmdMenu, "start": cmdMenu, "home": cmdMenu,
+	"batal": cmdCancel, "cancel": cmdCancel, "batalkan": cmdCancel,
 	"kembali": cmdBack, "back": cmdBack,
 	"bantuan": cmdHelp, "help": cmdHelp,
 	"bahasa": cmdLanguage, "language": cmdLanguage, "english": cmdLanguage, "indonesia": cmdLanguage,
+	"stop": cmdStop, "berhenti": cmdStop, "unsubscribe": cmdStop,
+	"hapus": cmdWipe, "delete": cmdWipe,
+	"petugas": cmdOfficer, "officer": cmdOfficer,
 }
 
 func (b *Book) command(st *State, cmd command, r *Result) {
 	switch cmd {
 	case cmdMenu:
-		lang, urgent := st.Lang, st.Urgent
-		*st = State{Lang: lang, Urgent: urgent, Updated: st.Updated}
+		*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Updated: st.Updated}
 		b.enter(st, b.Start, r)
 	case cmdCancel:
 		r.Replies = append(r.Replies, b.text(TextCancelled, st))
 		r.End = true
 	case cmdBack:
+		st.Paused = false
 		if n := len(st.Trail); n > 0 {
 			prev := st.Trail[n-1]
 			st.Trail = st.Trail[:n-1]
-			if s := b.steps[prev]; s != nil && s.Field != "" {
-				st.unset(s.Field)
+			if s := b.steps[prev]; s != nil {
+				b.forget(st, s)
 			}
 			st.Return = ""
 			b.enter(st, prev, r)
@@ -177,7 +230,9 @@ func (b *Book) command(st *State, cmd command, r *Result) {
 		b.enter(st, st.Step, r)
 	case cmdHelp:
 		r.Replies = append(r.Replies, b.text(TextHelp, st))
-		r.Replies = append(r.Replies, b.prompt(st, b.steps[st.Step]))
+		if s := b.steps[st.Step]; s != nil {
+			r.Replies = append(r.Replies, b.prompt(st, s))
+		}
 	case cmdLanguage:
 		if st.lang() == Indonesian {
 			st.Lang = English
@@ -185,45 +240,97 @@ func (b *Book) command(st *State, cmd command, r *Result) {
 			st.Lang = Indonesian
 		}
 		r.Replies = append(r.Replies, b.text(TextLanguage, st))
+		if s := b.steps[st.Step]; s != nil {
+			if st.Paused {
+				r.Replies = append(r.Replies, b.text(TextResume, st))
+			} else {
+				r.Replies = append(r.Replies, b.prompt(st, s))
+			}
+		}
+	case cmdStop:
+		r.Replies = append(r.Replies, b.text(TextStop, st))
+		r.OptOut = true
+		r.End = true
+	case cmdWipe:
+		r.Replies = append(r.Replies, b.text(TextWipe, st))
+		r.Wipe = true
+		r.End = true
+	case cmdOfficer:
+		if b.Handover == "" || b.steps[b.Handover] == nil {
+			r.Replies = append(r.Replies, b.text(TextHandover, st))
+			return
+		}
+		st.Paused, st.Return, st.Misses = false, "", 0
+		b.enter(st, b.Handover, r)
+	}
+}
+
+// resume answers the question asked after a long pause: go on, or start again.
+func (b *Book) resume(st *State, norm string, r *Result) {
+	switch {
+	case norm == "1" || norm == "satu" || strings.HasPrefix(norm, "lanjut") || strings.HasPrefix(norm, "continue") ||
+		norm == "ya" || norm == "yes":
+		st.Paused = false
 		r.Replies = append(r.Replies, b.prompt(st, b.steps[st.Step]))
+	case norm == "2" || norm == "dua" || strings.HasPrefix(norm, "mulai") || strings.HasPrefix(norm, "baru") ||
+		strings.HasPrefix(norm, "restart") || strings.HasPrefix(norm, "new"):
+		b.command(st, cmdMenu, r)
+	default:
+		r.Replies = append(r.Replies, b.text(TextRetry, st)+" "+b.text(TextResume, st))
 	}
 }
 
 func (b *Book) answer(st *State, s *Step, text, norm string, media int, r *Result) {
-	if norm == "" && text == "" {
-		r.Replies = append(r.Replies, b.text(TextEmpty, st)+" "+b.prompt(st, s))
+	if norm == "" {
+		switch {
+		case text != "": // emoji, a sticker's symbol, punctuation
+			r.Replies = append(r.Replies, b.text(TextEmoji, st)+" "+b.prompt(st, s))
+		default: // nothing to read: a picture or a voice note alone
+			r.Replies = append(r.Replies, b.text(TextEmpty, st)+" "+b.prompt(st, s))
+		}
 		return
 	}
 	switch s.Kind {
 	case KindText:
-		if norm == "" { // only symbols or emoji: kind, but ask again
-			b.miss(st, s, r)
+		if s.Optional && skipWords[norm] {
+			b.forget(st, s)
+			b.advance(st, s, s.Next, r)
 			return
 		}
 		if s.MaxLen > 0 {
 			text = cut(text, s.MaxLen)
 		}
+		if s.Action == "status" {
+			// The caller answers; the person is back at the menu.
+			r.Lookup = text
+			*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Updated: st.Updated, Step: b.Start}
+			return
+		}
 		b.store(st, s, text)
+		if s.More {
+			st.More = s.Field
+		}
 		b.advance(st, s, s.Next, r)
 	case KindChoice, KindConfirm:
+		if s.Accept == "date" && datePhrase(norm) { // "3 hari lalu", "12 nov": a date, not choice 3
+			b.store(st, s, cut(text, 100))
+			b.advance(st, s, s.Next, r)
+			return
+		}
 		i := match(s.Choices, norm, st.lang())
 		if i < 0 {
-			b.miss(st, s, r)
+			b.unmatched(st, s, text, norm, r)
 			return
 		}
 		c := &s.Choices[i]
-		if c.Urgent {
-			st.Urgent = true
-			r.Urgent = true
-		}
-		if c.Reply != nil {
-			r.Replies = append(r.Replies, c.Reply.In(st.lang()))
-		}
+		b.pick(st, c, r)
 		switch c.Action {
 		case "submit":
-			sub := &Submission{Kind: s.Submit, Answers: append([]Answer(nil), st.Answers...),
+			if s.Kind != KindConfirm {
+				b.store(st, s, c.Value)
+			}
+			r.Submit = &Submission{Kind: s.Submit, Ticket: st.Ticket, Answers: append([]Answer(nil), st.Answers...),
 				Urgent: st.Urgent, Lang: st.lang(), Done: b.text(TextSubmitted, st)}
-			r.Submit = sub
 			r.End = true
 			return
 		case "cancel":
@@ -245,27 +352,69 @@ func (b *Book) answer(st *State, s *Step, text, norm string, media int, r *Resul
 	case KindMulti:
 		picked := matchMany(s.Choices, norm, st.lang())
 		if len(picked) == 0 {
-			b.miss(st, s, r)
+			b.unmatched(st, s, text, norm, r)
 			return
 		}
 		vals := make([]string, 0, len(picked))
-		next := s.Next
 		for _, i := range picked {
-			c := &s.Choices[i]
-			vals = append(vals, c.Value)
-			if c.Urgent {
-				st.Urgent, r.Urgent = true, true
-			}
-			if c.Next != "" && next == "" {
-				next = c.Next
-			}
+			b.pick(st, &s.Choices[i], r)
+			vals = append(vals, s.Choices[i].Value)
 		}
 		b.store(st, s, strings.Join(vals, ","))
-		b.advance(st, s, next, r)
+		b.advance(st, s, s.Next, r)
 	default:
 		b.enter(st, s.Next, r)
 	}
 }
+
+// picks reports whether norm answers a choice of s.
+func (b *Book) picks(s *Step, norm string, lang Lang) bool {
+	switch s.Kind {
+	case KindChoice, KindConfirm:
+		return match(s.Choices, norm, lang) >= 0
+	case KindMulti:
+		return len(matchMany(s.Choices, norm, lang)) > 0
+	}
+	return false
+}
+
+// pick applies what choosing c does besides storing its value.
+func (b *Book) pick(st *State, c *Choice, r *Result) {
+	if c.Urgent {
+		st.Urgent, r.Urgent = true, true
+	}
+	if c.Reply != nil && !(c.Urgent && r.warned) {
+		r.Replies = append(r.Replies, c.Reply.In(st.lang()))
+	}
+	for k, v := range c.Set {
+		st.set(k, v)
+	}
+}
+
+// unmatched handles an answer that picks no choice: more of the story just
+// told, a date where one may be typed, or else a gentle re-prompt.
+func (b *Book) unmatched(st *State, s *Step, text, norm string, r *Result) {
+	if s.Accept != "" && !isNumber(norm) && (s.Accept == "any" || (s.Accept == "date" && looksLikeDate(norm))) {
+		b.store(st, s, cut(text, 100))
+		b.advance(st, s, s.Next, r)
+		return
+	}
+	if st.More != "" && len(strings.Fields(norm)) >= 3 {
+		if ms := b.Field(st.More); ms != nil {
+			v := st.Get(st.More) + " " + text
+			if ms.MaxLen > 0 {
+				v = cut(v, ms.MaxLen)
+			}
+			st.set(st.More, v)
+			r.Replies = append(r.Replies, b.text(TextMore, st)+" "+b.prompt(st, s))
+			return
+		}
+	}
+	b.miss(st, s, r)
+}
+
+var skipWords = map[string]bool{"0": true, "tidak": true, "tdk": true, "lewati": true, "lewat": true, "skip": true,
+	"no": true, "tidak ada": true, "ga": true, "gak": true, "nggak": true, "kosong": true, "none": true}
 
 func (b *Book) store(st *State, s *Step, v string) {
 	if s.Field != "" {
@@ -273,14 +422,40 @@ func (b *Book) store(st *State, s *Step, v string) {
 	}
 }
 
+// forget removes what answering s stored.
+func (b *Book) forget(st *State, s *Step) {
+	if s.Field != "" {
+		st.unset(s.Field)
+	}
+	for _, c := range s.Choices {
+		for k := range c.Set {
+			st.unset(k)
+		}
+	}
+}
+
 // advance leaves step s for next, or for the step a correction returns to.
 func (b *Book) advance(st *State, s *Step, next string, r *Result) {
 	st.Misses = 0
-	st.Trail = append(st.Trail, s.ID)
+	if s.Field == "" || st.More != s.Field {
+		st.More = ""
+	}
+	if !containsStr(st.Trail, s.ID) {
+		st.Trail = append(st.Trail, s.ID)
+	}
 	if st.Return != "" {
 		next, st.Return = st.Return, ""
 	}
 	b.enter(st, next, r)
+}
+
+func containsStr(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // enter makes id the current step and says its prompt; info steps are said
@@ -324,8 +499,8 @@ func (b *Book) prompt(st *State, s *Step) string {
 	if strings.Contains(p, "{summary}") {
 		p = strings.Replace(p, "{summary}", b.Summary(st), 1)
 	}
-	if len(s.Choices) == 0 || strings.Contains(p, "{nochoices}") {
-		return strings.Replace(p, "{nochoices}", "", 1)
+	if len(s.Choices) == 0 {
+		return p
 	}
 	var sb strings.Builder
 	sb.Grow(len(p) + 16*len(s.Choices))
@@ -346,7 +521,7 @@ func (b *Book) Summary(st *State) string {
 	var sb strings.Builder
 	for _, id := range st.Trail {
 		s := b.steps[id]
-		if s == nil || s.Field == "" {
+		if s == nil || s.Field == "" || s.Label == nil {
 			continue
 		}
 		v := st.Get(s.Field)
@@ -367,7 +542,7 @@ func (b *Book) Summary(st *State) string {
 // their labels, long text shortened.
 func (b *Book) Display(s *Step, v string, lang Lang) string {
 	if len(s.Choices) == 0 {
-		return cut(v, 40)
+		return cut(v, 30)
 	}
 	var out []string
 	for _, part := range strings.Split(v, ",") {
@@ -375,12 +550,15 @@ func (b *Book) Display(s *Step, v string, lang Lang) string {
 		for _, c := range s.Choices {
 			if c.Value == part {
 				label = c.Label.In(lang)
+				if c.Short != nil {
+					label = c.Short.In(lang)
+				}
 				break
 			}
 		}
 		out = append(out, label)
 	}
-	return strings.Join(out, ", ")
+	return cut(strings.Join(out, ", "), 40)
 }
 
 // Field finds the step that stores field, or nil.
@@ -393,6 +571,22 @@ func (b *Book) Field(field string) *Step {
 		}
 	}
 	return nil
+}
+
+// Text returns the shared text name in lang.
+func (b *Book) Text(name string, lang Lang) string {
+	if lang == "" {
+		lang = Indonesian
+	}
+	return b.Texts[name].In(lang)
+}
+
+// StatusText names a ticket status in plain words.
+func (b *Book) StatusText(status string, lang Lang) string {
+	if t, ok := b.Texts["status."+status]; ok {
+		return t.In(lang)
+	}
+	return status
 }
 
 func (b *Book) text(name string, st *State) string {
@@ -418,4 +612,37 @@ func cut(s string, n int) string {
 		return string(r)[:i] + ".."
 	}
 	return string(r) + ".."
+}
+
+func isNumber(norm string) bool {
+	_, ok := number(norm)
+	return ok
+}
+
+var months = []string{"jan", "feb", "mar", "apr", "mei", "may", "jun", "jul", "agu", "aug", "sep", "okt", "oct",
+	"nov", "des", "dec", "kemarin", "yesterday", "lalu", "ago", "minggu", "bulan", "tahun", "hari", "senin",
+	"selasa", "rabu", "kamis", "jumat", "sabtu"}
+
+// datePhrase reports whether norm is a number followed by words of a date.
+func datePhrase(norm string) bool {
+	f := strings.Fields(norm)
+	return len(f) > 1 && isNumber(f[0]) && looksLikeDate(strings.Join(f[1:], " "))
+}
+
+// looksLikeDate reports whether norm may name a day: it has a number or a
+// month or day word.
+func looksLikeDate(norm string) bool {
+	for _, c := range norm {
+		if c >= '0' && c <= '9' {
+			return true
+		}
+	}
+	for _, t := range strings.Fields(norm) {
+		for _, m := range months {
+			if strings.HasPrefix(t, m) {
+				return true
+			}
+		}
+	}
+	return false
 }

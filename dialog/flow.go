@@ -53,7 +53,17 @@ type Step struct {
 	Choices []Choice `yaml:"choices,omitempty"` // for choice, multi and confirm
 	Next    string   `yaml:"next,omitempty"`    // the step after this one, unless a choice says otherwise
 	MaxLen  int      `yaml:"max_len,omitempty"` // for text: longer answers are cut at a word boundary
-	Submit  string   `yaml:"submit,omitempty"`  // on a confirm step's "yes": the kind of ticket to open
+	Submit  string   `yaml:"submit,omitempty"`  // on a choice with action submit: the kind of ticket to open
+	// Optional text steps accept "0", "tidak", "lewati"... as no answer.
+	Optional bool `yaml:"optional,omitempty"`
+	// More lets further messages add to this free-text answer while the
+	// next question is open.
+	More bool `yaml:"more,omitempty"`
+	// Accept lets a choice step take free text when no choice matches:
+	// "date" (text that names a day) or "any".
+	Accept string `yaml:"accept,omitempty"`
+	// Action "status" makes a text step a ticket status lookup.
+	Action string `yaml:"action,omitempty"`
 
 	flow *Flow
 }
@@ -66,7 +76,11 @@ type Choice struct {
 	Next   string   `yaml:"next,omitempty"`   // branch; default the step's Next
 	Reply  Text     `yaml:"reply,omitempty"`  // said at once when picked
 	Urgent bool     `yaml:"urgent,omitempty"` // picking it marks the report urgent
-	Action string   `yaml:"action,omitempty"` // "submit" or "cancel" on a confirm step
+	Action string   `yaml:"action,omitempty"` // "submit", "cancel" or "edit"
+	// Set stores further answers when the choice is picked.
+	Set map[string]string `yaml:"set,omitempty"`
+	// Short is the label in the summary, when Label is long.
+	Short Text `yaml:"short,omitempty"`
 }
 
 // Flow is a named group of steps, such as the case report.
@@ -78,17 +92,18 @@ type Flow struct {
 
 // Book is a compiled set of flows plus the shared texts the engine uses.
 type Book struct {
-	Start string          // the step a new conversation is greeted with
-	Texts map[string]Text // shared texts by name, see the names used in engine.go
-	steps map[string]*Step
-	flows []*Flow
+	Start    string          // the step a new conversation is greeted with
+	Handover string          // the step PETUGAS leads to; "" if none
+	Texts    map[string]Text // shared texts by name, see the names used in engine.go
+	steps    map[string]*Step
+	flows    []*Flow
 }
 
 // Compile checks flows and texts and builds a Book whose conversations
-// start at start. It returns every problem found, one per line, as
-// CheckFlows does.
-func Compile(start string, flows []*Flow, texts map[string]Text) (*Book, error) {
-	b := &Book{Start: start, Texts: texts, steps: map[string]*Step{}, flows: flows}
+// start at start and whose PETUGAS command leads to handover ("" for
+// none). It returns every problem found, one per line, as Check does.
+func Compile(start, handover string, flows []*Flow, texts map[string]Text) (*Book, error) {
+	b := &Book{Start: start, Handover: handover, Texts: texts, steps: map[string]*Step{}, flows: flows}
 	for _, f := range flows {
 		for _, s := range f.Steps {
 			s.flow = f
@@ -127,6 +142,9 @@ func (b *Book) Check() []string {
 	}
 	if b.steps[b.Start] == nil {
 		p = append(p, fmt.Sprintf("start step %q does not exist", b.Start))
+	}
+	if b.Handover != "" && b.steps[b.Handover] == nil {
+		p = append(p, fmt.Sprintf("handover step %q does not exist", b.Handover))
 	}
 	checkText := func(where string, t Text, budget int) {
 		for _, l := range Langs {
@@ -172,11 +190,19 @@ func (b *Book) Check() []string {
 						}
 					}
 				}
+				for _, c := range s.Choices {
+					if c.Action == "submit" && s.Submit == "" {
+						p = append(p, where+": a choice submits but the step names no ticket kind")
+						break
+					}
+				}
 				if s.Kind == KindConfirm && s.Submit == "" {
 					p = append(p, where+": confirm step names no ticket kind to submit")
 				}
 			case KindText:
-				target(where, s.Next)
+				if s.Action != "status" {
+					target(where, s.Next)
+				}
 			case KindInfo:
 				if s.Next != "" {
 					target(where, s.Next)
@@ -217,6 +243,7 @@ func (b *Book) Check() []string {
 		}
 	}
 	walk(b.Start)
+	walk(b.Handover)
 	var ids []string
 	for id := range b.steps {
 		if !reach[id] {

@@ -3,6 +3,7 @@ package dialog
 import (
 	"encoding/binary"
 	"errors"
+	"time"
 )
 
 // stateVersion is the first byte of an encoded State.
@@ -19,12 +20,17 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 	if s.Urgent {
 		flags |= 1
 	}
+	if s.Paused {
+		flags |= 2
+	}
 	b = append(b, flags)
 	b = binary.AppendUvarint(b, uint64(s.Updated))
 	b = binary.AppendUvarint(b, uint64(s.Misses))
 	b = appendString(b, string(s.Lang))
 	b = appendString(b, s.Step)
 	b = appendString(b, s.Return)
+	b = appendString(b, s.More)
+	b = appendString(b, s.Ticket)
 	b = binary.AppendUvarint(b, uint64(len(s.Trail)))
 	for _, t := range s.Trail {
 		b = appendString(b, t)
@@ -50,12 +56,16 @@ func (s *State) UnmarshalBinary(b []byte) error {
 	if d.byte() != stateVersion {
 		return ErrBadState
 	}
-	s.Urgent = d.byte()&1 != 0
+	flags := d.byte()
+	s.Urgent = flags&1 != 0
+	s.Paused = flags&2 != 0
 	s.Updated = int64(d.uvarint())
 	s.Misses = int(d.uvarint())
 	s.Lang = Lang(d.string())
 	s.Step = d.string()
 	s.Return = d.string()
+	s.More = d.string()
+	s.Ticket = d.string()
 	if n := d.count(); n > 0 {
 		s.Trail = make([]string, n)
 		for i := range s.Trail {
@@ -124,3 +134,5 @@ func (d *decoder) string() string {
 	d.b = d.b[n:]
 	return s
 }
+
+func unix(sec int64) time.Time { return time.Unix(sec, 0) }

@@ -20,7 +20,7 @@ func runCmd(t *testing.T, stdin string, env map[string]string, args ...string) (
 }
 
 func TestDemoPlaysAPipedCaseReport(t *testing.T) {
-	script := "halo\n1\n2\ntidak\n1 6\nkota komba\nIpar saya dipukul suami\nya\n"
+	script := "halo\n1\n2\nya\n1 6\n3\nkota komba\n0\nhari ini\nIpar saya dipukul suami\n1\n3\nya\n"
 	out, _, err := runCmd(t, script, nil, "demo")
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out)

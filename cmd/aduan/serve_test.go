@@ -189,8 +189,8 @@ var caseReport = []struct {
 	text    string
 	replies int
 }{
-	{"halo", 1}, {"1", 1}, {"3", 1}, {"1", 1}, {"1 3", 1}, {"Borong", 1},
-	{"Tetangga saya dipukul suaminya setiap malam", 1},
+	{"halo", 1}, {"1", 1}, {"3", 1}, {"2", 1}, {"1 3", 1}, {"3", 1}, {"Borong", 1}, {"Desa Nggalak", 1},
+	{"1", 1}, {"Tetangga saya dipukul suaminya setiap malam", 1}, {"1", 1}, {"3", 1},
 }
 
 func TestCaseReportEndToEnd(t *testing.T) {
@@ -220,8 +220,10 @@ func TestCaseReportEndToEnd(t *testing.T) {
 		tk.Reporter != citizen || tk.Channel != bot.SMS {
 		t.Errorf("ticket = %+v", tk)
 	}
-	wantAnswers := map[string]string{"reporter": "other", "safe": "yes", "violence": "physical,sexual",
-		"kecamatan": "borong", "description": "Tetangga saya dipukul suaminya setiap malam"}
+	wantAnswers := map[string]string{"reporter": "witness", "safe": "yes", "violence": "physical,sexual",
+		"age_group": "adult", "sex": "female", "kecamatan": "borong", "place": "Desa Nggalak", "when": "today",
+		"description": "Tetangga saya dipukul suaminya setiap malam", "help": "medical", "contact": "message",
+		"consent": "yes"}
 	for k, v := range wantAnswers {
 		if tk.Answers[k] != v {
 			t.Errorf("answer %s = %q, want %q", k, tk.Answers[k], v)
@@ -335,7 +337,7 @@ func TestOneSendersMessagesAreSerialized(t *testing.T) {
 	}
 	wg.Wait()
 	got := h.wait(citizen, 3)
-	if len(got) != 3 || !strings.HasPrefix(got[1], "Siapa yang melapor") || !strings.HasPrefix(got[2], "Apakah korban aman") {
+	if len(got) != 3 || !strings.HasPrefix(got[1], "Siapa yang melapor") || !strings.HasPrefix(got[2], "Apakah korban dalam bahaya") {
 		t.Fatalf("replies = %q, want the menu, then who, then safe: one after the other", got)
 	}
 }
@@ -345,14 +347,15 @@ func TestRepliesKeepArrivalOrder(t *testing.T) {
 	// Messages from one sender posted back to back without waiting for
 	// replies: each reply must follow its message, in the order sent.
 	h.say(citizen, "halo", 1)
-	msgs := []string{"1", "1", "1", "1", "Borong", "cerita"}
+	msgs := []string{"1", "1", "2", "1", "1", "Borong", "0", "1", "cerita", "1", "1"}
 	for _, m := range msgs {
 		if code := h.post(h.sid(), citizen, m); code != http.StatusOK {
 			t.Fatalf("status %d", code)
 		}
 	}
 	got := h.wait(citizen, 1+len(msgs))
-	wantPrefix := []string{"Layanan", "Siapa", "Apakah", "Jenis", "Di kecamatan", "Ceritakan", "Periksa"}
+	wantPrefix := []string{"Dinsos", "Siapa", "Apakah", "Jenis", "Korban", "Di kecamatan", "Nama desa", "Kapan",
+		"Ceritakan", "Bantuan", "Bolehkah", "Periksa"}
 	for i, p := range wantPrefix {
 		if i >= len(got) || !strings.HasPrefix(got[i], p) {
 			t.Fatalf("replies = %q, want them in the order %q", got, wantPrefix)
@@ -386,7 +389,7 @@ func TestTwoReplicasShareOneConversation(t *testing.T) {
 	}
 	wg.Wait()
 	got := h.wait(citizen, 3)
-	if len(got) != 3 || !strings.HasPrefix(got[2], "Apakah korban aman") {
+	if len(got) != 3 || !strings.HasPrefix(got[2], "Apakah korban dalam bahaya") {
 		t.Fatalf("replies = %q, want both answers applied one after the other", got)
 	}
 }
@@ -463,7 +466,7 @@ func TestLostRedisRestartsConversation(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := h.say(citizen, "2", 3)
-	if !strings.HasPrefix(got[2], "Layanan Pengaduan") || !strings.Contains(got[2], "1.Lapor kekerasan") {
+	if !strings.HasPrefix(got[2], "Dinsos Matim") || !strings.Contains(got[2], "1.Lapor kekerasan") {
 		t.Errorf("after Redis lost the state: reply %q, want the greeting and the menu again", got[2])
 	}
 }

@@ -21,8 +21,12 @@ import (
 //go:embed default/*.yaml
 var defaults embed.FS
 
-// Start is the step every new conversation is greeted with.
-const Start = "menu"
+// Start is the step every new conversation is greeted with; Handover the
+// step PETUGAS (talk to an officer) leads to.
+const (
+	Start    = "menu"
+	Handover = "officer.message"
+)
 
 // Load compiles the flows in dir, or the embedded defaults when dir is "".
 // A directory holds texts.yaml (the shared texts) and one file per flow.
@@ -77,7 +81,7 @@ func LoadFS(fsys fs.FS) (*dialog.Book, error) {
 	if texts == nil {
 		return nil, fmt.Errorf("texts.yaml: missing")
 	}
-	return dialog.Compile(Start, flows, texts)
+	return dialog.Compile(Start, Handover, flows, texts)
 }
 
 func yamlError(err error) string {
