@@ -38,8 +38,10 @@ func (m Inbound) Key() string { return string(m.Channel) + ":" + m.From }
 type Purpose string
 
 const (
-	PurposeReply  Purpose = "reply"  // an answer to a citizen
-	PurposeNotify Purpose = "notify" // a ticket forwarded to an officer
+	PurposeReply    Purpose = "reply"    // an answer to whoever wrote
+	PurposeNotify   Purpose = "notify"   // a ticket forwarded to an officer
+	PurposeRelay    Purpose = "relay"    // an officer's message to a reporter, or the answer back
+	PurposeProgress Purpose = "progress" // a reporter told their ticket moved on
 )
 
 // Outbound is one message the service sends. It is written to the outbox in
@@ -75,9 +77,15 @@ const (
 type Status string
 
 const (
-	StatusReceived Status = "received"
-	StatusDone     Status = "done"
+	StatusReceived    Status = "received"    // waiting for an officer
+	StatusAssessed    Status = "assessed"    // an officer is assessing it
+	StatusAccompanied Status = "accompanied" // in progress: the victim is accompanied
+	StatusReferred    Status = "referred"    // referred to further services
+	StatusDone        Status = "done"        // closed
 )
+
+// Statuses is the lifecycle, in order.
+var Statuses = []Status{StatusReceived, StatusAssessed, StatusAccompanied, StatusReferred, StatusDone}
 
 // Ticket is one case report or complaint.
 type Ticket struct {
@@ -91,7 +99,16 @@ type Ticket struct {
 	Reporter  string            // the reporter's address on that channel
 	CreatedAt time.Time
 	UpdatedAt time.Time
+
+	Assignee   string    // the officer handling it (phone, E.164), or ""
+	Backups    []string  // officers offered it as backup
+	AcceptedAt time.Time // when an officer took it: the first response; zero until then
+	ClosedAt   time.Time // when it was done; zero until then
+	Relay      bool      // an officer wrote to the reporter: their answers go back to the assignee
 }
+
+// Open reports whether the ticket is not done.
+func (t *Ticket) Open() bool { return t.Status != StatusDone }
 
 // Event is one entry in a ticket's append-only history.
 type Event struct {
@@ -115,4 +132,7 @@ type Officer struct {
 	Name  string
 	Phone string // E.164
 	Role  Role
+	Areas []string // kecamatan values it covers; none means all
+	Kinds []Kind   // kinds of ticket it takes; none means all
+	Duty  Hours    // when it is on duty; zero means always
 }

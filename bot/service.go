@@ -24,6 +24,11 @@ type Config struct {
 	Logger        *slog.Logger
 	Observer      Observer // default NopObserver
 
+	Policy Policy // the service standard's clocks; default DefaultPolicy
+	// Wiper, when set, is asked to clear a person's chat after HAPUS; it
+	// must not block (it runs after the batch, in the background).
+	Wiper func(ch Channel, addr string)
+
 	Shards   int           // independent batch workers; default 8
 	MaxBatch int           // most messages handled in one transaction; default 128
 	Claim    time.Duration // how long a freshly written outbox message is reserved for this process; default 30s
@@ -39,8 +44,12 @@ type Config struct {
 // sender at the same time.
 type Service struct {
 	cfg    Config
+	staff  *Directory
 	seed   maphash.Seed
 	shards []chan *request
+
+	rr     sync.Mutex // round-robin position
+	rrLast string
 
 	mu      sync.RWMutex
 	running bool
@@ -74,7 +83,10 @@ func NewService(cfg Config) *Service {
 	if cfg.Observer == nil {
 		cfg.Observer = NopObserver{}
 	}
-	s := &Service{cfg: cfg, seed: maphash.MakeSeed()}
+	if cfg.Policy == (Policy{}) {
+		cfg.Policy = DefaultPolicy
+	}
+	s := &Service{cfg: cfg, seed: maphash.MakeSeed(), staff: NewDirectory(cfg.Officers)}
 	s.shards = make([]chan *request, cfg.Shards)
 	for i := range s.shards {
 		s.shards[i] = make(chan *request, 4*cfg.MaxBatch)
@@ -184,11 +196,12 @@ func (s *Service) shard(ch chan *request) {
 
 // conv is one conversation's part of a batch.
 type conv struct {
-	key   string
-	reqs  []*request
-	lease *Lease
-	state dialog.State
-	end   bool
+	key     string
+	reqs    []*request
+	lease   *Lease
+	state   dialog.State
+	end     bool
+	officer bool // an officer's or supervisor's commands: no conversation state
 }
 
 // process handles one batch and returns, appended to deferred, the
@@ -251,7 +264,9 @@ func (s *Service) process(ctx context.Context, batch []*request, deferred []*req
 	for _, c := range held {
 		l := *c.lease
 		if err == nil {
-			if c.end {
+			if c.officer {
+				// commands keep no state
+			} else if c.end {
 				l.Delete = true
 			} else if b, mErr := c.state.MarshalBinary(); mErr == nil {
 				l.Save = b
@@ -330,6 +345,7 @@ func (s *Service) apply(ctx context.Context, cs []*conv) (err error) {
 	now := s.cfg.Now()
 	var ch Changes
 	var lookups []lookup
+	w := &work{tx: tx}
 	i := 0
 	for _, c := range cs {
 		c.end = false
@@ -343,11 +359,32 @@ func (s *Service) apply(ctx context.Context, cs []*conv) (err error) {
 				continue
 			}
 			i++
-			if code, lang := s.step(c, r.m, now, &ch); code != "" {
+			if o, ok := s.staff.ByPhone(r.m.From); ok {
+				c.officer = true
+				if err := s.officerMessage(ctx, w, o, r.m, now, &ch); err != nil {
+					return err
+				}
+				continue
+			}
+			if c.state.Step == "" {
+				relayed, err := s.relay(ctx, w, r.m, now, &ch)
+				if err != nil {
+					return err
+				}
+				if relayed {
+					continue
+				}
+			}
+			code, lang, err := s.step(ctx, w, c, r.m, now, &ch)
+			if err != nil {
+				return err
+			}
+			if code != "" {
 				lookups = append(lookups, lookup{m: r.m, code: code, lang: lang})
 			}
 		}
 	}
+	w.flush(&ch)
 	if ch.Empty() {
 		if err := tx.Commit(ctx); err != nil {
 			return err
@@ -423,31 +460,55 @@ func sameContact(a, b string) bool { return a != "" && a == b }
 
 // step runs one message through the dialog and records its effects. It
 // returns the ticket code the person asked about, if any, and their language.
-func (s *Service) step(c *conv, m Inbound, now time.Time, ch *Changes) (lookup string, lang dialog.Lang) {
+func (s *Service) step(ctx context.Context, w *work, c *conv, m Inbound, now time.Time, ch *Changes) (lookup string, lang dialog.Lang, err error) {
 	if c.end { // the conversation ended earlier in this batch: a new one begins
 		c.state = dialog.State{}
 		c.end = false
+	}
+	if c.state.Step == "" {
+		// Writing again undoes a STOP.
+		ch.OptOuts = append(ch.OptOuts, OptOut{Address: m.From, Out: false, At: now})
 	}
 	res := s.cfg.Book.Handle(&c.state, dialog.Input{Text: m.Text, Media: m.Media}, now)
 	for _, text := range res.Replies {
 		ch.Outbox = append(ch.Outbox, Outbound{Channel: m.Channel, To: m.From, Body: text,
 			Purpose: PurposeReply, CreatedAt: now})
 	}
-	if res.Submit != nil {
+	switch {
+	case res.Submit != nil && res.Submit.Ticket != "":
+		if err := s.complete(ctx, w, res.Submit, m, now, ch); err != nil {
+			return "", "", err
+		}
+	case res.Submit != nil:
 		s.open(res.Submit, m, now, ch)
+	case res.Urgent && c.state.Ticket == "" && !res.End:
+		// Words of danger before any report is filed: open an urgent
+		// ticket now, with what is known; the report completes it later.
+		sub := &dialog.Submission{Kind: string(KindCase), Answers: c.state.Answers, Urgent: true, Lang: c.state.Lang}
+		c.state.Ticket = s.open(sub, m, now, ch)
+	}
+	if res.OptOut {
+		ch.OptOuts = append(ch.OptOuts, OptOut{Address: m.From, Out: true, At: now})
+	}
+	if res.Wipe {
+		s.wipe(ctx, m)
 	}
 	if res.End {
 		c.end = true
 	}
-	return res.Lookup, c.state.Lang
+	return res.Lookup, c.state.Lang, nil
 }
 
-// open creates a ticket from a completed report, answers the reporter with
-// its code and notifies the officers.
-func (s *Service) open(sub *dialog.Submission, m Inbound, now time.Time, ch *Changes) {
-	answers := make(map[string]string, len(sub.Answers))
+// open creates a ticket from a report, routes it, answers the reporter
+// with its code (when the report is complete) and notifies the officers.
+// It returns the ticket's code.
+func (s *Service) open(sub *dialog.Submission, m Inbound, now time.Time, ch *Changes) string {
+	answers := make(map[string]string, len(sub.Answers)+1)
 	for _, a := range sub.Answers {
 		answers[a.Field] = a.Value
+	}
+	if sub.Lang != "" && sub.Lang != dialog.Indonesian {
+		answers["lang"] = string(sub.Lang)
 	}
 	t := Ticket{
 		Code:      NewCode(Kind(sub.Kind)),
@@ -461,28 +522,157 @@ func (s *Service) open(sub *dialog.Submission, m Inbound, now time.Time, ch *Cha
 		CreatedAt: now,
 		UpdatedAt: now,
 	}
-	if sub.Lang != "" && sub.Lang != dialog.Indonesian {
-		answers["lang"] = string(sub.Lang)
+	route := s.staff.Route(&t, now, s.lastAssignee())
+	t.Assignee = route.Assignee.Phone
+	if t.Assignee != "" {
+		s.setLastAssignee(t.Assignee)
+	}
+	t.Backups = phones(route.Backups)
+	detail := fmt.Sprintf("kind=%s channel=%s urgent=%t", t.Kind, t.Channel, t.Urgent)
+	if sub.Done == "" {
+		detail += " partial=danger-words"
 	}
 	ch.Tickets = append(ch.Tickets, t)
 	s.cfg.Observer.TicketOpened(t.Kind, t.Urgent)
-	ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: "citizen", Type: "created",
-		Detail: fmt.Sprintf("kind=%s channel=%s urgent=%t", t.Kind, t.Channel, t.Urgent)})
-	ch.Outbox = append(ch.Outbox, Outbound{Channel: m.Channel, To: m.From,
-		Body: strings.Replace(sub.Done, "{code}", t.Code, 1), Purpose: PurposeReply,
-		TicketCode: t.Code, CreatedAt: now})
-	note := Notification(t, s.cfg.Book)
-	var sent []string
-	for _, o := range s.cfg.Officers {
-		if o.Role != RoleOfficer && !t.Urgent { // urgent tickets go to supervisors too
-			continue
-		}
-		ch.Outbox = append(ch.Outbox, Outbound{Channel: SMS, To: o.Phone, Body: note,
-			Purpose: PurposeNotify, TicketCode: t.Code, CreatedAt: now})
-		sent = append(sent, o.Name)
+	ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: "citizen", Type: "created", Detail: detail})
+	if sub.Done != "" {
+		ch.Outbox = append(ch.Outbox, Outbound{Channel: m.Channel, To: m.From,
+			Body: strings.Replace(sub.Done, "{code}", t.Code, 1), Purpose: PurposeReply,
+			TicketCode: t.Code, CreatedAt: now})
 	}
-	ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: "system", Type: "notified",
-		Detail: "officers: " + strings.Join(sent, ", ")})
+	note := Notification(t, s.cfg.Book)
+	var told []string
+	notify := func(o Officer, tail string) {
+		ch.Outbox = append(ch.Outbox, Outbound{Channel: SMS, To: o.Phone, Body: note + tail,
+			Purpose: PurposeNotify, TicketCode: t.Code, CreatedAt: now})
+		told = append(told, o.Name)
+	}
+	accept := "balas TERIMA " + t.Code
+	if route.Assignee.Phone != "" {
+		notify(route.Assignee, " Anda petugas utama; "+accept+".")
+	}
+	for _, o := range route.Backups {
+		notify(o, " Cadangan; "+accept+" bila mengambil.")
+	}
+	for _, o := range route.Others {
+		notify(o, " Mohon "+accept+".")
+	}
+	detail = "officers: " + strings.Join(told, ", ")
+	if t.Assignee != "" {
+		detail = "assigned: " + route.Assignee.Name + "; " + detail
+	}
+	ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: "system", Type: "notified", Detail: detail})
+	return t.Code
+}
+
+// complete fills in a ticket opened early (on words of danger) with the
+// finished report, and answers the reporter with its code.
+func (s *Service) complete(ctx context.Context, w *work, sub *dialog.Submission, m Inbound, now time.Time, ch *Changes) error {
+	var t *Ticket
+	for i := range ch.Tickets { // opened in this very batch
+		if ch.Tickets[i].Code == sub.Ticket {
+			t = &ch.Tickets[i]
+		}
+	}
+	if t == nil {
+		var err error
+		if t, err = w.ticket(ctx, sub.Ticket); KindOf(err) == NotFound {
+			s.open(sub, m, now, ch) // erased meanwhile: file it anew
+			return nil
+		} else if err != nil {
+			return err
+		}
+		w.touch(t, now)
+	}
+	for _, a := range sub.Answers {
+		t.Answers[a.Field] = a.Value
+	}
+	if sub.Lang != "" && sub.Lang != dialog.Indonesian {
+		t.Answers["lang"] = string(sub.Lang)
+	}
+	t.Kind = Kind(sub.Kind)
+	t.Kecamatan = t.Answers["kecamatan"]
+	t.Urgent = true
+	ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: "citizen", Type: "completed"})
+	ch.Outbox = append(ch.Outbox, Outbound{Channel: m.Channel, To: m.From,
+		Body: strings.Replace(sub.Done, "{code}", t.Code, 1), Purpose: PurposeReply, TicketCode: t.Code, CreatedAt: now})
+	if t.Assignee != "" {
+		ch.Outbox = append(ch.Outbox, Outbound{Channel: SMS, To: t.Assignee, Purpose: PurposeNotify, TicketCode: t.Code,
+			Body: t.Code + " dilengkapi pelapor. INFO " + t.Code + " untuk rincian.", CreatedAt: now})
+	}
+	return nil
+}
+
+// officerMessage handles a message from a configured officer or supervisor.
+func (s *Service) officerMessage(ctx context.Context, w *work, o Officer, m Inbound, now time.Time, ch *Changes) error {
+	c, ok := ParseCommand(m.Text)
+	if !ok {
+		ch.Outbox = append(ch.Outbox, Outbound{Channel: m.Channel, To: m.From, Purpose: PurposeReply, CreatedAt: now,
+			Body: "Perintah tidak dikenal. Ketik BANTUAN untuk daftar perintah."})
+		return nil
+	}
+	return s.command(ctx, w, o, c, m, now, ch)
+}
+
+// ReporterTickets is implemented by stores that can find the tickets filed
+// from an address.
+type ReporterTickets interface {
+	TicketsByReporter(ctx context.Context, ch Channel, addr string) ([]Ticket, error)
+}
+
+// relay passes a reporter's message to the officer who wrote to them, while
+// the ticket is open. It reports whether it did.
+func (s *Service) relay(ctx context.Context, w *work, m Inbound, now time.Time, ch *Changes) (bool, error) {
+	rt, ok := s.cfg.Store.(ReporterTickets)
+	if !ok || strings.TrimSpace(m.Text) == "" {
+		return false, nil
+	}
+	if n := dialog.Normalize(m.Text); n == "menu" || n == "batal" || n == "stop" || n == "hapus" || n == "delete" {
+		return false, nil
+	}
+	ts, err := rt.TicketsByReporter(ctx, m.Channel, m.From)
+	if err != nil {
+		return false, err
+	}
+	var t *Ticket
+	for i := range ts {
+		if ts[i].Open() && ts[i].Relay && ts[i].Assignee != "" {
+			t = &ts[i]
+			break
+		}
+	}
+	if t == nil {
+		return false, nil
+	}
+	text := dialog.Clean(m.Text)
+	ch.Outbox = append(ch.Outbox, Outbound{Channel: SMS, To: t.Assignee, Purpose: PurposeRelay, TicketCode: t.Code,
+		Body: "[" + t.Code + "] pelapor: " + text, CreatedAt: now})
+	ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: "citizen", Type: "relay_in", Detail: text})
+	ack := strings.ReplaceAll(s.cfg.Book.Text("relay_ack", dialog.Lang(t.Answers["lang"])), "{code}", t.Code)
+	ch.Outbox = append(ch.Outbox, Outbound{Channel: m.Channel, To: m.From, Purpose: PurposeReply, TicketCode: t.Code,
+		Body: ack, CreatedAt: now})
+	return true, nil
+}
+
+// wipe asks the channel to take the service's messages off the person's
+// phone, where it can (WhatsApp); SMS cannot be recalled.
+func (s *Service) wipe(ctx context.Context, m Inbound) {
+	if s.cfg.Wiper == nil || m.Channel != WhatsApp {
+		return
+	}
+	s.cfg.Wiper(m.Channel, m.From)
+}
+
+func (s *Service) lastAssignee() string {
+	s.rr.Lock()
+	defer s.rr.Unlock()
+	return s.rrLast
+}
+
+func (s *Service) setLastAssignee(p string) {
+	s.rr.Lock()
+	s.rrLast = p
+	s.rr.Unlock()
 }
 
 // Notification is the short, discreet message that forwards a new ticket

@@ -62,28 +62,44 @@ type MessageID struct {
 
 // Changes is what handling a batch of messages writes.
 type Changes struct {
-	Tickets []Ticket
-	Events  []Event
-	Outbox  []Outbound
+	Tickets []Ticket   // new tickets
+	Updates []Ticket   // changed tickets: their status, assignment, answers, times and relay are written
+	Events  []Event    // appended to tickets' histories
+	Outbox  []Outbound // messages to send
+	OptOuts []OptOut   // people who said STOP, or wrote again
+}
+
+// OptOut records that a person wants no messages the service would start
+// (Out), or wrote again and so takes them again (!Out).
+type OptOut struct {
+	Address string
+	Out     bool
+	At      time.Time
 }
 
 // Empty reports whether there is nothing to write.
 func (c *Changes) Empty() bool {
-	return len(c.Tickets) == 0 && len(c.Events) == 0 && len(c.Outbox) == 0
+	return len(c.Tickets) == 0 && len(c.Updates) == 0 && len(c.Events) == 0 && len(c.Outbox) == 0 &&
+		len(c.OptOuts) == 0
 }
 
 // Reset empties c, keeping its storage.
 func (c *Changes) Reset() {
 	c.Tickets = c.Tickets[:0]
+	c.Updates = c.Updates[:0]
 	c.Events = c.Events[:0]
 	c.Outbox = c.Outbox[:0]
+	c.OptOuts = c.OptOuts[:0]
 }
 
 // TicketFilter selects tickets. Zero values select all.
 type TicketFilter struct {
-	Status Status
-	Kind   Kind
-	Limit  int
+	Status   Status
+	Kind     Kind
+	Assignee string    // only tickets assigned to this officer
+	Open     bool      // only tickets not done
+	Since    time.Time // only tickets created at or after
+	Limit    int
 }
 
 // OutboxEntry is an outbox message with its sending record.

@@ -28,7 +28,10 @@ const (
 
 var requiredTexts = []string{TextGreeting, TextRetry, TextHelp, TextCancelled, TextSubmitted, TextEmergency,
 	TextEmpty, TextEmoji, TextHandover, TextLanguage, TextResume, TextMore, TextStop, TextWipe, TextStatus,
-	TextStatusNone, "status.received", "status.assessed", "status.accompanied", "status.referred", "status.done"}
+	TextStatusNone, "status.received", "status.assessed", "status.accompanied", "status.referred", "status.done",
+	// said by the bot package, not the engine: relays and progress messages
+	"relay_ack", "progress.accepted", "progress.received", "progress.assessed", "progress.accompanied",
+	"progress.referred", "progress.done"}
 
 // Idle is how long a conversation may rest before the person is asked
 // whether to go on where they left off or start again.

@@ -57,6 +57,9 @@ type FakeTwilio struct {
 	srv        *httptest.Server
 	sidPrefix  string // random per fake, so SIDs differ across fakes
 	seq        atomic.Uint64
+	onMessage  atomic.Pointer[func(SentMessage)]
+	discard    atomic.Bool // accepted messages are counted, not kept
+	count      atomic.Int64
 
 	mu       sync.Mutex
 	msgs     []SentMessage
@@ -70,20 +73,43 @@ type FakeTwilio struct {
 // When t is not nil the server is closed at the end of the test; otherwise
 // the caller must call Close.
 func NewFakeTwilio(t testing.TB, accountSID, authToken string) *FakeTwilio {
-	var rb [6]byte
-	rand.Read(rb[:])
-	f := &FakeTwilio{
-		accountSID: accountSID,
-		authToken:  authToken,
-		sidPrefix:  "SM" + hex.EncodeToString(rb[:]),
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Messages.json", f.createMessage)
-	f.srv = httptest.NewServer(mux)
+	f := newFake(accountSID, authToken)
+	f.srv = httptest.NewServer(f.mux())
 	if t != nil {
 		t.Cleanup(f.Close)
 	}
 	return f
+}
+
+// ServeFakeTwilio starts a fake Twilio on ln, for a load generator whose
+// servers must be told the fake's address before it starts. It refuses a
+// listener that is not on a loopback address. The caller must call Close.
+func ServeFakeTwilio(ln net.Listener, accountSID, authToken string) (*FakeTwilio, error) {
+	if tcp, ok := ln.Addr().(*net.TCPAddr); !ok || !tcp.IP.IsLoopback() {
+		return nil, fmt.Errorf("channeltest: fake Twilio must listen on loopback, not %s", ln.Addr())
+	}
+	f := newFake(accountSID, authToken)
+	f.srv = httptest.NewUnstartedServer(f.mux())
+	f.srv.Listener.Close()
+	f.srv.Listener = ln
+	f.srv.Start()
+	return f, nil
+}
+
+func newFake(accountSID, authToken string) *FakeTwilio {
+	var rb [6]byte
+	rand.Read(rb[:])
+	return &FakeTwilio{
+		accountSID: accountSID,
+		authToken:  authToken,
+		sidPrefix:  "SM" + hex.EncodeToString(rb[:]),
+	}
+}
+
+func (f *FakeTwilio) mux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Messages.json", f.createMessage)
+	return mux
 }
 
 // URL is the fake's base URL (http://127.0.0.1:port), to use as the
@@ -100,11 +126,31 @@ func (f *FakeTwilio) Messages() []SentMessage {
 	return slices.Clone(f.msgs)
 }
 
-// Count returns how many messages were accepted so far.
+// Count returns how many messages were accepted so far, also those not
+// kept (see KeepMessages).
 func (f *FakeTwilio) Count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.msgs)
+	return int(f.count.Load())
+}
+
+// OnMessage sets fn to be called with every message accepted from now on,
+// once it is recorded and before the response is written, so that a load
+// generator learns of a reply the moment it is handed to "Twilio". fn runs
+// on the request's goroutine: it must be quick and must not call back into
+// the fake's waiting methods. A nil fn removes the callback.
+func (f *FakeTwilio) OnMessage(fn func(SentMessage)) {
+	if fn == nil {
+		f.onMessage.Store(nil)
+		return
+	}
+	f.onMessage.Store(&fn)
+}
+
+// KeepMessages says whether accepted messages are kept for Messages and
+// WaitFor (the default) or only counted and passed to OnMessage, which
+// keeps a long load run's memory flat. WaitFor waits on the count of kept
+// messages.
+func (f *FakeTwilio) KeepMessages(keep bool) {
+	f.discard.Store(!keep)
 }
 
 // Reset forgets the accepted messages and any pending failures.
@@ -113,6 +159,7 @@ func (f *FakeTwilio) Reset() {
 	defer f.mu.Unlock()
 	f.msgs = nil
 	f.failN = 0
+	f.count.Store(0)
 }
 
 // WaitFor waits until at least n messages were accepted and returns them.
@@ -196,12 +243,18 @@ func (f *FakeTwilio) createMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.SID = f.sidPrefix + fmt.Sprintf("%020x", f.seq.Add(1))
-	f.msgs = append(f.msgs, m)
-	if f.waiters != nil {
-		close(f.waiters)
-		f.waiters = nil
+	f.count.Add(1)
+	if !f.discard.Load() {
+		f.msgs = append(f.msgs, m)
+		if f.waiters != nil {
+			close(f.waiters)
+			f.waiters = nil
+		}
 	}
 	f.mu.Unlock()
+	if fn := f.onMessage.Load(); fn != nil {
+		(*fn)(m)
+	}
 
 	created := m.At.Format(time.RFC1123Z)
 	res := messageResource{

@@ -252,6 +252,47 @@ func TestFakeTwilioWaitFor(t *testing.T) {
 	}
 }
 
+func TestFakeTwilioOnMessage(t *testing.T) {
+	cases := []struct {
+		Label    string
+		Keep     bool
+		WantKept int
+	}{
+		{"kept", true, 3},
+		{"counted only", false, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.Label, func(t *testing.T) {
+			f := channeltest.NewFakeTwilio(t, testSID, testToken)
+			f.KeepMessages(c.Keep)
+			got := make(chan channeltest.SentMessage, 3)
+			f.OnMessage(func(m channeltest.SentMessage) { got <- m })
+			for _, body := range []string{"satu", "dua", "tiga"} {
+				form := url.Values{"To": {"+6281337785111"}, "From": {"+6281100000000"}, "Body": {body}}
+				postMessage(t, f.URL(), testSID, testToken, form)
+			}
+			for _, want := range []string{"satu", "dua", "tiga"} {
+				// postMessage returns after the response, which comes after the callback.
+				m := <-got
+				if m.Body != want || m.SID == "" || m.To != "+6281337785111" {
+					t.Fatalf("callback got %+v, want body %q with a SID", m, want)
+				}
+			}
+			if n := f.Count(); n != 3 {
+				t.Fatalf("Count = %d, want 3", n)
+			}
+			if n := len(f.Messages()); n != c.WantKept {
+				t.Fatalf("len(Messages) = %d, want %d", n, c.WantKept)
+			}
+			f.OnMessage(nil)
+			postMessage(t, f.URL(), testSID, testToken, url.Values{"To": {"+6281337785111"}, "From": {"+6281100000000"}, "Body": {"empat"}})
+			if len(got) != 0 {
+				t.Fatalf("callback called after OnMessage(nil)")
+			}
+		})
+	}
+}
+
 func TestSendStatus(t *testing.T) {
 	f := channeltest.NewFakeTwilio(t, testSID, testToken)
 	type report struct {

@@ -187,14 +187,18 @@ func (h *Handler) serveInbound(w http.ResponseWriter, r *http.Request) {
 
 	if err := h.pipeline.Handle(r.Context(), m); err != nil {
 		if bot.KindOf(err) == bot.Invalid {
-			h.log.Warn("inbound message rejected", "sid", sid, "channel", m.Channel, "from", bot.Mask(m.From), "err", err)
+			h.log.WarnContext(r.Context(), "inbound message rejected", "sid", sid, "channel", m.Channel, "from", bot.Mask(m.From), "err", err)
 			fail(w, http.StatusBadRequest, textBadRequest)
 			return
 		}
-		h.log.Error("inbound message not processed", "sid", sid, "channel", m.Channel, "from", bot.Mask(m.From), "err", err)
+		h.log.ErrorContext(r.Context(), "inbound message not processed", "sid", sid, "channel", m.Channel, "from", bot.Mask(m.From), "err", err)
 		w.Header()["Retry-After"] = retryAfter1
 		fail(w, http.StatusServiceUnavailable, textUnavailable)
 		return
+	}
+	if h.log.Enabled(r.Context(), slog.LevelDebug) {
+		h.log.DebugContext(r.Context(), "inbound message stored", "sid", sid, "channel", m.Channel,
+			"from", bot.Mask(m.From))
 	}
 	w.Header()["Content-Type"] = contentXML
 	w.WriteHeader(http.StatusOK)
@@ -217,9 +221,9 @@ func (h *Handler) serveStatus(w http.ResponseWriter, r *http.Request) {
 		case err == nil:
 		case bot.KindOf(err) == bot.NotFound:
 			// Nothing of ours: acknowledge so that Twilio does not retry.
-			h.log.Debug("status for unknown message", "sid", sid, "status", status)
+			h.log.DebugContext(r.Context(), "status for unknown message", "sid", sid, "status", status)
 		default:
-			h.log.Error("status not recorded", "sid", sid, "status", status, "err", err)
+			h.log.ErrorContext(r.Context(), "status not recorded", "sid", sid, "status", status, "err", err)
 			w.Header()["Retry-After"] = retryAfter1
 			fail(w, http.StatusServiceUnavailable, textUnavailable)
 			return
@@ -251,7 +255,7 @@ func (h *Handler) verified(w http.ResponseWriter, r *http.Request) (map[string]s
 		return nil, false
 	}
 	if !h.validSignature(h.publicURL+r.URL.RequestURI(), params, sig) {
-		h.log.Warn("bad webhook signature", "path", r.URL.Path, "remote", r.RemoteAddr)
+		h.log.WarnContext(r.Context(), "bad webhook signature", "path", r.URL.Path, "remote", r.RemoteAddr)
 		fail(w, http.StatusForbidden, textForbidden)
 		return nil, false
 	}

@@ -4,24 +4,27 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"aduan/bot"
 	"aduan/dialog"
 	"aduan/dialog/flows"
 	"aduan/internal/config"
+	"aduan/internal/metrics"
 )
 
 // app is the pipeline assembled from concrete parts: the same for serve
 // (PostgreSQL, Redis, Twilio) and demo (SQLite, miniredis, the console).
 type app struct {
-	cfg    *config.Config
-	log    *slog.Logger
-	store  bot.Store
-	convs  bot.Conversations
-	book   *dialog.Book
-	outbox *bot.Dispatcher
-	svc    *bot.Service
+	cfg     *config.Config
+	log     *slog.Logger
+	store   bot.Store
+	convs   bot.Conversations
+	book    *dialog.Book
+	outbox  *bot.Dispatcher
+	svc     *bot.Service
+	metrics *metrics.Metrics
 
 	stopSvc, stopOutbox context.CancelFunc
 	svcDone, outboxDone chan struct{}
@@ -33,8 +36,14 @@ func newApp(cfg *config.Config, store bot.Store, convs bot.Conversations, sender
 	if err != nil {
 		return nil, err
 	}
+	b := buildInfo()
+	mo := metrics.Options{Version: b.Version, Commit: b.Commit, Now: now, Logger: log}
+	if st, ok := store.(metrics.OutboxStats); ok {
+		mo.Outbox = st
+	}
+	m := metrics.New(mo)
 	outbox := bot.NewDispatcher(bot.DispatcherConfig{
-		Store: store, Senders: senders, Now: now, Logger: log,
+		Store: store, Senders: senders, Now: now, Logger: log, Observer: m,
 		Workers:      cfg.Outbox.Workers,
 		MaxAttempts:  cfg.Outbox.MaxAttempts,
 		Lease:        cfg.Outbox.Lease.Std(),
@@ -42,15 +51,21 @@ func newApp(cfg *config.Config, store bot.Store, convs bot.Conversations, sender
 	})
 	svc := bot.NewService(bot.Config{
 		Store: store, Conversations: convs, Book: book, Officers: officers(cfg), Outbox: outbox,
-		Now: now, Logger: log, Claim: cfg.Outbox.Lease.Std(),
+		Now: now, Logger: log, Observer: m, Claim: cfg.Outbox.Lease.Std(),
 	})
-	return &app{cfg: cfg, log: log, store: store, convs: convs, book: book, outbox: outbox, svc: svc}, nil
+	return &app{cfg: cfg, log: log, store: store, convs: convs, book: book, outbox: outbox, svc: svc, metrics: m}, nil
 }
 
 func officers(cfg *config.Config) []bot.Officer {
 	out := make([]bot.Officer, 0, len(cfg.Officers))
 	for _, o := range cfg.Officers {
-		out = append(out, bot.Officer{Name: o.Name, Phone: o.Phone, Role: bot.Role(o.Role)})
+		duty, _ := bot.ParseHours(o.Hours) // checked by config.Validate
+		kinds := make([]bot.Kind, len(o.Kinds))
+		for i, k := range o.Kinds {
+			kinds[i] = bot.Kind(k)
+		}
+		out = append(out, bot.Officer{Name: o.Name, Phone: o.Phone, Role: bot.Role(o.Role),
+			Areas: o.Areas, Kinds: kinds, Duty: duty})
 	}
 	return out
 }
@@ -90,31 +105,69 @@ func (a *app) stop() {
 	<-a.outboxDone
 }
 
-// routes adds the health endpoints.
+// stopBy stops as stop does, but stops waiting when ctx is done: then it
+// returns ctx's error and the rest stops in the background.
+func (a *app) stopBy(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		a.stop()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// routes adds the health endpoints and the metrics.
 func (a *app) routes(mux *http.ServeMux, ready func() bool) {
+	mux.Handle("GET /metrics", a.metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		status, body := http.StatusOK, ""
 		if ready != nil && !ready() {
 			status, body = http.StatusServiceUnavailable, "shutting down\n"
 		}
-		if err := a.store.Ping(ctx); err != nil {
-			status, body = http.StatusServiceUnavailable, body+"postgres: down\n"
-		} else {
-			body += "postgres: ok\n"
-		}
-		if err := a.convs.Ping(ctx); err != nil {
-			status, body = http.StatusServiceUnavailable, body+"redis: down\n"
-		} else {
-			body += "redis: ok\n"
+		for _, c := range a.check(r.Context()) {
+			if c.err != nil {
+				status = http.StatusServiceUnavailable
+				body += c.name + ": down (" + bot.KindOf(c.err).String() + ")\n"
+			} else {
+				body += c.name + ": ok\n"
+			}
 		}
 		w.WriteHeader(status)
 		w.Write([]byte(body))
 	})
+}
+
+// dependency is the outcome of pinging one dependency.
+type dependency struct {
+	name string
+	err  error
+}
+
+// check pings every dependency at once, each with a timeout of its own, so
+// that one that hangs does not make another look down.
+func (a *app) check(ctx context.Context) []dependency {
+	deps := []dependency{{name: "postgres"}, {name: "redis"}}
+	pings := []func(context.Context) error{a.store.Ping, a.convs.Ping}
+	var wg sync.WaitGroup
+	for i := range deps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			deps[i].err = pings[i](ctx)
+		}()
+	}
+	wg.Wait()
+	return deps
 }

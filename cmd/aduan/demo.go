@@ -15,6 +15,7 @@ import (
 	"aduan/bot"
 	"aduan/channels/console"
 	"aduan/internal/config"
+	"aduan/internal/seal"
 	"aduan/store/redis"
 	"aduan/store/sqlite"
 )
@@ -25,7 +26,8 @@ const demoCitizen = "+6281234567001"
 func demoCmd(ctx context.Context, e env, args []string) error {
 	fs := flags(e, "demo", "demo [--config FILE] [--db FILE] [--from NUMBER]")
 	path := fs.String("config", "", "configuration file (YAML); only officers, region and flows are used; default: the office's two contact officers")
-	dbPath := fs.String("db", "", "SQLite file to keep tickets in; default: a temporary one, deleted at exit")
+	dbPath := fs.String("db", "", "SQLite file to keep tickets in; default: a temporary one, deleted at exit. "+
+		"Its personal data is encrypted under a key made for the run, unless the configuration has security keys")
 	from := fs.String("from", demoCitizen, "phone number you type as at first")
 	if err := parse(fs, args); err != nil {
 		return helpOK(err)
@@ -48,7 +50,15 @@ func demoCmd(ctx context.Context, e env, args []string) error {
 		defer os.RemoveAll(dir)
 		db = filepath.Join(dir, "aduan.db")
 	}
-	store, err := sqlite.Open(ctx, db)
+	// The demo's data lives no longer than the run, unless --db keeps it:
+	// then a key of the configuration's keeps it readable by a later run.
+	keys := seal.Random()
+	if cfg.MissingSecurity() == nil {
+		if keys, err = keyring(cfg, "demo"); err != nil {
+			return err
+		}
+	}
+	store, err := sqlite.Open(ctx, db, sqlite.WithKeyring(keys))
 	if err != nil {
 		return err
 	}
@@ -60,7 +70,7 @@ func demoCmd(ctx context.Context, e env, args []string) error {
 	}
 	defer mr.Close()
 	convs := redis.New(goredis.NewClient(&goredis.Options{Addr: mr.Addr()}), redis.Options{
-		StateTTL: cfg.Conversation.StateTTL.Std(), LeaseTTL: cfg.Conversation.LeaseTTL.Std()})
+		StateTTL: cfg.Conversation.StateTTL.Std(), LeaseTTL: cfg.Conversation.LeaseTTL.Std(), Keyring: keys})
 	defer convs.Close()
 
 	interactive := isTerminal(e.stdin)

@@ -42,6 +42,12 @@ func commands() []command {
 		{"migrate", "bring the PostgreSQL schema up to date, or show where it stands", migrateCmd},
 		{"tickets", "list tickets or show one with its history", ticketsCmd},
 		{"flows", "check conversation flows", flowsCmd},
+		{"whatsapp", "pair the WhatsApp device, check it, or unlink it", whatsappCmd},
+		{"keys", "make encryption keys, or encrypt stored data again under a new one", keysCmd},
+		{"purge", "remove transcripts and personal data of tickets done long ago (retention.days)", purgeCmd},
+		{"report", "the monthly report: tickets by kind, place and victim, and the service standard", reportCmd},
+		{"config", "check a configuration file without starting anything", configCmd},
+		{"version", "print the version and commit of this build", versionCmd},
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"aduan/bot"
@@ -31,7 +31,11 @@ func serveCmd(ctx context.Context, e env, args []string) error {
 	if missing := cfg.MissingForSMS(); len(missing) > 0 {
 		return usagef("serve: the SMS channel needs %s", strings.Join(missing, ", "))
 	}
+	if missing := cfg.MissingSecurity(); len(missing) > 0 {
+		return usagef("serve: protecting personal data needs %s (make keys with: aduan keys generate)", strings.Join(missing, ", "))
+	}
 	log := newLogger(cfg.Log, e.stderr)
+	log.Info("starting", "version", buildInfo().String())
 	srv, err := newServer(ctx, cfg, log, time.Now)
 	if err != nil {
 		return err
@@ -47,13 +51,18 @@ type server struct {
 	pg       *postgres.Store
 	rd       *redis.Conversations
 	handler  http.Handler
-	stopping atomic.Bool
+	webhooks gate
 }
 
 // newServer connects to PostgreSQL and Redis, brings the schema up to date
 // and assembles the pipeline. It does not start it.
 func newServer(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time) (*server, error) {
-	pg, err := postgres.Open(ctx, cfg.Postgres.URL)
+	log = withRequestIDs(log)
+	keys, err := keyring(cfg, "serve")
+	if err != nil {
+		return nil, err
+	}
+	pg, err := postgres.Open(ctx, cfg.Postgres.URL, postgres.WithKeyring(keys))
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +71,7 @@ func newServer(ctx context.Context, cfg *config.Config, log *slog.Logger, now fu
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	rd, err := redis.Open(ctx, cfg.Redis.URL, redis.Options{
-		StateTTL: cfg.Conversation.StateTTL.Std(), LeaseTTL: cfg.Conversation.LeaseTTL.Std()})
+		StateTTL: cfg.Conversation.StateTTL.Std(), LeaseTTL: cfg.Conversation.LeaseTTL.Std(), Keyring: keys})
 	if err != nil {
 		pg.Close()
 		return nil, err
@@ -89,26 +98,38 @@ func newServer(ctx context.Context, cfg *config.Config, log *slog.Logger, now fu
 		AuthToken: cfg.Twilio.AuthToken, PublicURL: cfg.HTTP.PublicURL, Pipeline: a.svc,
 		Statuses: pg, Logger: log, Now: now, MaxBody: cfg.HTTP.MaxBodyBytes,
 	}).Register(mux)
-	a.routes(mux, func() bool { return !s.stopping.Load() })
-	s.handler = s.refuseWhenStopping(mux)
+	a.routes(mux, func() bool { return !s.webhooks.isClosed() })
+	s.handler = observeHTTP(s.refuseWhenStopping(mux), mux, a.metrics, log)
 	return s, nil
 }
 
 // refuseWhenStopping answers webhooks with 503 once shutdown has begun, so
-// that the provider retries them elsewhere or later.
+// that the provider retries them later (at this process's successor), and
+// counts the webhooks it lets through, so that shutdown can wait for them.
 func (s *server) refuseWhenStopping(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.stopping.Load() && strings.HasPrefix(r.URL.Path, "/webhooks/") {
+		if !strings.HasPrefix(r.URL.Path, "/webhooks/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if !s.webhooks.enter() {
 			w.Header().Set("Retry-After", "5")
+			w.Header().Set("Connection", "close")
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
 			return
 		}
+		defer s.webhooks.leave()
 		next.ServeHTTP(w, r)
 	})
 }
 
-// serve listens until ctx is done, then shuts down in order: stop taking
-// webhooks, finish the messages taken, finish the sends under way.
+// serve listens until ctx is done, then shuts down in order, within
+// http.shutdown_grace: refuse new webhooks with 503 while those under way
+// finish (each answers once its message is stored), close the listener,
+// finish the messages taken, and let the outbox senders finish the sends
+// under way and record them. Messages still queued stay in the outbox for
+// the next start. It returns nil after a clean stop and an error if the
+// grace period ran out first.
 func (s *server) serve(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.app.cfg.HTTP.Listen)
 	if err != nil {
@@ -116,7 +137,8 @@ func (s *server) serve(ctx context.Context) error {
 	}
 	s.app.start()
 	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(s.app.log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	s.app.log.Info("serving", "listen", ln.Addr().String())
@@ -124,18 +146,99 @@ func (s *server) serve(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	s.stopping.Store(true)
-	sctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	grace := s.app.cfg.HTTP.ShutdownGrace.Std()
+	start := time.Now()
+	s.app.log.Info("shutting down", "grace", grace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
+	s.webhooks.close()
+	if werr := s.webhooks.wait(sctx); werr != nil {
+		s.app.log.Warn("webhooks still under way at the end of the grace period", "webhooks", s.webhooks.count())
+	}
 	if serr := hs.Shutdown(sctx); serr != nil {
 		s.app.log.Warn("http shutdown", "err", serr)
 	}
-	s.app.stop()
-	s.app.log.Info("stopped")
+	if serr := s.app.stopBy(sctx); serr != nil {
+		s.app.log.Error("shutdown: grace period over before the pipeline and the outbox stopped",
+			"grace", grace.String())
+		return fmt.Errorf("shutdown: not finished within http.shutdown_grace (%s)", grace)
+	}
+	s.app.log.Info("stopped", "took", time.Since(start).Round(time.Millisecond).String())
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// gate admits webhooks until it is closed, and counts those admitted and
+// not yet answered. The zero gate is open.
+type gate struct {
+	mu     sync.Mutex
+	closed bool
+	n      int
+	idle   chan struct{} // closed when n drops to 0; nil when nobody waits
+}
+
+// enter admits one webhook, or returns false once the gate is closed.
+func (g *gate) enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.n++
+	return true
+}
+
+// leave marks an admitted webhook as answered.
+func (g *gate) leave() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.n--
+	if g.n == 0 && g.idle != nil {
+		close(g.idle)
+		g.idle = nil
+	}
+}
+
+// close stops admitting webhooks.
+func (g *gate) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
+}
+
+func (g *gate) isClosed() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.closed
+}
+
+func (g *gate) count() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.n
+}
+
+// wait blocks until no admitted webhook is under way, or ctx is done.
+func (g *gate) wait(ctx context.Context) error {
+	for {
+		g.mu.Lock()
+		if g.n == 0 {
+			g.mu.Unlock()
+			return nil
+		}
+		if g.idle == nil {
+			g.idle = make(chan struct{})
+		}
+		idle := g.idle
+		g.mu.Unlock()
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 func (s *server) close() {

@@ -58,6 +58,7 @@ func testConfig(t *testing.T, twilioURL string) *config.Config {
 	cfg.Twilio = config.Twilio{AccountSID: testSID, AuthToken: testToken, From: serviceNum, APIURL: twilioURL}
 	cfg.Officers = testOfficers
 	cfg.Outbox.PollInterval = config.Duration(50 * time.Millisecond)
+	cfg.Security = testSecurity
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("test config: %v", err)
 	}

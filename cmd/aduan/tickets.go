@@ -10,19 +10,24 @@ import (
 	"time"
 
 	"aduan/bot"
-	"aduan/store/postgres"
 )
 
 func ticketsCmd(ctx context.Context, e env, args []string) error {
-	if len(args) == 0 || (args[0] != "list" && args[0] != "show" && args[0] != "-h" && args[0] != "--help") {
-		return usagef("tickets: say list or show (see aduan tickets -h)")
+	if len(args) == 0 || (args[0] != "list" && args[0] != "show" && args[0] != "erase" && args[0] != "-h" && args[0] != "--help") {
+		return usagef("tickets: say list or show, or erase (see aduan tickets -h)")
 	}
 	if args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(e.stdout, "Usage:\n  aduan tickets list [--config FILE] [--status S] [--kind K] [--limit N] [--json]\n"+
-			"  aduan tickets show [--config FILE] [--json] CODE\n")
+			"  aduan tickets show [--config FILE] [--json] CODE\n"+
+			"  aduan tickets erase [--config FILE] [--by NAME] --yes CODE\n"+
+			"      erase a ticket's personal data on the reporter's request; it keeps the\n"+
+			"      fields statistics count and gets an \"erased\" event\n")
 		return nil
 	}
 	sub := args[0]
+	if sub == "erase" {
+		return ticketsErase(ctx, e, args[1:])
+	}
 	fs := flags(e, "tickets "+sub, "tickets "+sub+" [flags]")
 	path := fs.String("config", "", "configuration file (YAML); without it, defaults and ADUAN_* environment variables")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -51,7 +56,7 @@ func ticketsCmd(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	pg, err := postgres.Open(ctx, cfg.Postgres.URL)
+	pg, _, err := openStore(ctx, cfg, "tickets "+sub)
 	if err != nil {
 		return err
 	}
@@ -105,6 +110,45 @@ func ticketsCmd(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "  %s  %-10s %-8s %s\n", ev.At.Local().Format("2006-01-02 15:04:05"), ev.Type,
 			actor(ev.Actor), ev.Detail)
 	}
+	return nil
+}
+
+// ticketsErase is `aduan tickets erase`.
+func ticketsErase(ctx context.Context, e env, args []string) error {
+	fs := flags(e, "tickets erase", "tickets erase [--config FILE] [--by NAME] --yes CODE")
+	path := fs.String("config", "", "configuration file (YAML); without it, defaults and ADUAN_* environment variables")
+	by := fs.String("by", "admin", "who erases, for the ticket's history")
+	yes := fs.Bool("yes", false, "erase: it cannot be undone")
+	if err := parse(fs, args); err != nil {
+		return helpOK(err)
+	}
+	if fs.NArg() != 1 {
+		return usagef("tickets erase: give one ticket code")
+	}
+	code := bot.NormalizeCode(fs.Arg(0))
+	if code == "" {
+		return usagef("tickets erase: %q is not a ticket code", fs.Arg(0))
+	}
+	if !*yes {
+		return usagef("tickets erase: erasing %s cannot be undone; run again with --yes", code)
+	}
+	cfg, err := loadConfig(*path, e)
+	if err != nil {
+		return err
+	}
+	pg, _, err := openStore(ctx, cfg, "tickets erase")
+	if err != nil {
+		return err
+	}
+	defer pg.Close()
+	n, err := pg.EraseTicket(ctx, code, time.Now(), *by)
+	if err != nil {
+		if bot.KindOf(err) == bot.NotFound {
+			return fmt.Errorf("tickets erase: no ticket %s", code)
+		}
+		return err
+	}
+	fmt.Fprintf(e.stdout, "erased the personal data of %s: %s\n", code, n)
 	return nil
 }
 

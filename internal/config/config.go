@@ -13,11 +13,14 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"aduan/bot"
 )
 
 // Config is the whole configuration. See config.example.yaml for what each
@@ -31,6 +34,9 @@ type Config struct {
 	Log          Log          `yaml:"log"`
 	Conversation Conversation `yaml:"conversation"`
 	Outbox       Outbox       `yaml:"outbox"`
+	WhatsApp     WhatsApp     `yaml:"whatsapp"`
+	Security     Security     `yaml:"security"`
+	Retention    Retention    `yaml:"retention"`
 	Region       string       `yaml:"region"` // default region for phone numbers without +
 }
 
@@ -39,6 +45,10 @@ type HTTP struct {
 	Listen       string `yaml:"listen"`
 	PublicURL    string `yaml:"public_url"` // absolute http(s) URL, no trailing slash
 	MaxBodyBytes int64  `yaml:"max_body_bytes"`
+	// ShutdownGrace bounds a graceful stop: on SIGTERM, webhooks in
+	// flight, the messages taken and the sends under way must finish
+	// within it.
+	ShutdownGrace Duration `yaml:"shutdown_grace"`
 }
 
 // Postgres configures the ticket store.
@@ -65,6 +75,37 @@ type Officer struct {
 	Name  string `yaml:"name"`
 	Phone string `yaml:"phone"` // E.164 after Load
 	Role  string `yaml:"role"`  // RoleOfficer or RoleSupervisor
+	// Channel is where the officer prefers to get notifications:
+	// ChannelSMS (also when empty) or ChannelWhatsApp.
+	Channel string `yaml:"channel"`
+	// Areas are the kecamatan the officer covers (borong, rana-mese, ...);
+	// none means all.
+	Areas []string `yaml:"areas"`
+	// Kinds are the kinds of ticket the officer takes (case, complaint);
+	// none means all.
+	Kinds []string `yaml:"kinds"`
+	// Hours are when the officer is on duty, in WITA: "08:00-16:00" or
+	// "mon-fri 08:00-16:00"; empty means always.
+	Hours string `yaml:"hours"`
+}
+
+// Kecamatan are the district's sub-districts, as the flows store them.
+var Kecamatan = []string{"borong", "rana-mese", "kota-komba", "elar", "elar-selatan", "sambi-rampas",
+	"poco-ranaka", "poco-ranaka-timur", "lamba-leda"}
+
+// The channels an officer may prefer; they match bot.SMS and bot.WhatsApp.
+const (
+	ChannelSMS      = "sms"
+	ChannelWhatsApp = "whatsapp"
+)
+
+// PreferredChannel returns the officer's channel: ChannelSMS unless
+// ChannelWhatsApp is configured.
+func (o Officer) PreferredChannel() string {
+	if o.Channel == ChannelWhatsApp {
+		return ChannelWhatsApp
+	}
+	return ChannelSMS
 }
 
 // The roles an officer may have; they match bot.RoleOfficer and
@@ -94,6 +135,25 @@ type Outbox struct {
 	PollInterval Duration `yaml:"poll_interval"`
 }
 
+// WhatsApp configures the WhatsApp channel that runs as a linked device of
+// the office's number (whatsmeow). Its device keys live in PostgreSQL.
+type WhatsApp struct {
+	Enabled       bool           `yaml:"enabled"`
+	MediaMaxBytes int64          `yaml:"media_max_bytes"` // larger files are refused with a reply
+	MarkRead      bool           `yaml:"mark_read"`       // mark citizens' messages read once stored
+	Typing        Duration       `yaml:"typing"`          // how long "typing..." shows before a reply; 0 turns it off
+	Pacing        WhatsAppPacing `yaml:"pacing"`
+}
+
+// WhatsAppPacing limits how fast the WhatsApp channel sends: token buckets
+// per recipient and overall. WhatsApp bans numbers that send bursts.
+type WhatsAppPacing struct {
+	PerRecipient      Duration `yaml:"per_recipient"`       // steady interval between messages to one recipient
+	PerRecipientBurst int      `yaml:"per_recipient_burst"` // messages one recipient may get at once
+	Overall           Duration `yaml:"overall"`             // steady interval between any two messages
+	OverallBurst      int      `yaml:"overall_burst"`       // messages that may go at once
+}
+
 // Default values, applied by Default and, for keys left empty, by Load.
 const (
 	DefaultListen       = "127.0.0.1:8080"
@@ -107,7 +167,7 @@ const (
 // officers. It does not pass Validate until an officer is added.
 func Default() *Config {
 	return &Config{
-		HTTP:     HTTP{Listen: DefaultListen, MaxBodyBytes: 64 << 10},
+		HTTP:     HTTP{Listen: DefaultListen, MaxBodyBytes: 64 << 10, ShutdownGrace: Duration(25 * time.Second)},
 		Postgres: Postgres{URL: DefaultPostgresURL},
 		Redis:    Redis{URL: DefaultRedisURL},
 		Twilio:   Twilio{APIURL: DefaultTwilioAPIURL},
@@ -122,7 +182,19 @@ func Default() *Config {
 			Lease:        Duration(30 * time.Second),
 			PollInterval: Duration(time.Second),
 		},
-		Region: DefaultRegion,
+		WhatsApp: WhatsApp{
+			MediaMaxBytes: 16 << 20,
+			MarkRead:      true,
+			Typing:        Duration(time.Second),
+			Pacing: WhatsAppPacing{
+				PerRecipient:      Duration(2 * time.Second),
+				PerRecipientBurst: 4,
+				Overall:           Duration(200 * time.Millisecond),
+				OverallBurst:      20,
+			},
+		},
+		Retention: Retention{Days: DefaultRetentionDays},
+		Region:    DefaultRegion,
 	}
 }
 
@@ -142,13 +214,17 @@ var envOverrides = []struct {
 	{"ADUAN_TWILIO_API_URL", "twilio.api_url", func(c *Config) *string { return &c.Twilio.APIURL }},
 	{"ADUAN_LOG_LEVEL", "log.level", func(c *Config) *string { return &c.Log.Level }},
 	{"ADUAN_LOG_FORMAT", "log.format", func(c *Config) *string { return &c.Log.Format }},
+	{"ADUAN_ENCRYPTION_KEY", "security.encryption_key", func(c *Config) *string { return &c.Security.EncryptionKey }},
+	{"ADUAN_LOOKUP_KEY", "security.lookup_key", func(c *Config) *string { return &c.Security.LookupKey }},
 }
 
 // Load reads the YAML file at path (none when path is ""), applies the
 // environment overrides ADUAN_HTTP_LISTEN, ADUAN_PUBLIC_URL,
 // ADUAN_POSTGRES_URL, ADUAN_REDIS_URL, ADUAN_TWILIO_ACCOUNT_SID,
 // ADUAN_TWILIO_AUTH_TOKEN, ADUAN_TWILIO_FROM, ADUAN_TWILIO_API_URL,
-// ADUAN_LOG_LEVEL and ADUAN_LOG_FORMAT (read through getenv; nil means no
+// ADUAN_LOG_LEVEL, ADUAN_LOG_FORMAT, ADUAN_ENCRYPTION_KEY,
+// ADUAN_ENCRYPTION_OLD_KEYS (keys separated by commas or spaces) and
+// ADUAN_LOOKUP_KEY (read through getenv; nil means no
 // environment; an empty value overrides nothing), fills in defaults for
 // keys absent or empty, puts phone numbers in E.164 form and validates.
 //
@@ -177,6 +253,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 				fromEnv[o.key] = o.name
 			}
 		}
+		c.Security.oldKeysFromEnv(getenv, fromEnv)
 	}
 	c.fillEmpty()
 	if err := c.Validate(); err != nil {
@@ -313,6 +390,7 @@ func (c *Config) Validate() error {
 		{"conversation.lease_ttl", c.Conversation.LeaseTTL},
 		{"outbox.lease", c.Outbox.Lease},
 		{"outbox.poll_interval", c.Outbox.PollInterval},
+		{"http.shutdown_grace", c.HTTP.ShutdownGrace},
 	} {
 		if d.v <= 0 {
 			return bad(d.key, "%s is not positive", d.v)
@@ -323,6 +401,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Outbox.MaxAttempts <= 0 {
 		return bad("outbox.max_attempts", "%d is not positive", c.Outbox.MaxAttempts)
+	}
+	if err := c.WhatsApp.validate(); err != nil {
+		return err
+	}
+	if err := c.Security.validate(); err != nil {
+		return err
+	}
+	if err := c.Retention.validate(); err != nil {
+		return err
 	}
 	return nil
 }
@@ -335,6 +422,7 @@ func (c *Config) trim() {
 	} {
 		*p = strings.TrimSpace(*p)
 	}
+	c.Security.trim()
 	c.Log.Level = strings.ToLower(c.Log.Level)
 	c.Log.Format = strings.ToLower(c.Log.Format)
 	c.Region = strings.ToUpper(c.Region)
@@ -343,6 +431,7 @@ func (c *Config) trim() {
 		o.Name = strings.TrimSpace(o.Name)
 		o.Phone = strings.TrimSpace(o.Phone)
 		o.Role = strings.TrimSpace(o.Role)
+		o.Channel = strings.ToLower(strings.TrimSpace(o.Channel))
 	}
 }
 
@@ -361,6 +450,30 @@ func (c *Config) checkOfficers() error {
 		case RoleSupervisor:
 		default:
 			return bad(key+".role", "%q is not officer or supervisor", o.Role)
+		}
+		switch o.Channel {
+		case "", ChannelSMS, ChannelWhatsApp:
+		default:
+			return bad(key+".channel", "%q is not sms or whatsapp", o.Channel)
+		}
+		if len(o.Areas) == 0 {
+			o.Areas = nil
+		}
+		if len(o.Kinds) == 0 {
+			o.Kinds = nil
+		}
+		for j, a := range o.Areas {
+			if !slices.Contains(Kecamatan, a) {
+				return bad(key+".areas["+strconv.Itoa(j)+"]", "%q is not one of %s", a, strings.Join(Kecamatan, ", "))
+			}
+		}
+		for j, k := range o.Kinds {
+			if k != "case" && k != "complaint" {
+				return bad(key+".kinds["+strconv.Itoa(j)+"]", "%q is not case or complaint", k)
+			}
+		}
+		if _, err := bot.ParseHours(o.Hours); err != nil {
+			return bad(key+".hours", "%v", err)
 		}
 		if o.Phone == "" {
 			return bad(key+".phone", "is empty")
@@ -484,4 +597,37 @@ func (l Log) SlogLevel() slog.Level {
 		return slog.LevelError
 	}
 	return slog.LevelInfo
+}
+
+// validate checks the whatsapp section.
+func (w *WhatsApp) validate() error {
+	if w.MediaMaxBytes <= 0 {
+		return bad("whatsapp.media_max_bytes", "%d is not positive", w.MediaMaxBytes)
+	}
+	if w.Typing < 0 || w.Typing.Std() > 10*time.Second {
+		return bad("whatsapp.typing", "%s is not between 0s and 10s", w.Typing)
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{
+		{"whatsapp.pacing.per_recipient", w.Pacing.PerRecipient},
+		{"whatsapp.pacing.overall", w.Pacing.Overall},
+	} {
+		if d.v <= 0 {
+			return bad(d.key, "%s is not positive", d.v)
+		}
+	}
+	for _, n := range []struct {
+		key string
+		v   int
+	}{
+		{"whatsapp.pacing.per_recipient_burst", w.Pacing.PerRecipientBurst},
+		{"whatsapp.pacing.overall_burst", w.Pacing.OverallBurst},
+	} {
+		if n.v <= 0 {
+			return bad(n.key, "%d is not positive", n.v)
+		}
+	}
+	return nil
 }

@@ -58,7 +58,7 @@ func TestLoadExample(t *testing.T) {
 		t.Fatalf("Load(config.example.yaml) = %v", err)
 	}
 	wantOfficers := []config.Officer{
-		{Name: "Genoveva Lindung", Phone: "+6281337785111", Role: "officer"},
+		{Name: "Genoveva Lindung", Phone: "+6281337785111", Role: "officer", Channel: "sms"},
 		{Name: "Tija Ndaka", Phone: "+6281337973213", Role: "officer"},
 		{Name: "Kepala Dinas", Phone: "+6281234567890", Role: "supervisor"},
 	}

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"encoding/hex"
 	"strconv"
 	"strings"
 	"sync"
@@ -133,6 +134,29 @@ func (a *arrays) times(n int, at func(i int) time.Time) []byte {
 	a.open()
 	for i := range n {
 		a.time(at(i))
+	}
+	return a.close()
+}
+
+// bytea writes a bytea element in hex form; nil writes NULL.
+func (a *arrays) bytea(b []byte) {
+	a.sep()
+	if b == nil {
+		a.buf = append(a.buf, "NULL"...)
+		return
+	}
+	// The element is quoted, so its backslash is doubled: "\\x0a1b".
+	a.buf = append(a.buf, `"\\x`...)
+	a.buf = hex.AppendEncode(a.buf, b)
+	a.buf = append(a.buf, '"')
+}
+
+// byteas writes a bytea[] literal of n elements. The slice at returns is
+// copied at once, so it may be reused from one element to the next.
+func (a *arrays) byteas(n int, at func(i int) []byte) []byte {
+	a.open()
+	for i := range n {
+		a.bytea(at(i))
 	}
 	return a.close()
 }

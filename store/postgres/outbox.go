@@ -40,10 +40,16 @@ func (s *Store) DueOutbound(ctx context.Context, now time.Time, lease time.Durat
 		return nil, wrap(op, err)
 	}
 	var (
-		out []bot.Outbound
-		m   bot.Outbound
+		out      []bot.Outbound
+		m        bot.Outbound
+		to, body []byte
+		o        = s.opener()
 	)
-	_, err = pgx.ForEachRow(rows, []any{&m.ID, &m.Channel, &m.To, &m.Body, &m.Purpose, &m.TicketCode, &m.Attempts, &m.CreatedAt}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&m.ID, &m.Channel, &to, &body, &m.Purpose, &m.TicketCode, &m.Attempts, &m.CreatedAt}, func() error {
+		var err error
+		if m.To, m.Body, err = o.Outbound(to, body, m.TicketCode); err != nil {
+			return fmt.Errorf("outbox message %d: %w", m.ID, err)
+		}
 		m.CreatedAt = utc(m.CreatedAt)
 		out = append(out, m)
 		return nil
@@ -134,12 +140,18 @@ FROM outbox ORDER BY id`)
 		return nil, wrap(op, err)
 	}
 	var (
-		out    []bot.OutboxEntry
-		e      bot.OutboxEntry
-		sentAt pgtype.Timestamptz
+		out      []bot.OutboxEntry
+		e        bot.OutboxEntry
+		sentAt   pgtype.Timestamptz
+		to, body []byte
+		o        = s.opener()
 	)
-	_, err = pgx.ForEachRow(rows, []any{&e.ID, &e.Channel, &e.To, &e.Body, &e.Purpose, &e.TicketCode, &e.Attempts,
+	_, err = pgx.ForEachRow(rows, []any{&e.ID, &e.Channel, &to, &body, &e.Purpose, &e.TicketCode, &e.Attempts,
 		&e.CreatedAt, &e.State, &e.ProviderID, &e.LastError, &e.DeliveryStatus, &sentAt}, func() error {
+		var err error
+		if e.To, e.Body, err = o.Outbound(to, body, e.TicketCode); err != nil {
+			return fmt.Errorf("outbox message %d: %w", e.ID, err)
+		}
 		e.CreatedAt = utc(e.CreatedAt)
 		e.SentAt = time.Time{}
 		if sentAt.Valid {

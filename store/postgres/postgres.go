@@ -11,6 +11,12 @@
 //
 // Text that PostgreSQL cannot hold (NUL bytes, invalid UTF-8) is cleaned on
 // the way in rather than failing the batch it came with.
+//
+// Personal data is sealed (internal/seal) before it leaves the process:
+// the reporter's address, the answers that are free text, event details,
+// and each outbox message's recipient and body. Addresses are also stored
+// as lookup hashes, for TicketsByReporter and SentTo. A store without a
+// keyring (WithKeyring) refuses to write or read any of these.
 package postgres
 
 import (
@@ -27,6 +33,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"aduan/bot"
+	"aduan/internal/seal"
 )
 
 // DefaultMaxConns is the pool size when the URL sets no pool_max_conns.
@@ -35,9 +42,18 @@ const DefaultMaxConns = 16
 // Store is the PostgreSQL bot.Store. It is safe for concurrent use.
 type Store struct {
 	pool *pgxpool.Pool
+	keys *seal.Keyring
 }
 
 var _ bot.Store = (*Store)(nil)
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithKeyring makes the store seal personal data under k. Without it, the
+// store refuses every operation that writes or reads personal data: it
+// never stores such data in clear.
+func WithKeyring(k *seal.Keyring) Option { return func(s *Store) { s.keys = k } }
 
 // Open connects a pool to the database at url (a postgres:// URL or a
 // keyword/value DSN; pool_max_conns in it sets the pool size, default
@@ -46,7 +62,7 @@ var _ bot.Store = (*Store)(nil)
 //
 // Returns Invalid if the URL cannot be parsed and Unavailable, naming the
 // host but never the password, if the server cannot be reached.
-func Open(ctx context.Context, url string) (*Store, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	const op = "postgres.Open"
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -65,7 +81,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, bot.E(op, bot.Unavailable, fmt.Errorf("PostgreSQL at %s is not reachable: %w", hostOf(cfg), err))
 	}
-	return &Store{pool: pool}, nil
+	return New(pool, opts...), nil
 }
 
 // hostOf names the server a config points at, without credentials.
@@ -80,7 +96,13 @@ func hostOf(cfg *pgxpool.Config) string {
 // New wraps an existing pool, for callers that share one pool between the
 // store and other users (whatsmeow's session store, say). The pool stays the
 // caller's to close.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool, opts ...Option) *Store {
+	s := &Store{pool: pool}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
 
 // Close closes the pool. Calls in flight finish first.
 func (s *Store) Close() { s.pool.Close() }
@@ -105,6 +127,9 @@ func wrap(op string, err error) error {
 
 // kindOf classifies an error from pgx.
 func kindOf(err error) bot.ErrorKind {
+	if errors.Is(err, seal.ErrNoKeyring) {
+		return bot.Invalid
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {

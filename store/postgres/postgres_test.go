@@ -2,16 +2,22 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 
 	"aduan/bot"
+	"aduan/internal/seal"
 	"aduan/internal/testenv"
 	"aduan/store/postgres"
 	"aduan/store/storetest"
@@ -20,15 +26,21 @@ import (
 var (
 	migrateOnce sync.Once
 	migrateErr  error
+	// keys seals the test data; the lookup key stays the same for the
+	// whole process, as in production.
+	keys = seal.Random()
 )
 
 // openStore returns a store on the package's test database, migrated once
 // per process and emptied for each test.
-func openStore(t testing.TB) *postgres.Store {
+func openStore(t testing.TB) *postgres.Store { return openSealed(t, keys) }
+
+// openSealed is openStore sealing under k.
+func openSealed(t testing.TB, k *seal.Keyring) *postgres.Store {
 	t.Helper()
 	url := testenv.PostgresURL(t, "store_postgres")
 	ctx := context.Background()
-	s, err := postgres.Open(ctx, url)
+	s, err := postgres.Open(ctx, url, postgres.WithKeyring(k))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -45,6 +57,31 @@ func openStore(t testing.TB) *postgres.Store {
 
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) bot.Store { return openStore(t) })
+}
+
+func TestPrivate(t *testing.T) {
+	storetest.RunPrivate(t, storetest.Sealed{
+		Open: func(t *testing.T, k *seal.Keyring) storetest.Private { return openSealed(t, k) },
+		Reopen: func(t *testing.T, s storetest.Private, k *seal.Keyring) storetest.Private {
+			return postgres.New(s.(*postgres.Store).Pool(), postgres.WithKeyring(k))
+		},
+		Dump: func(t *testing.T, s storetest.Private) string { return dump(t, s.(*postgres.Store)) },
+	})
+}
+
+// dump returns every row of the tables that hold personal data, as
+// PostgreSQL writes rows as text (bytea in hex).
+func dump(t *testing.T, s *postgres.Store) string {
+	t.Helper()
+	var out string
+	err := s.Pool().QueryRow(t.Context(), `SELECT coalesce(string_agg(r, E'\n'), '') FROM (
+	SELECT t::text AS r FROM tickets t UNION ALL
+	SELECT e::text FROM ticket_events e UNION ALL
+	SELECT o::text FROM outbox o) x`).Scan(&out)
+	if err != nil {
+		t.Fatalf("dump: %v", err)
+	}
+	return out
 }
 
 func TestOpenUnreachable(t *testing.T) {
@@ -468,4 +505,82 @@ func BenchmarkBatch(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N*perBatch)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// TestSealLegacyRows writes rows as the first schema held them, in clear,
+// migrates, and checks that they read as before, that Rotate seals them
+// and hashes their addresses, and that no clear text is left.
+func TestSealLegacyRows(t *testing.T) {
+	url := testenv.PostgresURL(t, "store_postgres_legacy")
+	ctx := t.Context()
+	s, err := postgres.Open(ctx, url, postgres.WithKeyring(keys))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	if _, err := s.Pool().Exec(ctx, `DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
+		t.Fatalf("reset schema: %v", err)
+	}
+	db := stdlib.OpenDBFromPool(s.Pool())
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("migrations"),
+		goose.WithTableName(postgres.VersionTable), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 1); err != nil {
+		t.Fatalf("migrate to version 1: %v", err)
+	}
+	const (
+		phone = "+6281300000009"
+		desc  = "Cerita lama yang ditulis sebelum enkripsi"
+		note  = "Catatan petugas sebelum enkripsi"
+	)
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO tickets (code, kind, status, kecamatan, answers, channel, reporter, created_at, updated_at)
+VALUES ('KS-LEGA1', 'case', 'received', 'borong', $1, 'sms', $2, now(), now())`,
+			[]any{`{"kecamatan": "borong", "description": "` + desc + `"}`, phone}},
+		{`INSERT INTO ticket_events (ticket_code, at, actor, type, detail) VALUES ('KS-LEGA1', now(), 'system', 'note', $1)`,
+			[]any{note}},
+		{`INSERT INTO outbox (channel, recipient, body, purpose, ticket_code, created_at, next_attempt_at)
+VALUES ('sms', $1, $2, 'reply', 'KS-LEGA1', now(), now())`, []any{phone, desc}},
+	} {
+		if _, err := s.Pool().Exec(ctx, q.sql, q.args...); err != nil {
+			t.Fatalf("legacy rows: %v", err)
+		}
+	}
+	if err := postgres.Migrate(ctx, s.Pool()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+
+	tk, err := s.Ticket(ctx, "KS-LEGA1")
+	if err != nil || tk.Reporter != phone || tk.Answers["description"] != desc || tk.Answers["kecamatan"] != "borong" {
+		t.Fatalf("legacy Ticket = %+v, %v; want it read as written", tk, err)
+	}
+	if ts, err := s.TicketsByReporter(ctx, bot.SMS, phone); err != nil || len(ts) != 0 {
+		t.Errorf("TicketsByReporter before rotation = %v, %v; want none (no hash yet)", ts, err)
+	}
+	n, err := s.Rotate(ctx, 0)
+	if want := (seal.Counts{Tickets: 1, Events: 1, Outbox: 1}); err != nil || n != want {
+		t.Fatalf("Rotate = %+v, %v; want %+v", n, err, want)
+	}
+	after, err := s.Ticket(ctx, "KS-LEGA1")
+	if err != nil || !reflect.DeepEqual(after, tk) {
+		t.Errorf("Ticket after rotation = %+v, %v; want %+v", after, err, tk)
+	}
+	if es, err := s.Events(ctx, "KS-LEGA1"); err != nil || len(es) != 1 || es[0].Detail != note {
+		t.Errorf("Events after rotation = %+v, %v; want the note", es, err)
+	}
+	if ts, err := s.TicketsByReporter(ctx, bot.SMS, phone); err != nil || len(ts) != 1 {
+		t.Errorf("TicketsByReporter after rotation = %v, %v; want the ticket", ts, err)
+	}
+	d := dump(t, s)
+	for _, secret := range []string{phone, desc, note, hex.EncodeToString([]byte(phone)), hex.EncodeToString([]byte(desc))} {
+		if strings.Contains(d, secret) {
+			t.Errorf("after rotation the database holds %q", secret)
+		}
+	}
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,9 +10,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"aduan/bot"
+	"aduan/internal/seal"
 )
 
-const ticketColumns = `code, kind, status, urgent, kecamatan, answers, channel, reporter, created_at, updated_at`
+// ticketColumns are the columns scanTickets reads, in order.
+const ticketColumns = `code, kind, status, urgent, kecamatan, answers, channel, reporter, sealed_answers, created_at, updated_at`
 
 // Ticket returns the ticket with the code. Returns NotFound if none has it.
 func (s *Store) Ticket(ctx context.Context, code string) (bot.Ticket, error) {
@@ -22,7 +23,7 @@ func (s *Store) Ticket(ctx context.Context, code string) (bot.Ticket, error) {
 	if err != nil {
 		return bot.Ticket{}, wrap(op, err)
 	}
-	ts, err := scanTickets(rows, 1)
+	ts, err := s.scanTickets(rows, 1)
 	if err != nil {
 		return bot.Ticket{}, wrap(op, err)
 	}
@@ -60,26 +61,30 @@ func (s *Store) Tickets(ctx context.Context, f bot.TicketFilter) ([]bot.Ticket, 
 	if err != nil {
 		return nil, wrap(op, err)
 	}
-	ts, err := scanTickets(rows, f.Limit)
+	ts, err := s.scanTickets(rows, f.Limit)
 	if err != nil {
 		return nil, wrap(op, err)
 	}
 	return ts, nil
 }
 
-func scanTickets(rows pgx.Rows, sizeHint int) ([]bot.Ticket, error) {
+// scanTickets reads rows of ticketColumns, opening what is sealed.
+func (s *Store) scanTickets(rows pgx.Rows, sizeHint int) ([]bot.Ticket, error) {
 	var (
-		ts      = make([]bot.Ticket, 0, max(sizeHint, 0))
-		t       bot.Ticket
-		answers []byte
+		ts               = make([]bot.Ticket, 0, max(sizeHint, 0))
+		t                bot.Ticket
+		answers, private []byte
+		reporter         []byte
+		o                = s.opener()
 	)
 	_, err := pgx.ForEachRow(rows, []any{&t.Code, &t.Kind, &t.Status, &t.Urgent, &t.Kecamatan, &answers,
-		&t.Channel, &t.Reporter, &t.CreatedAt, &t.UpdatedAt}, func() error {
-		t.Answers = nil
-		if len(answers) > 2 { // not "{}"
-			if err := json.Unmarshal(answers, &t.Answers); err != nil {
-				return fmt.Errorf("ticket %s: answers: %w", t.Code, err)
-			}
+		&t.Channel, &reporter, &private, &t.CreatedAt, &t.UpdatedAt}, func() error {
+		var err error
+		if t.Answers, err = o.Answers(t.Code, answers, private); err != nil {
+			return err
+		}
+		if t.Reporter, err = o.Text(reporter, seal.PlaceReporter, t.Code); err != nil {
+			return err
 		}
 		t.CreatedAt, t.UpdatedAt = utc(t.CreatedAt), utc(t.UpdatedAt)
 		ts = append(ts, t)
@@ -109,12 +114,17 @@ ORDER BY e.id`, code)
 		at     *time.Time
 		actor  *string
 		typ    *string
-		detail *string
+		detail []byte
+		o      = s.opener()
 	)
 	_, err = pgx.ForEachRow(rows, []any{&id, &at, &actor, &typ, &detail}, func() error {
 		found = true
 		if id != nil {
-			es = append(es, bot.Event{TicketCode: code, At: utc(*at), Actor: *actor, Type: *typ, Detail: *detail})
+			d, err := o.Text(detail, seal.PlaceDetail, code)
+			if err != nil {
+				return err
+			}
+			es = append(es, bot.Event{TicketCode: code, At: utc(*at), Actor: *actor, Type: *typ, Detail: d})
 		}
 		return nil
 	})

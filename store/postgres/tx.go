@@ -12,11 +12,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"aduan/bot"
+	"aduan/internal/seal"
 )
 
 // Tx is one PostgreSQL transaction. It is not safe for concurrent use.
 type Tx struct {
 	tx pgx.Tx
+	s  *Store
 }
 
 var _ bot.Tx = (*Tx)(nil)
@@ -28,7 +30,7 @@ func (s *Store) Begin(ctx context.Context) (bot.Tx, error) {
 	if err != nil {
 		return nil, wrap("postgres.Begin", err)
 	}
-	return &Tx{tx: tx}, nil
+	return &Tx{tx: tx, s: s}, nil
 }
 
 // claimSQL inserts the distinct IDs, in a fixed order so that concurrent
@@ -83,28 +85,32 @@ func (t *Tx) Claim(ctx context.Context, msgs []bot.MessageID) ([]bool, error) {
 
 const (
 	insertTicketsSQL = `
-INSERT INTO tickets (code, kind, status, urgent, kecamatan, answers, channel, reporter, created_at, updated_at)
-SELECT code, kind, status, urgent, kecamatan, answers::jsonb, channel, reporter, created_at, updated_at
+INSERT INTO tickets (code, kind, status, urgent, kecamatan, answers, channel, reporter, reporter_hash,
+	sealed_answers, created_at, updated_at)
+SELECT code, kind, status, urgent, kecamatan, answers::jsonb, channel, reporter, reporter_hash,
+	sealed_answers, created_at, updated_at
 FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::bool[], $5::text::text[],
-	$6::text::text[], $7::text::text[], $8::text::text[], $9::text::timestamptz[], $10::text::timestamptz[])
-	AS u(code, kind, status, urgent, kecamatan, answers, channel, reporter, created_at, updated_at)`
+	$6::text::text[], $7::text::text[], $8::text::bytea[], $9::text::bytea[], $10::text::bytea[],
+	$11::text::timestamptz[], $12::text::timestamptz[])
+	AS u(code, kind, status, urgent, kecamatan, answers, channel, reporter, reporter_hash, sealed_answers,
+		created_at, updated_at)`
 
 	// Rows are inserted in slice order, so IDs rise with it.
 	insertEventsSQL = `
 INSERT INTO ticket_events (ticket_code, at, actor, type, detail)
 SELECT ticket_code, at, actor, type, detail
-FROM unnest($1::text::text[], $2::text::timestamptz[], $3::text::text[], $4::text::text[], $5::text::text[])
+FROM unnest($1::text::text[], $2::text::timestamptz[], $3::text::text[], $4::text::text[], $5::text::bytea[])
 	WITH ORDINALITY AS u(ticket_code, at, actor, type, detail, ord)
 ORDER BY ord`
 
 	// The id column's default is evaluated as rows are inserted, in slice
 	// order, so sorting the returned IDs gives them in slice order.
 	insertOutboxSQL = `
-INSERT INTO outbox (channel, recipient, body, purpose, ticket_code, created_at, next_attempt_at)
-SELECT channel, recipient, body, purpose, NULLIF(ticket_code, ''), created_at, $7::timestamptz
-FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::text[], $5::text::text[],
-	$6::text::timestamptz[])
-	WITH ORDINALITY AS u(channel, recipient, body, purpose, ticket_code, created_at, ord)
+INSERT INTO outbox (channel, recipient, recipient_hash, body, purpose, ticket_code, created_at, next_attempt_at)
+SELECT channel, recipient, recipient_hash, body, purpose, NULLIF(ticket_code, ''), created_at, $8::timestamptz
+FROM unnest($1::text::text[], $2::text::bytea[], $3::text::bytea[], $4::text::bytea[], $5::text::text[],
+	$6::text::text[], $7::text::timestamptz[])
+	WITH ORDINALITY AS u(channel, recipient, recipient_hash, body, purpose, ticket_code, created_at, ord)
 ORDER BY ord
 RETURNING id`
 )
@@ -118,16 +124,36 @@ func (t *Tx) Apply(ctx context.Context, c *bot.Changes, claimedUntil time.Time) 
 	if c.Empty() {
 		return nil
 	}
+	z, err := t.s.sealer(op)
+	if err != nil {
+		return err
+	}
 	a := getArrays()
 	defer a.release()
 	var b pgx.Batch
 	if ts := c.Tickets; len(ts) > 0 {
 		answers := make([]string, len(ts))
+		private := make([]map[string]string, len(ts))
 		for i := range ts {
-			var err error
-			if answers[i], err = encodeAnswers(ts[i].Answers); err != nil {
+			var (
+				err   error
+				clear map[string]string
+			)
+			clear, private[i] = seal.SplitAnswers(ts[i].Answers)
+			if answers[i], err = encodeAnswers(clear); err != nil {
 				return bot.E(op, bot.Invalid, fmt.Errorf("ticket %s: %w", ts[i].Code, err))
 			}
+		}
+		var sealErr error
+		sealedAnswers := a.byteas(len(ts), func(i int) []byte {
+			b, err := z.Answers(clean(ts[i].Code), cleanMap(private[i]))
+			if err != nil && sealErr == nil {
+				sealErr = fmt.Errorf("ticket %s: %w", ts[i].Code, err)
+			}
+			return b
+		})
+		if sealErr != nil {
+			return bot.E(op, bot.Invalid, sealErr)
 		}
 		b.Queue(insertTicketsSQL,
 			a.texts(len(ts), func(i int) string { return ts[i].Code }),
@@ -137,7 +163,9 @@ func (t *Tx) Apply(ctx context.Context, c *bot.Changes, claimedUntil time.Time) 
 			a.texts(len(ts), func(i int) string { return ts[i].Kecamatan }),
 			a.texts(len(ts), func(i int) string { return answers[i] }),
 			a.texts(len(ts), func(i int) string { return string(ts[i].Channel) }),
-			a.texts(len(ts), func(i int) string { return ts[i].Reporter }),
+			a.byteas(len(ts), func(i int) []byte { return z.Text(seal.PlaceReporter, clean(ts[i].Code), clean(ts[i].Reporter)) }),
+			a.byteas(len(ts), func(i int) []byte { return z.Hash(clean(ts[i].Reporter)) }),
+			sealedAnswers,
 			a.times(len(ts), func(i int) time.Time { return ts[i].CreatedAt }),
 			a.times(len(ts), func(i int) time.Time { return ts[i].UpdatedAt }),
 		)
@@ -148,7 +176,7 @@ func (t *Tx) Apply(ctx context.Context, c *bot.Changes, claimedUntil time.Time) 
 			a.times(len(es), func(i int) time.Time { return es[i].At }),
 			a.texts(len(es), func(i int) string { return es[i].Actor }),
 			a.texts(len(es), func(i int) string { return es[i].Type }),
-			a.texts(len(es), func(i int) string { return es[i].Detail }),
+			a.byteas(len(es), func(i int) []byte { return z.Text(seal.PlaceDetail, clean(es[i].TicketCode), clean(es[i].Detail)) }),
 		)
 	}
 	if ms := c.Outbox; len(ms) > 0 {
@@ -163,8 +191,9 @@ func (t *Tx) Apply(ctx context.Context, c *bot.Changes, claimedUntil time.Time) 
 		}
 		b.Queue(insertOutboxSQL,
 			a.texts(len(ms), func(i int) string { return string(ms[i].Channel) }),
-			a.texts(len(ms), func(i int) string { return ms[i].To }),
-			a.texts(len(ms), func(i int) string { return ms[i].Body }),
+			a.byteas(len(ms), func(i int) []byte { return z.Text(seal.PlaceRecipient, clean(ms[i].TicketCode), clean(ms[i].To)) }),
+			a.byteas(len(ms), func(i int) []byte { return z.Hash(clean(ms[i].To)) }),
+			a.byteas(len(ms), func(i int) []byte { return z.Text(seal.PlaceBody, clean(ms[i].TicketCode), clean(ms[i].Body)) }),
 			a.texts(len(ms), func(i int) string { return string(ms[i].Purpose) }),
 			a.texts(len(ms), func(i int) string { return ms[i].TicketCode }),
 			a.times(len(ms), func(i int) time.Time { return ms[i].CreatedAt }),

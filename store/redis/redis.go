@@ -5,8 +5,17 @@
 //
 // Keys, for a conversation key k and the prefix p (default "aduan:"):
 //
-//	<p>conv:<k>   the state, expiring StateTTL after it was last saved
-//	<p>lease:<k>  the lease, expiring LeaseTTL after it was taken
+//	<p>conv:<h>   the state, expiring StateTTL after it was last saved
+//	<p>lease:<h>  the lease, expiring LeaseTTL after it was taken
+//
+// where h is the lookup hash of k (seal.Keyring.Hash, 120 bits in base64):
+// a conversation key holds the sender's phone number, and Redis keeps no
+// number in clear. The state is sealed (AES-256-GCM, bound to k), after
+// compressing a large one, so that an unfinished report's free text is
+// protected as the tickets are; a typical conversation costs Redis well
+// under 1 KB. A state that does not open (sealed under a key no longer
+// configured, or corrupted) reads as no state: the conversation starts
+// over.
 //
 // Acquire and Release each cost one round trip for a whole batch: a
 // pipeline of EVALSHA calls, one per lease, of two small Lua scripts.
@@ -29,6 +38,7 @@ import (
 	"time"
 
 	"aduan/bot"
+	"aduan/internal/seal"
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
@@ -81,12 +91,18 @@ type Options struct {
 	Prefix   string        // prefix of every key; default "aduan:"
 	StateTTL time.Duration // how long state lives after it was last saved; default 7 days
 	LeaseTTL time.Duration // how long a lease lives if not released; default 10s
+	// Keyring seals the state and hashes the keys. Required: Open refuses
+	// to start without one, and Conversations made by New without one
+	// refuse every Acquire and Release. Tests use seal.Random().
+	Keyring *seal.Keyring
 }
 
 // Conversations is bot.Conversations on a Redis server. It is safe for
 // concurrent use.
 type Conversations struct {
 	client      *goredis.Client
+	keys        *seal.Keyring
+	prefix      string // <prefix>
 	leasePrefix string // <prefix>lease:
 	convPrefix  string // <prefix>conv:
 	leaseTTL    any    // int64 milliseconds, boxed once
@@ -99,9 +115,13 @@ type Conversations struct {
 // answers. Settings the URL leaves out get values for a busy service: a
 // pool of at least 4 connections per CPU, 2s dial, read and write
 // timeouts, and context deadlines honoured. Returns Invalid for a bad URL
-// and Unavailable, naming the address, if the server does not answer.
+// or a missing Options.Keyring, and Unavailable, naming the address, if
+// the server does not answer.
 func Open(ctx context.Context, url string, opts Options) (*Conversations, error) {
 	const op = "redis.Open"
+	if opts.Keyring == nil {
+		return nil, bot.E(op, bot.Invalid, errNoKeyring)
+	}
 	o, err := goredis.ParseURL(url)
 	if err != nil {
 		return nil, bot.E(op, bot.Invalid, fmt.Errorf("redis URL: %w", redactURLError(err)))
@@ -114,7 +134,7 @@ func Open(ctx context.Context, url string, opts Options) (*Conversations, error)
 	}
 	// Load the scripts now, so that the first batches find them cached.
 	// Acquire and Release load them again if the server loses them.
-	for _, src := range [...]string{acquireSrc, releaseSrc} {
+	for _, src := range [...]string{acquireSrc, releaseSrc, hitSrc} {
 		if err := c.ScriptLoad(ctx, src).Err(); err != nil {
 			_ = c.Close()
 			return nil, bot.E(op, kindOf(err), fmt.Errorf("redis at %s: load script: %w", o.Addr, err))
@@ -170,7 +190,8 @@ func tune(o *goredis.Options) {
 
 // New returns Conversations on a client the caller made (the embedded demo
 // connects one to miniredis). It does not contact the server; the scripts
-// are loaded on first use. Close closes the client.
+// are loaded on first use. Close closes the client. Without
+// opts.Keyring, Acquire and Release fail as Invalid.
 func New(c *goredis.Client, opts Options) *Conversations {
 	if opts.Prefix == "" {
 		opts.Prefix = "aduan:"
@@ -183,6 +204,8 @@ func New(c *goredis.Client, opts Options) *Conversations {
 	}
 	return &Conversations{
 		client:      c,
+		keys:        opts.Keyring,
+		prefix:      opts.Prefix,
 		leasePrefix: opts.Prefix + "lease:",
 		convPrefix:  opts.Prefix + "conv:",
 		leaseTTL:    max(opts.LeaseTTL.Milliseconds(), 1),
@@ -216,11 +239,14 @@ func (c *Conversations) Acquire(ctx context.Context, ls []bot.Lease) error {
 	if len(ls) == 0 {
 		return nil
 	}
+	if c.keys == nil {
+		return bot.E("redis.Acquire", bot.Invalid, errNoKeyring)
+	}
 	b := c.getScratch(len(ls))
 	defer c.putScratch(b)
 
 	b.tokens(ls)
-	b.keys(c.leasePrefix, c.convPrefix, ls)
+	b.keys(c.keys, c.leasePrefix, c.convPrefix, ls)
 	for i := range ls {
 		args := b.args(7)
 		args[0], args[1], args[2] = "evalsha", acquireSHA, 2
@@ -243,7 +269,7 @@ func (c *Conversations) Acquire(ctx context.Context, ls []bot.Lease) error {
 		sent = true
 		switch v := cmd.Val().(type) {
 		case string:
-			l.Held, l.State = true, []byte(v)
+			l.Held, l.State = true, c.open(b, l.Key, v)
 		case int64:
 			l.Held = v == 1
 		default:
@@ -277,6 +303,9 @@ func (c *Conversations) Acquire(ctx context.Context, ls []bot.Lease) error {
 // may or may not have been written; the lease expires after LeaseTTL. Returns Unavailable if
 // the server cannot be reached.
 func (c *Conversations) Release(ctx context.Context, ls []bot.Lease) error {
+	if c.keys == nil {
+		return bot.E("redis.Release", bot.Invalid, errNoKeyring)
+	}
 	if err := c.release(ctx, ls, false); err != nil {
 		return bot.E("redis.Release", kindOf(err), err)
 	}
@@ -289,7 +318,10 @@ func (c *Conversations) release(ctx context.Context, ls []bot.Lease, abandon boo
 	b := c.getScratch(len(ls))
 	defer c.putScratch(b)
 
-	b.keys(c.leasePrefix, c.convPrefix, ls)
+	b.keys(c.keys, c.leasePrefix, c.convPrefix, ls)
+	if !abandon {
+		c.sealStates(b, ls)
+	}
 	for i := range ls {
 		l := &ls[i]
 		if !l.Held && !(abandon && l.Token != "") {
@@ -305,7 +337,7 @@ func (c *Conversations) release(ctx context.Context, ls []bot.Lease, abandon boo
 			args[6] = "d"
 		case l.Save != nil:
 			args = b.args(9)
-			args[6], args[7], args[8] = "s", (*arg)(&l.Save), c.stateTTL
+			args[6], args[7], args[8] = "s", &b.sealed[i], c.stateTTL
 		default:
 			args = b.args(7)
 			args[6] = "k"
@@ -447,6 +479,11 @@ func (a *arg) MarshalBinary() ([]byte, error) { return *a, nil }
 type scratch struct {
 	buf     []byte // all keys, back to back
 	keyArgs []arg  // lease key, state key of each lease, in buf
+	hash    []byte // one lookup hash
+	aad     []byte // one lease's additional data
+	zip     []byte // one compressed state
+	sealBuf []byte // the sealed states, back to back
+	sealed  []arg  // the sealed state of each lease, in sealBuf
 	argBuf  []any  // the arguments of all commands
 	cmds    []*goredis.Cmd
 	cmders  []goredis.Cmder
@@ -470,26 +507,32 @@ func (c *Conversations) putScratch(b *scratch) {
 	clear(b.argBuf[:cap(b.argBuf)])
 	clear(b.cmds)
 	clear(b.cmders)
+	clear(b.sealed)
 	b.argBuf, b.cmds, b.cmders, b.idx = b.argBuf[:0], b.cmds[:0], b.cmders[:0], b.idx[:0]
 	c.scratch.Put(b)
 }
 
+// hashedKeySize is the length of a hashed conversation key: 15 bytes of
+// its lookup hash in unpadded base64.
+const hashedKeySize = 20
+
 // keys builds the lease and state keys of every lease.
-func (b *scratch) keys(leasePrefix, convPrefix string, ls []bot.Lease) {
+func (b *scratch) keys(k *seal.Keyring, leasePrefix, convPrefix string, ls []bot.Lease) {
 	b.buf = b.buf[:0]
 	for i := range ls {
+		b.hash = k.AppendHash(b.hash[:0], ls[i].Key)
 		b.buf = append(b.buf, leasePrefix...)
-		b.buf = append(b.buf, ls[i].Key...)
+		b.buf = base64.RawURLEncoding.AppendEncode(b.buf, b.hash[:hashedKeySize*3/4])
 		b.buf = append(b.buf, convPrefix...)
-		b.buf = append(b.buf, ls[i].Key...)
+		b.buf = base64.RawURLEncoding.AppendEncode(b.buf, b.hash[:hashedKeySize*3/4])
 	}
 	b.keyArgs = b.keyArgs[:0]
 	off := 0
-	for i := range ls {
-		n := len(leasePrefix) + len(ls[i].Key)
+	for range ls {
+		n := len(leasePrefix) + hashedKeySize
 		b.keyArgs = append(b.keyArgs, b.buf[off:off+n:off+n])
 		off += n
-		n = len(convPrefix) + len(ls[i].Key)
+		n = len(convPrefix) + hashedKeySize
 		b.keyArgs = append(b.keyArgs, b.buf[off:off+n:off+n])
 		off += n
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"aduan/bot"
+	"aduan/internal/seal"
 	"aduan/internal/testenv"
 	"aduan/store/redis"
 
@@ -18,10 +19,17 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
+// keys seals the test states; the lookup key stays the same for the whole
+// process, so two Conversations made with it find each other's keys.
+var keys = seal.Random()
+
 // open returns Conversations on this package's Redis DB, flushed.
 func open(t testing.TB, opts redis.Options) *redis.Conversations {
 	t.Helper()
 	ctx := context.Background()
+	if opts.Keyring == nil {
+		opts.Keyring = keys
+	}
 	c, err := redis.Open(ctx, testenv.RedisURL(1), opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -37,6 +45,9 @@ func open(t testing.TB, opts redis.Options) *redis.Conversations {
 func openMini(t testing.TB, opts redis.Options) *redis.Conversations {
 	t.Helper()
 	m := miniredis.RunT(t)
+	if opts.Keyring == nil {
+		opts.Keyring = keys
+	}
 	c := redis.New(goredis.NewClient(&goredis.Options{Addr: m.Addr()}), opts)
 	t.Cleanup(func() { c.Close() })
 	return c
@@ -164,39 +175,45 @@ func TestKeysAndTTL(t *testing.T) {
 	c := open(t, redis.Options{Prefix: "t:", StateTTL: stateTTL, LeaseTTL: 30 * time.Second})
 	rdb := c.Client()
 
+	leaseKey, stateKey := c.LeaseKey("sms:+62"), c.StateKey("sms:+62")
+	for _, k := range []string{leaseKey, stateKey} {
+		if !strings.HasPrefix(k, "t:") || strings.Contains(k, "+62") {
+			t.Errorf("key %q: want the prefix and no number", k)
+		}
+	}
 	ls := acquire(t, c, "sms:+62")
-	lease, err := rdb.Get(ctx, "t:lease:sms:+62").Result()
+	lease, err := rdb.Get(ctx, leaseKey).Result()
 	if err != nil {
 		t.Fatalf("GET lease: %v", err)
 	}
 	if lease != ls[0].Token {
 		t.Errorf("lease key = %q, want token %q", lease, ls[0].Token)
 	}
-	if pttl := rdb.PTTL(ctx, "t:lease:sms:+62").Val(); pttl <= 0 || pttl > 30*time.Second {
+	if pttl := rdb.PTTL(ctx, leaseKey).Val(); pttl <= 0 || pttl > 30*time.Second {
 		t.Errorf("lease PTTL = %v, want in (0, 30s]", pttl)
 	}
 
 	ls[0].Save = []byte("s")
 	release(t, c, ls...)
-	if n := rdb.Exists(ctx, "t:lease:sms:+62").Val(); n != 0 {
+	if n := rdb.Exists(ctx, leaseKey).Val(); n != 0 {
 		t.Errorf("lease key exists after Release: %d, want 0", n)
 	}
-	if got := rdb.Get(ctx, "t:conv:sms:+62").Val(); got != "s" {
-		t.Errorf("state key = %q, want %q", got, "s")
+	if got := rdb.Get(ctx, stateKey).Val(); len(got) != 2+seal.Overhead || got[0] != seal.Version {
+		t.Errorf("state key = %q, want the state sealed", got)
 	}
-	pttl := rdb.PTTL(ctx, "t:conv:sms:+62").Val()
+	pttl := rdb.PTTL(ctx, stateKey).Val()
 	if pttl <= 0 || pttl > stateTTL {
 		t.Fatalf("state PTTL = %v, want in (0, %v]", pttl, stateTTL)
 	}
 
 	// Saving again refreshes the TTL.
-	if err := rdb.PExpire(ctx, "t:conv:sms:+62", time.Minute).Err(); err != nil {
+	if err := rdb.PExpire(ctx, stateKey, time.Minute).Err(); err != nil {
 		t.Fatalf("PEXPIRE: %v", err)
 	}
 	ls = acquire(t, c, "sms:+62")
 	ls[0].Save = []byte("s2")
 	release(t, c, ls...)
-	if pttl := rdb.PTTL(ctx, "t:conv:sms:+62").Val(); pttl <= time.Minute || pttl > stateTTL {
+	if pttl := rdb.PTTL(ctx, stateKey).Val(); pttl <= time.Minute || pttl > stateTTL {
 		t.Errorf("state PTTL after second save = %v, want in (1m, %v]", pttl, stateTTL)
 	}
 }
@@ -236,18 +253,19 @@ func TestReleaseStaleLease(t *testing.T) {
 		{Key: "k", Token: stale.Token, Held: true, Save: []byte("stale")},
 		{Key: "k", Token: stale.Token, Held: true, Delete: true},
 	} {
+		sealed := rdb.Get(ctx, c.StateKey("k")).Val()
 		release(t, c, l)
-		if got := rdb.Get(ctx, "aduan:lease:k").Val(); got != current.Token {
+		if got := rdb.Get(ctx, c.LeaseKey("k")).Val(); got != current.Token {
 			t.Fatalf("lease after stale Release = %q, want the other holder's %q", got, current.Token)
 		}
-		if got := rdb.Get(ctx, "aduan:conv:k").Val(); got != "orig" {
-			t.Fatalf("state after stale Release = %q, want %q", got, "orig")
+		if got := rdb.Get(ctx, c.StateKey("k")).Val(); got != sealed {
+			t.Fatalf("state changed by a stale Release")
 		}
 	}
 
 	current.Save = []byte("new")
 	release(t, other, current)
-	if got := rdb.Get(ctx, "aduan:conv:k").Val(); got != "new" {
+	if got := string(waitHeld(t, c, "k").State); got != "new" {
 		t.Errorf("state after current Release = %q, want %q", got, "new")
 	}
 }
@@ -349,7 +367,7 @@ func TestAcquireFails(t *testing.T) {
 	ctx := context.Background()
 	c := open(t, redis.Options{})
 	rdb := c.Client()
-	if err := rdb.HSet(ctx, "aduan:conv:b", "f", "v").Err(); err != nil { // GET fails: WRONGTYPE
+	if err := rdb.HSet(ctx, c.StateKey("b"), "f", "v").Err(); err != nil { // GET fails: WRONGTYPE
 		t.Fatalf("HSET: %v", err)
 	}
 	ls := []bot.Lease{{Key: "a"}, {Key: "b"}, {Key: "c"}}
@@ -365,7 +383,7 @@ func TestAcquireFails(t *testing.T) {
 			t.Errorf("lease %d: Held = true, want false", i)
 		}
 	}
-	if n := rdb.Exists(ctx, "aduan:lease:a", "aduan:lease:b", "aduan:lease:c").Val(); n != 0 {
+	if n := rdb.Exists(ctx, c.LeaseKey("a"), c.LeaseKey("b"), c.LeaseKey("c")).Val(); n != 0 {
 		t.Errorf("lease keys left after failed Acquire = %d, want 0", n)
 	}
 }
@@ -384,7 +402,7 @@ func TestOpen(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := redis.Open(ctx, tt.url, redis.Options{})
+			c, err := redis.Open(ctx, tt.url, redis.Options{Keyring: keys})
 			if err == nil {
 				c.Close()
 				t.Fatalf("Open(%q) error = nil, want %v", tt.url, tt.wantKind)
@@ -406,7 +424,7 @@ func TestOpen(t *testing.T) {
 func TestDown(t *testing.T) {
 	ctx := context.Background()
 	m := miniredis.RunT(t)
-	c := redis.New(goredis.NewClient(&goredis.Options{Addr: m.Addr(), MaxRetries: -1, DialerRetries: 1}), redis.Options{})
+	c := redis.New(goredis.NewClient(&goredis.Options{Addr: m.Addr(), MaxRetries: -1, DialerRetries: 1}), redis.Options{Keyring: keys})
 	t.Cleanup(func() { c.Close() })
 	if err := c.Ping(ctx); err != nil {
 		t.Fatalf("Ping: %v", err)

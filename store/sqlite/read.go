@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"aduan/bot"
+	"aduan/internal/seal"
 )
 
-const ticketColumns = `code, kind, status, urgent, kecamatan, answers, channel, reporter, created_at, updated_at`
+// ticketColumns are the columns scanTickets reads, in order.
+const ticketColumns = `code, kind, status, urgent, kecamatan, answers, channel, reporter, sealed_answers, created_at, updated_at`
 
 // Ticket returns the ticket with the code. Returns NotFound if none has it.
 func (s *Store) Ticket(ctx context.Context, code string) (bot.Ticket, error) {
@@ -20,7 +22,7 @@ func (s *Store) Ticket(ctx context.Context, code string) (bot.Ticket, error) {
 	if err != nil {
 		return bot.Ticket{}, wrap(op, err)
 	}
-	ts, err := scanTickets(rows)
+	ts, err := s.scanTickets(rows)
 	if err != nil {
 		return bot.Ticket{}, wrap(op, err)
 	}
@@ -58,7 +60,7 @@ func (s *Store) Tickets(ctx context.Context, f bot.TicketFilter) ([]bot.Ticket, 
 	if err != nil {
 		return nil, wrap(op, err)
 	}
-	ts, err := scanTickets(rows)
+	ts, err := s.scanTickets(rows)
 	if err != nil {
 		return nil, wrap(op, err)
 	}
@@ -68,26 +70,30 @@ func (s *Store) Tickets(ctx context.Context, f bot.TicketFilter) ([]bot.Ticket, 
 	return ts, nil
 }
 
-func scanTickets(rows *sql.Rows) ([]bot.Ticket, error) {
+// scanTickets reads rows of ticketColumns, opening what is sealed, and
+// closes rows.
+func (s *Store) scanTickets(rows *sql.Rows) ([]bot.Ticket, error) {
 	defer rows.Close()
-	var ts []bot.Ticket
+	var (
+		ts []bot.Ticket
+		o  = s.opener()
+	)
 	for rows.Next() {
 		var (
-			t                bot.Ticket
-			answers          string
-			created, updated int64
+			t                          bot.Ticket
+			answers, reporter, private []byte
+			created, updated           int64
 		)
 		if err := rows.Scan(&t.Code, &t.Kind, &t.Status, &t.Urgent, &t.Kecamatan, &answers,
-			&t.Channel, &t.Reporter, &created, &updated); err != nil {
+			&t.Channel, &reporter, &private, &created, &updated); err != nil {
 			return nil, err
 		}
-		if answers != "{}" && answers != "" {
-			if err := json.Unmarshal([]byte(answers), &t.Answers); err != nil {
-				return nil, fmt.Errorf("ticket %s: answers: %w", t.Code, err)
-			}
-			if len(t.Answers) == 0 {
-				t.Answers = nil
-			}
+		var err error
+		if t.Answers, err = o.Answers(t.Code, answers, private); err != nil {
+			return nil, err
+		}
+		if t.Reporter, err = o.Text(reporter, seal.PlaceReporter, t.Code); err != nil {
+			return nil, err
 		}
 		t.CreatedAt, t.UpdatedAt = fromMicros(created), fromMicros(updated)
 		ts = append(ts, t)
@@ -111,19 +117,25 @@ ORDER BY e.id`, code)
 	var (
 		found bool
 		es    []bot.Event
+		o     = s.opener()
 	)
 	for rows.Next() {
 		found = true
 		var (
-			id                 sql.NullInt64
-			at                 sql.NullInt64
-			actor, typ, detail sql.NullString
+			id         sql.NullInt64
+			at         sql.NullInt64
+			actor, typ sql.NullString
+			detail     []byte
 		)
 		if err := rows.Scan(&id, &at, &actor, &typ, &detail); err != nil {
 			return nil, wrap(op, err)
 		}
 		if id.Valid {
-			es = append(es, bot.Event{TicketCode: code, At: fromMicros(at.Int64), Actor: actor.String, Type: typ.String, Detail: detail.String})
+			d, err := o.Text(detail, seal.PlaceDetail, code)
+			if err != nil {
+				return nil, wrap(op, err)
+			}
+			es = append(es, bot.Event{TicketCode: code, At: fromMicros(at.Int64), Actor: actor.String, Type: typ.String, Detail: d})
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -156,15 +168,24 @@ LIMIT ?`, micros(now), limit)
 	if err != nil {
 		return nil, wrap(op, err)
 	}
-	var out []bot.Outbound
+	var (
+		out []bot.Outbound
+		o   = s.opener()
+	)
 	for rows.Next() {
 		var (
-			m       bot.Outbound
-			created int64
+			m        bot.Outbound
+			created  int64
+			to, body []byte
 		)
-		if err := rows.Scan(&m.ID, &m.Channel, &m.To, &m.Body, &m.Purpose, &m.TicketCode, &m.Attempts, &created); err != nil {
+		if err := rows.Scan(&m.ID, &m.Channel, &to, &body, &m.Purpose, &m.TicketCode, &m.Attempts, &created); err != nil {
 			rows.Close()
 			return nil, wrap(op, err)
+		}
+		var err error
+		if m.To, m.Body, err = o.Outbound(to, body, m.TicketCode); err != nil {
+			rows.Close()
+			return nil, wrap(op, fmt.Errorf("outbox message %d: %w", m.ID, err))
 		}
 		m.CreatedAt = fromMicros(created)
 		out = append(out, m)
@@ -282,16 +303,24 @@ FROM outbox ORDER BY id`)
 		return nil, wrap(op, err)
 	}
 	defer rows.Close()
-	var out []bot.OutboxEntry
+	var (
+		out []bot.OutboxEntry
+		o   = s.opener()
+	)
 	for rows.Next() {
 		var (
-			e       bot.OutboxEntry
-			created int64
-			sentAt  sql.NullInt64
+			e        bot.OutboxEntry
+			created  int64
+			sentAt   sql.NullInt64
+			to, body []byte
 		)
-		if err := rows.Scan(&e.ID, &e.Channel, &e.To, &e.Body, &e.Purpose, &e.TicketCode, &e.Attempts, &created,
+		if err := rows.Scan(&e.ID, &e.Channel, &to, &body, &e.Purpose, &e.TicketCode, &e.Attempts, &created,
 			&e.State, &e.ProviderID, &e.LastError, &e.DeliveryStatus, &sentAt); err != nil {
 			return nil, wrap(op, err)
+		}
+		var err error
+		if e.To, e.Body, err = o.Outbound(to, body, e.TicketCode); err != nil {
+			return nil, wrap(op, fmt.Errorf("outbox message %d: %w", e.ID, err))
 		}
 		e.CreatedAt = fromMicros(created)
 		if sentAt.Valid {

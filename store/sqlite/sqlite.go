@@ -9,6 +9,12 @@
 // for it (do not call the Store from the goroutine that holds a Tx).
 //
 // Times are stored as microseconds since the Unix epoch and returned in UTC.
+//
+// Personal data is sealed (internal/seal) as store/postgres seals it: the
+// reporter's address, the answers that are free text, event details, and
+// each outbox message's recipient and body, with lookup hashes of
+// addresses. A store without a keyring (WithKeyring) refuses to write or
+// read any of these.
 package sqlite
 
 import (
@@ -27,6 +33,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"aduan/bot"
+	"aduan/internal/seal"
 )
 
 //go:embed migrations/*.sql
@@ -40,16 +47,25 @@ const Memory = ":memory:"
 
 // Store is the SQLite bot.Store. It is safe for concurrent use.
 type Store struct {
-	db *sql.DB
+	db   *sql.DB
+	keys *seal.Keyring
 }
 
 var _ bot.Store = (*Store)(nil)
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithKeyring makes the store seal personal data under k. Without it, the
+// store refuses every operation that writes or reads personal data: it
+// never stores such data in clear.
+func WithKeyring(k *seal.Keyring) Option { return func(s *Store) { s.keys = k } }
 
 // Open opens (creating if need be) the database at path, or a private
 // in-memory one for ":memory:", and applies its migrations. Returns Invalid
 // for a path SQLite cannot take and Unavailable if the file cannot be
 // opened or migrated.
-func Open(ctx context.Context, path string) (*Store, error) {
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	const op = "sqlite.Open"
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, bot.E(op, bot.Invalid, fmt.Errorf("database path %q: empty or holds '?' or '#'", path))
@@ -74,6 +90,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.SetMaxOpenConns(4)
 	}
 	s := &Store{db: db}
+	for _, o := range opts {
+		o(s)
+	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, bot.E(op, bot.Unavailable, fmt.Errorf("%s: %w", path, err))
@@ -118,6 +137,9 @@ func (s *Store) Ping(ctx context.Context) error {
 func wrap(op string, err error) error { return bot.E(op, kindOf(err), err) }
 
 func kindOf(err error) bot.ErrorKind {
+	if errors.Is(err, seal.ErrNoKeyring) {
+		return bot.Invalid
+	}
 	var e *sqlite.Error
 	if errors.As(err, &e) {
 		switch e.Code() {
@@ -156,4 +178,35 @@ func clean(s string) string {
 		return s
 	}
 	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+}
+
+// errNoKeyring refuses every operation on personal data by a store that
+// has no keyring (WithKeyring).
+var errNoKeyring = bot.E("sqlite", bot.Invalid, seal.ErrNoKeyring)
+
+// sealer returns a sealer on the store's keyring, or Invalid if it has
+// none.
+func (s *Store) sealer(op string) (*seal.Sealer, error) {
+	z, err := s.keys.Sealer()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, errNoKeyring)
+	}
+	return z, nil
+}
+
+func (s *Store) opener() *seal.Opener { return s.keys.Opener() }
+
+// cleanMap returns a with every key and value cleaned; a itself when
+// nothing needs it.
+func cleanMap(a map[string]string) map[string]string {
+	for k, v := range a {
+		if clean(k) != k || clean(v) != v {
+			c := make(map[string]string, len(a))
+			for k, v := range a {
+				c[clean(k)] = clean(v)
+			}
+			return c
+		}
+	}
+	return a
 }

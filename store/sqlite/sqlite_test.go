@@ -2,20 +2,29 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"aduan/bot"
+	"aduan/internal/seal"
 	"aduan/store/sqlite"
 	"aduan/store/storetest"
 )
 
+// keys seals the test data; the lookup key stays the same for the whole
+// process, as in production.
+var keys = seal.Random()
+
 func open(t *testing.T, path string) *sqlite.Store {
 	t.Helper()
-	s, err := sqlite.Open(t.Context(), path)
+	s, err := sqlite.Open(t.Context(), path, sqlite.WithKeyring(keys))
 	if err != nil {
 		t.Fatalf("Open(%q): %v", path, err)
 	}
@@ -36,6 +45,61 @@ func TestContract(t *testing.T) {
 			return open(t, filepath.Join(t.TempDir(), "aduan.db"))
 		})
 	})
+}
+
+func TestPrivate(t *testing.T) {
+	storetest.RunPrivate(t, storetest.Sealed{
+		Open: func(t *testing.T, k *seal.Keyring) storetest.Private {
+			s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "aduan.db"), sqlite.WithKeyring(k))
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
+		Reopen: func(t *testing.T, s storetest.Private, k *seal.Keyring) storetest.Private {
+			return s.(*sqlite.Store).WithKeyring(k)
+		},
+		Dump: func(t *testing.T, s storetest.Private) string { return dump(t, s.(*sqlite.Store).DB()) },
+	})
+}
+
+// dump returns every value of the tables that hold personal data: text as
+// it is, BLOBs in hex.
+func dump(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	var sb strings.Builder
+	for _, table := range []string{"tickets", "ticket_events", "outbox"} {
+		rows, err := db.QueryContext(t.Context(), "SELECT * FROM "+table)
+		if err != nil {
+			t.Fatalf("dump %s: %v", table, err)
+		}
+		cols, _ := rows.Columns()
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatalf("dump %s: %v", table, err)
+			}
+			for _, v := range vals {
+				if b, ok := v.([]byte); ok {
+					sb.WriteString(hex.EncodeToString(b))
+				} else {
+					fmt.Fprint(&sb, v)
+				}
+				sb.WriteByte('|')
+			}
+			sb.WriteByte('\n')
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatalf("dump %s: %v", table, err)
+		}
+		rows.Close()
+	}
+	return sb.String()
 }
 
 func TestOpenBadPath(t *testing.T) {
@@ -64,7 +128,7 @@ func TestOpenBadPath(t *testing.T) {
 func TestFileKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "aduan.db")
 	ctx := t.Context()
-	s, err := sqlite.Open(ctx, path)
+	s, err := sqlite.Open(ctx, path, sqlite.WithKeyring(keys))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -147,5 +211,61 @@ func TestConcurrentClaim(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSealLegacyRows writes rows as the first schema held them, in clear
+// text, and checks that they read as before, that Rotate seals them and
+// hashes their addresses, and that no clear text is left.
+func TestSealLegacyRows(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "aduan.db"))
+	ctx := t.Context()
+	const (
+		phone = "+6281300000009"
+		desc  = "Cerita lama yang ditulis sebelum enkripsi"
+		note  = "Catatan petugas sebelum enkripsi"
+	)
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO tickets (code, kind, status, kecamatan, answers, channel, reporter, created_at, updated_at)
+VALUES ('KS-LEGA1', 'case', 'received', 'borong', ?, 'sms', ?, 1, 1)`,
+			[]any{`{"kecamatan": "borong", "description": "` + desc + `"}`, phone}},
+		{`INSERT INTO ticket_events (ticket_code, at, actor, type, detail) VALUES ('KS-LEGA1', 1, 'system', 'note', ?)`,
+			[]any{note}},
+		{`INSERT INTO outbox (channel, recipient, body, purpose, ticket_code, created_at, next_attempt_at)
+VALUES ('sms', ?, ?, 'reply', 'KS-LEGA1', 1, 1)`, []any{phone, desc}},
+	} {
+		if _, err := s.DB().ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatalf("legacy rows: %v", err)
+		}
+	}
+	tk, err := s.Ticket(ctx, "KS-LEGA1")
+	if err != nil || tk.Reporter != phone || tk.Answers["description"] != desc || tk.Answers["kecamatan"] != "borong" {
+		t.Fatalf("legacy Ticket = %+v, %v; want it read as written", tk, err)
+	}
+	n, err := s.Rotate(ctx, 0)
+	if want := (seal.Counts{Tickets: 1, Events: 1, Outbox: 1}); err != nil || n != want {
+		t.Fatalf("Rotate = %+v, %v; want %+v", n, err, want)
+	}
+	after, err := s.Ticket(ctx, "KS-LEGA1")
+	if err != nil || !reflect.DeepEqual(after, tk) {
+		t.Errorf("Ticket after rotation = %+v, %v; want %+v", after, err, tk)
+	}
+	if es, err := s.Events(ctx, "KS-LEGA1"); err != nil || len(es) != 1 || es[0].Detail != note {
+		t.Errorf("Events after rotation = %+v, %v; want the note", es, err)
+	}
+	if ts, err := s.TicketsByReporter(ctx, bot.SMS, phone); err != nil || len(ts) != 1 {
+		t.Errorf("TicketsByReporter after rotation = %v, %v; want the ticket", ts, err)
+	}
+	d := dump(t, s.DB())
+	for _, secret := range []string{phone, desc, note, hex.EncodeToString([]byte(phone)), hex.EncodeToString([]byte(desc))} {
+		if strings.Contains(d, secret) {
+			t.Errorf("after rotation the database holds %q", secret)
+		}
+	}
+	if n, err := s.Rotate(ctx, 0); err != nil || n != (seal.Counts{}) {
+		t.Errorf("Rotate again = %+v, %v; want nothing", n, err)
 	}
 }

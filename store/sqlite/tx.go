@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"aduan/bot"
+	"aduan/internal/seal"
 )
 
 // Tx is one SQLite transaction. It holds the database's write lock from
 // Begin to Commit or Rollback. It is not safe for concurrent use.
 type Tx struct {
 	tx *sql.Tx
+	s  *Store
 }
 
 var _ bot.Tx = (*Tx)(nil)
@@ -26,7 +28,7 @@ func (s *Store) Begin(ctx context.Context) (bot.Tx, error) {
 	if err != nil {
 		return nil, wrap("sqlite.Begin", err)
 	}
-	return &Tx{tx: tx}, nil
+	return &Tx{tx: tx, s: s}, nil
 }
 
 // Claim records the messages as processed and reports which had been
@@ -69,22 +71,35 @@ func (t *Tx) Apply(ctx context.Context, c *bot.Changes, claimedUntil time.Time) 
 	if c.Empty() {
 		return nil
 	}
+	z, err := t.s.sealer(op)
+	if err != nil {
+		return err
+	}
 	if len(c.Tickets) > 0 {
 		st, err := t.tx.PrepareContext(ctx, `
-INSERT INTO tickets (code, kind, status, urgent, kecamatan, answers, channel, reporter, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+INSERT INTO tickets (code, kind, status, urgent, kecamatan, answers, channel, reporter, reporter_hash,
+	sealed_answers, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return wrap(op, err)
 		}
 		defer st.Close()
 		for _, tk := range c.Tickets {
-			answers, err := encodeAnswers(tk.Answers)
+			code := clean(tk.Code)
+			clear, private := seal.SplitAnswers(tk.Answers)
+			answers, err := encodeAnswers(clear)
 			if err != nil {
 				return bot.E(op, bot.Invalid, fmt.Errorf("ticket %s: %w", tk.Code, err))
 			}
-			_, err = st.ExecContext(ctx, clean(tk.Code), clean(string(tk.Kind)), clean(string(tk.Status)), tk.Urgent,
-				clean(tk.Kecamatan), answers, clean(string(tk.Channel)), clean(tk.Reporter),
-				micros(tk.CreatedAt), micros(tk.UpdatedAt))
+			sealedAnswers, err := z.Answers(code, cleanMap(private))
+			if err != nil {
+				return bot.E(op, bot.Invalid, fmt.Errorf("ticket %s: %w", tk.Code, err))
+			}
+			sealedAnswers = clone(sealedAnswers)
+			reporter := clone(z.Text(seal.PlaceReporter, code, clean(tk.Reporter)))
+			_, err = st.ExecContext(ctx, code, clean(string(tk.Kind)), clean(string(tk.Status)), tk.Urgent,
+				clean(tk.Kecamatan), answers, clean(string(tk.Channel)), reporter, z.Hash(clean(tk.Reporter)),
+				sealedAnswers, micros(tk.CreatedAt), micros(tk.UpdatedAt))
 			if err != nil {
 				return wrap(op, fmt.Errorf("insert ticket %s: %w", tk.Code, err))
 			}
@@ -98,7 +113,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		}
 		defer st.Close()
 		for _, e := range c.Events {
-			_, err := st.ExecContext(ctx, clean(e.TicketCode), micros(e.At), clean(e.Actor), clean(e.Type), clean(e.Detail))
+			code := clean(e.TicketCode)
+			_, err := st.ExecContext(ctx, code, micros(e.At), clean(e.Actor), clean(e.Type),
+				z.Text(seal.PlaceDetail, code, clean(e.Detail)))
 			if err != nil {
 				return wrap(op, fmt.Errorf("insert event for ticket %s: %w", e.TicketCode, err))
 			}
@@ -106,8 +123,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	}
 	if len(c.Outbox) > 0 {
 		st, err := t.tx.PrepareContext(ctx, `
-INSERT INTO outbox (channel, recipient, body, purpose, ticket_code, created_at, next_attempt_at)
-VALUES (?, ?, ?, ?, NULLIF(?, ''), ?, ?)`)
+INSERT INTO outbox (channel, recipient, recipient_hash, body, purpose, ticket_code, created_at, next_attempt_at)
+VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?)`)
 		if err != nil {
 			return wrap(op, err)
 		}
@@ -121,8 +138,11 @@ VALUES (?, ?, ?, ?, NULLIF(?, ''), ?, ?)`)
 				}
 				m.CreatedAt = now
 			}
-			res, err := st.ExecContext(ctx, clean(string(m.Channel)), clean(m.To), clean(m.Body), clean(string(m.Purpose)),
-				clean(m.TicketCode), micros(m.CreatedAt), micros(claimedUntil))
+			code := clean(m.TicketCode)
+			to := clone(z.Text(seal.PlaceRecipient, code, clean(m.To)))
+			hash := clone(z.Hash(clean(m.To)))
+			res, err := st.ExecContext(ctx, clean(string(m.Channel)), to, hash, z.Text(seal.PlaceBody, code, clean(m.Body)),
+				clean(string(m.Purpose)), code, micros(m.CreatedAt), micros(claimedUntil))
 			if err != nil {
 				return wrap(op, fmt.Errorf("insert outbox message: %w", err))
 			}
@@ -165,4 +185,13 @@ func (t *Tx) Rollback(ctx context.Context) error {
 		return wrap("sqlite.Rollback", err)
 	}
 	return nil
+}
+
+// clone copies b, keeping nil nil and empty empty: the sealer reuses its
+// buffer from one value to the next.
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
 }

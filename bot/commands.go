@@ -1,0 +1,595 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"aduan/dialog"
+)
+
+// Command is an officer's or supervisor's message, parsed.
+type Command struct {
+	Verb string // canonical Indonesian verb: terima, info, catat, ...
+	Code string // the ticket code, normalized; "" when none was given
+	Arg  string // the rest: a note, a message, a status, an officer, a period
+}
+
+// verbs maps what officers may type to the canonical verb.
+var verbs = map[string]string{
+	"terima": "terima", "accept": "terima", "ambil": "terima",
+	"info": "info", "detail": "info", "rincian": "info",
+	"catat": "catat", "catatan": "catat", "note": "catat",
+	"balas": "balas", "reply": "balas", "kirim": "balas",
+	"status": "status",
+	"selesai": "selesai", "done": "selesai", "tutup": "selesai", "close": "selesai",
+	"alihkan": "alihkan", "transfer": "alihkan", "pindah": "alihkan",
+	"tiket": "tiket", "tickets": "tiket", "mine": "tiket",
+	"bantuan": "bantuan", "help": "bantuan", "menu": "bantuan",
+	"rekap": "rekap", "summary": "rekap",
+	"terlambat": "terlambat", "late": "terlambat",
+	"petugas": "petugas", "officers": "petugas",
+}
+
+// needsCode lists the verbs that act on one ticket, with their usage.
+var needsCode = map[string]string{
+	"terima":  "TERIMA <kode>",
+	"info":    "INFO <kode>",
+	"catat":   "CATAT <kode> <catatan>",
+	"balas":   "BALAS <kode> <pesan>",
+	"selesai": "SELESAI <kode> <ringkasan>",
+	"alihkan": "ALIHKAN <kode> <nama petugas>",
+}
+
+// ParseCommand reads an officer's message: case-insensitive, forgiving about
+// spacing and about how the code is typed ("ks 7hq4xm", "KS7HQ4XM"). It
+// reports false if the message is not a command at all.
+func ParseCommand(text string) (Command, bool) {
+	text = dialog.Clean(text)
+	fields := strings.Fields(text)
+	if len(fields) == 0 {
+		return Command{}, false
+	}
+	verb, ok := verbs[strings.ToLower(strings.Trim(fields[0], ".,:;!?"))]
+	if !ok {
+		return Command{}, false
+	}
+	c := Command{Verb: verb}
+	rest := fields[1:]
+	if len(rest) > 0 {
+		switch {
+		case NormalizeCode(rest[0]) != "":
+			c.Code, rest = NormalizeCode(rest[0]), rest[1:]
+		case len(rest) > 1 && NormalizeCode(rest[0]+rest[1]) != "":
+			c.Code, rest = NormalizeCode(rest[0]+rest[1]), rest[2:]
+		}
+	}
+	c.Arg = strings.Join(rest, " ")
+	return c, true
+}
+
+// commandHelp is BANTUAN for officers: two SMS at most.
+const commandHelp = "Perintah: TERIMA kode | INFO kode | CATAT kode teks | BALAS kode pesan | " +
+	"STATUS kode dinilai/didampingi/dirujuk/selesai | SELESAI kode ringkasan | ALIHKAN kode nama | TIKET"
+
+const supervisorHelp = " | Pimpinan: STATUS kode | REKAP / REKAP MINGGU / REKAP BULAN | TERLAMBAT | PETUGAS"
+
+// statusWords maps what officers may type to a status.
+var statusWords = map[string]Status{
+	"diterima": StatusReceived, "received": StatusReceived, "terima": StatusReceived,
+	"dinilai": StatusAssessed, "asesmen": StatusAssessed, "assessed": StatusAssessed, "dinilaikan": StatusAssessed,
+	"didampingi": StatusAccompanied, "pendampingan": StatusAccompanied, "accompanied": StatusAccompanied,
+	"proses": StatusAccompanied, "diproses": StatusAccompanied,
+	"dirujuk": StatusReferred, "rujuk": StatusReferred, "referred": StatusReferred,
+	"selesai": StatusDone, "done": StatusDone,
+}
+
+// statusName is a status in the officers' words.
+var statusName = map[Status]string{StatusReceived: "diterima", StatusAssessed: "dinilai",
+	StatusAccompanied: "didampingi", StatusReferred: "dirujuk", StatusDone: "selesai"}
+
+// Policy is the service standard's clocks for one kind of ticket.
+type Policy struct {
+	FirstResponse time.Duration // an officer accepts it within this
+	Done          time.Duration // it is done within this
+}
+
+// DefaultPolicy is the published standard: handling within 30 minutes,
+// done within 7 days.
+var DefaultPolicy = Policy{FirstResponse: 30 * time.Minute, Done: 7 * 24 * time.Hour}
+
+// Late reports which of the ticket's clocks ran out by now.
+func (p Policy) Late(t *Ticket, now time.Time) (firstResponse, done bool) {
+	if t.AcceptedAt.IsZero() && t.Open() && now.Sub(t.CreatedAt) > p.FirstResponse {
+		firstResponse = true
+	}
+	if t.Open() && now.Sub(t.CreatedAt) > p.Done {
+		done = true
+	}
+	return
+}
+
+// IsLate reports whether either clock ran out.
+func (p Policy) IsLate(t *Ticket, now time.Time) bool {
+	a, b := p.Late(t, now)
+	return a || b
+}
+
+// LockingTx is a transaction that can read a ticket for change.
+type LockingTx interface {
+	// Ticket reads a ticket and locks it until the transaction ends.
+	// Returns NotFound if no ticket has the code.
+	Ticket(ctx context.Context, code string) (Ticket, error)
+}
+
+// work is what one batch reads and changes of existing tickets: each
+// ticket is read once, under lock, and written once.
+type work struct {
+	tx      Tx
+	tickets map[string]*Ticket
+	changed []string
+}
+
+func (w *work) ticket(ctx context.Context, code string) (*Ticket, error) {
+	if t, ok := w.tickets[code]; ok {
+		return t, nil
+	}
+	lt, ok := w.tx.(LockingTx)
+	if !ok {
+		return nil, E("read ticket", Other, fmt.Errorf("store cannot lock tickets"))
+	}
+	t, err := lt.Ticket(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	if w.tickets == nil {
+		w.tickets = map[string]*Ticket{}
+	}
+	w.tickets[code] = &t
+	return &t, nil
+}
+
+func (w *work) touch(t *Ticket, now time.Time) {
+	t.UpdatedAt = now
+	if !contains(w.changed, t.Code) {
+		w.changed = append(w.changed, t.Code)
+	}
+}
+
+// flush adds the changed tickets to ch.
+func (w *work) flush(ch *Changes) {
+	for _, code := range w.changed {
+		ch.Updates = append(ch.Updates, *w.tickets[code])
+	}
+}
+
+// command carries out one officer's command and answers them.
+func (s *Service) command(ctx context.Context, w *work, o Officer, c Command, m Inbound, now time.Time, ch *Changes) error {
+	reply := func(text string) {
+		ch.Outbox = append(ch.Outbox, Outbound{Channel: m.Channel, To: m.From, Body: text, Purpose: PurposeReply,
+			TicketCode: c.Code, CreatedAt: now})
+	}
+	event := func(t *Ticket, typ, detail string) {
+		ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: o.Phone, Type: typ, Detail: detail})
+	}
+	if usage, ok := needsCode[c.Verb]; ok && c.Code == "" {
+		reply("Format: " + usage)
+		return nil
+	}
+	if c.Verb == "status" && c.Code == "" {
+		reply("Format: STATUS <kode> [dinilai/didampingi/dirujuk/selesai]")
+		return nil
+	}
+	var t *Ticket
+	if c.Code != "" {
+		var err error
+		t, err = w.ticket(ctx, c.Code)
+		if KindOf(err) == NotFound {
+			reply("Tiket " + c.Code + " tidak ditemukan.")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	switch c.Verb {
+	case "terima":
+		if !t.Open() {
+			reply(t.Code + " sudah selesai.")
+			return nil
+		}
+		if t.Assignee != "" && t.Assignee != o.Phone && !t.AcceptedAt.IsZero() {
+			reply(t.Code + " sudah diterima oleh " + s.staff.Name(t.Assignee) + ".")
+			return nil
+		}
+		first := t.AcceptedAt.IsZero()
+		t.Assignee = o.Phone
+		if first {
+			t.AcceptedAt = now
+		}
+		w.touch(t, now)
+		event(t, "accepted", "")
+		reply(t.Code + " Anda terima. INFO " + t.Code + " untuk rincian.")
+		if first {
+			s.tellCitizen(ctx, t, "progress.accepted", now, ch)
+		}
+	case "info":
+		if !s.mayRead(o, t) {
+			reply(t.Code + " ditangani petugas lain. Hubungi pimpinan.")
+			return nil
+		}
+		evs, err := s.cfg.Store.Events(ctx, t.Code)
+		if err != nil {
+			return err
+		}
+		reply(s.details(t, evs, now))
+	case "catat":
+		if c.Arg == "" {
+			reply("Format: " + needsCode["catat"])
+			return nil
+		}
+		event(t, "note", c.Arg)
+		w.touch(t, now)
+		reply("Catatan disimpan di " + t.Code + ".")
+	case "balas":
+		if c.Arg == "" {
+			reply("Format: " + needsCode["balas"])
+			return nil
+		}
+		if !t.Open() {
+			reply(t.Code + " sudah selesai; pesan tidak dikirim.")
+			return nil
+		}
+		if t.Assignee != "" && t.Assignee != o.Phone && o.Role != RoleSupervisor {
+			reply(t.Code + " ditangani " + s.staff.Name(t.Assignee) + "; pesan tidak dikirim.")
+			return nil
+		}
+		if t.Answers["contact"] == "none" {
+			reply("Pelapor " + t.Code + " minta tidak dihubungi lebih dulu; pesan tidak dikirim.")
+			return nil
+		}
+		if out, err := s.optedOut(ctx, t.Reporter); err != nil {
+			return err
+		} else if out {
+			reply("Pelapor " + t.Code + " menulis STOP; pesan tidak dikirim sampai ia menulis lagi.")
+			return nil
+		}
+		if t.Assignee == "" {
+			t.Assignee = o.Phone
+			if t.AcceptedAt.IsZero() {
+				t.AcceptedAt = now
+				event(t, "accepted", "")
+			}
+		}
+		t.Relay = true
+		w.touch(t, now)
+		ch.Outbox = append(ch.Outbox, Outbound{Channel: t.Channel, To: t.Reporter,
+			Body: "Petugas Dinsos (" + t.Code + "): " + c.Arg, Purpose: PurposeRelay, TicketCode: t.Code, CreatedAt: now})
+		event(t, "relay_out", c.Arg)
+		reply("Terkirim ke pelapor " + t.Code + ".")
+	case "status":
+		if c.Arg == "" {
+			reply(s.statusLine(t, now))
+			return nil
+		}
+		st, ok := statusWords[strings.ToLower(strings.Fields(c.Arg)[0])]
+		if !ok {
+			reply("Status tidak dikenal. Pilih: dinilai, didampingi, dirujuk, selesai.")
+			return nil
+		}
+		if !t.Open() {
+			reply(t.Code + " sudah selesai.")
+			return nil
+		}
+		s.setStatus(ctx, w, t, st, o, "", now, ch)
+		reply(t.Code + " sekarang " + statusName[st] + ".")
+	case "selesai":
+		if !t.Open() {
+			reply(t.Code + " sudah selesai.")
+			return nil
+		}
+		s.setStatus(ctx, w, t, StatusDone, o, c.Arg, now, ch)
+		reply(t.Code + " ditutup. Terima kasih.")
+	case "alihkan":
+		to, ok := s.staff.Find(c.Arg)
+		if !ok || to.Role != RoleOfficer && to.Role != RoleSupervisor {
+			reply("Petugas \"" + dialogCut(c.Arg, 20) + "\" tidak dikenal. Tulis sebagian nama atau nomornya.")
+			return nil
+		}
+		if !t.Open() {
+			reply(t.Code + " sudah selesai.")
+			return nil
+		}
+		from := t.Assignee
+		t.Assignee = to.Phone
+		w.touch(t, now)
+		event(t, "transferred", s.staff.Name(from)+" -> "+to.Name)
+		ch.Outbox = append(ch.Outbox, Outbound{Channel: SMS, To: to.Phone, Purpose: PurposeNotify, TicketCode: t.Code,
+			Body: t.Code + " dialihkan kepada Anda oleh " + o.Name + ". Balas TERIMA " + t.Code + ", INFO " + t.Code + ".",
+			CreatedAt: now})
+		reply(t.Code + " dialihkan ke " + to.Name + ".")
+	case "tiket":
+		ts, err := s.cfg.Store.Tickets(ctx, TicketFilter{Assignee: o.Phone, Open: true, Limit: 200})
+		if err != nil {
+			return err
+		}
+		reply(s.ticketList("Tiket Anda", ts, now))
+	case "bantuan":
+		if o.Role == RoleSupervisor {
+			reply(commandHelp + supervisorHelp)
+		} else {
+			reply(commandHelp)
+		}
+	case "rekap", "terlambat", "petugas":
+		if o.Role != RoleSupervisor {
+			reply("Perintah ini untuk pimpinan. Ketik BANTUAN.")
+			return nil
+		}
+		text, err := s.supervisorReport(ctx, c, now)
+		if err != nil {
+			return err
+		}
+		reply(text)
+	}
+	return nil
+}
+
+// setStatus moves t to st, recording the change and telling the reporter.
+func (s *Service) setStatus(ctx context.Context, w *work, t *Ticket, st Status, o Officer, summary string, now time.Time, ch *Changes) {
+	t.Status = st
+	if t.Assignee == "" {
+		t.Assignee = o.Phone
+	}
+	if t.AcceptedAt.IsZero() {
+		t.AcceptedAt = now
+		ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: o.Phone, Type: "accepted"})
+	}
+	w.touch(t, now)
+	ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: o.Phone, Type: "status", Detail: string(st)})
+	if st == StatusDone {
+		t.ClosedAt = now
+		t.Relay = false
+		ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: o.Phone, Type: "closed", Detail: summary})
+	}
+	s.tellCitizen(ctx, t, "progress."+string(st), now, ch)
+}
+
+// tellCitizen sends the reporter a short progress message in their
+// language, unless they asked not to be written to first or said STOP.
+func (s *Service) tellCitizen(ctx context.Context, t *Ticket, text string, now time.Time, ch *Changes) {
+	if t.Reporter == "" || t.Answers["contact"] == "none" {
+		return
+	}
+	if out, err := s.optedOut(ctx, t.Reporter); err != nil || out {
+		return
+	}
+	body := s.cfg.Book.Text(text, dialog.Lang(t.Answers["lang"]))
+	if body == "" {
+		return
+	}
+	ch.Outbox = append(ch.Outbox, Outbound{Channel: t.Channel, To: t.Reporter, Purpose: PurposeProgress,
+		TicketCode: t.Code, Body: strings.ReplaceAll(body, "{code}", t.Code), CreatedAt: now})
+}
+
+// OptOuts is implemented by stores that remember who said STOP.
+type OptOuts interface {
+	OptedOut(ctx context.Context, addr string) (bool, error)
+}
+
+func (s *Service) optedOut(ctx context.Context, addr string) (bool, error) {
+	if oo, ok := s.cfg.Store.(OptOuts); ok {
+		return oo.OptedOut(ctx, addr)
+	}
+	return false, nil
+}
+
+// mayRead reports whether o may see t's details: supervisors, the
+// assignee and the backups, or any officer while nobody has it.
+func (s *Service) mayRead(o Officer, t *Ticket) bool {
+	return o.Role == RoleSupervisor || t.Assignee == "" || t.Assignee == o.Phone || contains(t.Backups, o.Phone)
+}
+
+// details is INFO: the ticket and its last events, at most three SMS.
+func (s *Service) details(t *Ticket, evs []Event, now time.Time) string {
+	var b strings.Builder
+	b.WriteString(s.statusLine(t, now))
+	book := s.cfg.Book
+	for _, f := range []string{"reporter", "violence", "victim", "kecamatan", "place", "when", "help", "contact",
+		"contact_time", "name", "topic", "service", "expect", "description"} {
+		v := t.Answers[f]
+		if v == "" {
+			continue
+		}
+		if st := book.Field(f); st != nil && len(st.Choices) > 0 {
+			v = book.Display(st, v, dialog.Indonesian)
+		}
+		label := f
+		if st := book.Field(f); st != nil && st.Label != nil {
+			label = st.Label.In(dialog.Indonesian)
+		}
+		b.WriteString("\n" + label + ": " + dialogCut(v, 200))
+	}
+	if n := len(evs); n > 0 {
+		b.WriteString("\nRiwayat:")
+		for _, e := range evs[max(0, n-3):] {
+			b.WriteString("\n" + e.At.In(WITA).Format("02/01 15:04") + " " + e.Type)
+		}
+	}
+	return dialogCut(b.String(), 450)
+}
+
+// statusLine is a ticket's status, assignee, age and lateness in one line.
+func (s *Service) statusLine(t *Ticket, now time.Time) string {
+	line := t.Code + ": " + statusName[t.Status] + ", " + s.staff.Name(t.Assignee) + ", umur " + age(now.Sub(t.CreatedAt))
+	if t.Urgent {
+		line += ", DARURAT"
+	}
+	if first, done := s.cfg.Policy.Late(t, now); first || done {
+		line += ", TERLAMBAT"
+	}
+	return line + "."
+}
+
+// ticketList lists tickets oldest first in at most two SMS.
+func (s *Service) ticketList(title string, ts []Ticket, now time.Time) string {
+	if len(ts) == 0 {
+		return title + ": tidak ada."
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i].CreatedAt.Before(ts[j].CreatedAt) })
+	b := strings.Builder{}
+	b.WriteString(fmt.Sprintf("%s (%d):", title, len(ts)))
+	for i, t := range ts {
+		item := fmt.Sprintf("\n%s %s %s", t.Code, statusName[t.Status], age(now.Sub(t.CreatedAt)))
+		if s.cfg.Policy.IsLate(&t, now) {
+			item += " TERLAMBAT"
+		}
+		if b.Len()+len(item) > 290 {
+			b.WriteString(fmt.Sprintf("\n+%d lagi", len(ts)-i))
+			break
+		}
+		b.WriteString(item)
+	}
+	return b.String()
+}
+
+// age says how old something is, shortly: 25m, 3j, 2h.
+func age(d time.Duration) string {
+	switch {
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dj", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dh", int(d.Hours()/24))
+}
+
+func dialogCut(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-2]) + ".."
+}
+
+// supervisorReport answers REKAP, TERLAMBAT and PETUGAS.
+func (s *Service) supervisorReport(ctx context.Context, c Command, now time.Time) (string, error) {
+	local := now.In(WITA)
+	day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, WITA)
+	switch c.Verb {
+	case "rekap":
+		since, title := day, "REKAP hari ini"
+		switch strings.ToLower(strings.TrimSpace(c.Arg)) {
+		case "minggu", "week", "mingguan":
+			since, title = day.AddDate(0, 0, -6), "REKAP 7 hari"
+		case "bulan", "month", "bulanan":
+			since, title = time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, WITA), "REKAP bulan ini"
+		}
+		created, err := s.cfg.Store.Tickets(ctx, TicketFilter{Since: since})
+		if err != nil {
+			return "", err
+		}
+		open, err := s.cfg.Store.Tickets(ctx, TicketFilter{Open: true})
+		if err != nil {
+			return "", err
+		}
+		return s.recap(title, since, created, open, now), nil
+	case "terlambat":
+		open, err := s.cfg.Store.Tickets(ctx, TicketFilter{Open: true})
+		if err != nil {
+			return "", err
+		}
+		var late []Ticket
+		for _, t := range open {
+			if s.cfg.Policy.IsLate(&t, now) {
+				late = append(late, t)
+			}
+		}
+		if len(late) == 0 {
+			return "Tidak ada tiket terlambat.", nil
+		}
+		sort.Slice(late, func(i, j int) bool { return late[i].CreatedAt.Before(late[j].CreatedAt) })
+		b := strings.Builder{}
+		b.WriteString(fmt.Sprintf("Terlambat (%d):", len(late)))
+		for i, t := range late {
+			item := fmt.Sprintf("\n%s %s %s", t.Code, s.staff.Name(t.Assignee), age(now.Sub(t.CreatedAt)))
+			if b.Len()+len(item) > 290 {
+				b.WriteString(fmt.Sprintf("\n+%d lagi", len(late)-i))
+				break
+			}
+			b.WriteString(item)
+		}
+		return b.String(), nil
+	default: // petugas
+		open, err := s.cfg.Store.Tickets(ctx, TicketFilter{Open: true})
+		if err != nil {
+			return "", err
+		}
+		b := strings.Builder{}
+		b.WriteString("Petugas (terbuka/terlambat):")
+		counts := map[string][2]int{}
+		for _, t := range open {
+			n := counts[t.Assignee]
+			n[0]++
+			if s.cfg.Policy.IsLate(&t, now) {
+				n[1]++
+			}
+			counts[t.Assignee] = n
+		}
+		for _, o := range s.staff.Officers() {
+			n := counts[o.Phone]
+			b.WriteString(fmt.Sprintf("\n%s %d/%d", o.Name, n[0], n[1]))
+		}
+		if n := counts[""]; n[0] > 0 {
+			b.WriteString(fmt.Sprintf("\nBelum diambil %d/%d", n[0], n[1]))
+		}
+		return b.String(), nil
+	}
+}
+
+// recap counts new, open, urgent, late and done tickets, by kind and by officer.
+func (s *Service) recap(title string, since time.Time, created, open []Ticket, now time.Time) string {
+	var newCase, newComplaint, urgent, done int
+	for _, t := range created {
+		if t.Kind == KindComplaint {
+			newComplaint++
+		} else {
+			newCase++
+		}
+		if t.Urgent {
+			urgent++
+		}
+	}
+	byOfficer := map[string]int{}
+	late := 0
+	for _, t := range open {
+		byOfficer[t.Assignee]++
+		if s.cfg.Policy.IsLate(&t, now) {
+			late++
+		}
+	}
+	closed, _ := s.cfg.Store.Tickets(context.Background(), TicketFilter{Status: StatusDone, Since: since.AddDate(0, 0, -60)})
+	for _, t := range closed {
+		if !t.ClosedAt.Before(since) {
+			done++
+		}
+	}
+	b := strings.Builder{}
+	b.WriteString(fmt.Sprintf("%s: baru %d (kasus %d, aduan %d), darurat %d, selesai %d. Terbuka %d, terlambat %d.",
+		title, newCase+newComplaint, newCase, newComplaint, urgent, done, len(open), late))
+	for _, o := range s.staff.Officers() {
+		b.WriteString(fmt.Sprintf(" %s %d.", firstName(o.Name), byOfficer[o.Phone]))
+	}
+	if n := byOfficer[""]; n > 0 {
+		b.WriteString(fmt.Sprintf(" Belum diambil %d.", n))
+	}
+	return b.String()
+}
+
+func firstName(n string) string {
+	if f := strings.Fields(n); len(f) > 0 {
+		return f[0]
+	}
+	return n
+}

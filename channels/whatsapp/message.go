@@ -1,0 +1,158 @@
+package whatsapp
+
+import (
+	"strconv"
+	"strings"
+
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
+)
+
+// ignoreReason says why a message event is not for the pipeline, or ""
+// when it is: only a person's direct message counts.
+func ignoreReason(evt *events.Message) string {
+	info := &evt.Info
+	switch {
+	case info.IsFromMe:
+		return "from the service's own number"
+	case info.IsGroup || info.Chat.Server == types.GroupServer:
+		return "group"
+	case info.Chat.Server == types.BroadcastServer:
+		return "status or broadcast list"
+	case info.Chat.Server == types.NewsletterServer:
+		return "channel (newsletter)"
+	case info.Sender.IsBot() || info.Chat.IsBot():
+		return "bot"
+	case info.Chat.Server != types.DefaultUserServer && info.Chat.Server != types.HiddenUserServer:
+		return "unknown chat kind"
+	case evt.Message == nil:
+		return "empty"
+	case evt.IsEdit:
+		return "edit"
+	}
+	m := evt.Message
+	switch {
+	case m.ProtocolMessage != nil:
+		return "protocol message"
+	case m.ReactionMessage != nil, m.EncReactionMessage != nil:
+		return "reaction"
+	case m.PollUpdateMessage != nil:
+		return "poll vote"
+	case m.KeepInChatMessage != nil, m.PinInChatMessage != nil:
+		return "chat action"
+	case m.SenderKeyDistributionMessage != nil && m.Conversation == nil && m.ExtendedTextMessage == nil &&
+		m.ImageMessage == nil && m.AudioMessage == nil && m.VideoMessage == nil && m.DocumentMessage == nil &&
+		m.LocationMessage == nil && m.LiveLocationMessage == nil:
+		return "key distribution"
+	}
+	return ""
+}
+
+// content is what a message says, as the dialog takes it.
+type content struct {
+	text     string
+	media    int    // attachments accepted
+	tooLarge bool   // an attachment was over the size limit and not counted
+	kind     string // for logs: text, image, voice, audio, video, document, location, other
+}
+
+// extract reads m's text, caption or location and counts its attachment.
+// An attachment larger than maxBytes is not counted and sets tooLarge.
+func extract(m *waE2E.Message, maxBytes int64) content {
+	var c content
+	attach := func(kind string, size uint64, caption string) {
+		c.kind, c.text = kind, caption
+		if maxBytes > 0 && size > uint64(maxBytes) {
+			c.tooLarge = true
+			return
+		}
+		c.media = 1
+	}
+	switch {
+	case m.Conversation != nil:
+		c.kind, c.text = "text", m.GetConversation()
+	case m.ExtendedTextMessage != nil:
+		c.kind, c.text = "text", m.GetExtendedTextMessage().GetText()
+	case m.ImageMessage != nil:
+		im := m.GetImageMessage()
+		attach("image", im.GetFileLength(), im.GetCaption())
+	case m.DocumentMessage != nil:
+		d := m.GetDocumentMessage()
+		attach("document", d.GetFileLength(), d.GetCaption())
+	case m.AudioMessage != nil:
+		a := m.GetAudioMessage()
+		kind := "audio"
+		if a.GetPTT() {
+			kind = "voice"
+		}
+		attach(kind, a.GetFileLength(), "")
+	case m.VideoMessage != nil:
+		v := m.GetVideoMessage()
+		attach("video", v.GetFileLength(), v.GetCaption())
+	case m.LocationMessage != nil:
+		l := m.GetLocationMessage()
+		c.kind = "location"
+		c.text = location(l.GetDegreesLatitude(), l.GetDegreesLongitude(), l.GetName(), l.GetAddress(), l.GetComment())
+	case m.LiveLocationMessage != nil:
+		l := m.GetLiveLocationMessage()
+		c.kind = "location"
+		c.text = location(l.GetDegreesLatitude(), l.GetDegreesLongitude(), "", "", l.GetCaption())
+	default:
+		// A sticker, contact card, poll...: the dialog gets an empty
+		// message and answers as it does to anything it does not
+		// understand.
+		c.kind = "other"
+	}
+	c.text = strings.TrimSpace(c.text)
+	return c
+}
+
+// location writes a shared location as a text the dialog can store as a
+// place: "Lokasi: -8.612345,120.456789 (Pasar Borong, Jl. Trans Flores)".
+func location(lat, lon float64, name, address, comment string) string {
+	var b strings.Builder
+	b.WriteString("Lokasi: ")
+	b.WriteString(strconv.FormatFloat(lat, 'f', 6, 64))
+	b.WriteByte(',')
+	b.WriteString(strconv.FormatFloat(lon, 'f', 6, 64))
+	name, address = strings.TrimSpace(name), strings.TrimSpace(address)
+	switch {
+	case name != "" && address != "":
+		b.WriteString(" (" + name + ", " + address + ")")
+	case name != "" || address != "":
+		b.WriteString(" (" + name + address + ")")
+	}
+	if comment = strings.TrimSpace(comment); comment != "" {
+		b.WriteString("\n")
+		b.WriteString(comment)
+	}
+	return b.String()
+}
+
+// expiration returns the disappearing-message timer a message carries (in
+// its context info), and whether it carries one at all.
+func expiration(m *waE2E.Message) (uint32, bool) {
+	if pm := m.GetProtocolMessage(); pm != nil && pm.GetType() == waE2E.ProtocolMessage_EPHEMERAL_SETTING {
+		return pm.GetEphemeralExpiration(), true
+	}
+	var ci *waE2E.ContextInfo
+	switch {
+	case m.ExtendedTextMessage != nil:
+		ci = m.GetExtendedTextMessage().GetContextInfo()
+	case m.ImageMessage != nil:
+		ci = m.GetImageMessage().GetContextInfo()
+	case m.DocumentMessage != nil:
+		ci = m.GetDocumentMessage().GetContextInfo()
+	case m.AudioMessage != nil:
+		ci = m.GetAudioMessage().GetContextInfo()
+	case m.VideoMessage != nil:
+		ci = m.GetVideoMessage().GetContextInfo()
+	case m.LocationMessage != nil:
+		ci = m.GetLocationMessage().GetContextInfo()
+	}
+	if ci == nil || ci.Expiration == nil {
+		return 0, false
+	}
+	return ci.GetExpiration(), true
+}

@@ -1,0 +1,361 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	goredis "github.com/redis/go-redis/v9"
+
+	"aduan/channels/channeltest"
+	"aduan/internal/config"
+	"aduan/internal/metrics"
+	"aduan/internal/seal"
+	"aduan/store/postgres"
+	"aduan/store/redis"
+)
+
+func TestVersion(t *testing.T) {
+	out, _, err := runCmd(t, "", nil, "version")
+	if err != nil {
+		t.Fatalf("version: %v", err)
+	}
+	if !strings.HasPrefix(out, "aduan ") || !strings.Contains(out, "(commit ") || !strings.HasSuffix(out, "\n") ||
+		strings.Count(out, "\n") != 1 {
+		t.Errorf("version printed %q, want one line: aduan VERSION (commit ...) ...", out)
+	}
+	saved := version
+	t.Cleanup(func() { version = saved })
+	version = "v9.8.7"
+	out, _, _ = runCmd(t, "", nil, "version")
+	if !strings.HasPrefix(out, "aduan v9.8.7 (commit ") {
+		t.Errorf("with -X main.version=v9.8.7: %q", out)
+	}
+	if _, _, err := runCmd(t, "", nil, "version", "extra"); err == nil {
+		t.Errorf("version with an argument: no error")
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	officers := "officers:\n  - {name: A, phone: \"081337785111\", role: officer}\n  - {name: B, phone: \"081337785112\", role: supervisor}\n"
+	minimal := write("minimal.yaml", officers, 0o600)
+	full := write("full.yaml", officers+"http:\n  public_url: https://aduan.example.go.id\ntwilio:\n  from: \"081100000000\"\n", 0o600)
+	leaky := write("leaky.yaml", officers+"http:\n  public_url: https://aduan.example.go.id\n"+
+		"twilio:\n  from: \"081100000000\"\n  account_sid: AC123\n  auth_token: tok123\n"+
+		"postgres:\n  url: postgres://aduan:hunter2@127.0.0.1/aduan\n", 0o644)
+	bad := write("bad.yaml", officers+"http:\n  listn: x\n", 0o600)
+	secrets := map[string]string{"ADUAN_TWILIO_ACCOUNT_SID": "AC123", "ADUAN_TWILIO_AUTH_TOKEN": "tok123",
+		"ADUAN_ENCRYPTION_KEY": testSecurity.EncryptionKey, "ADUAN_LOOKUP_KEY": testSecurity.LookupKey}
+	noKeys := map[string]string{"ADUAN_TWILIO_ACCOUNT_SID": "AC123", "ADUAN_TWILIO_AUTH_TOKEN": "tok123"}
+
+	tests := []struct {
+		label     string
+		file      string
+		env       map[string]string
+		wantErr   string // "" for none; a usage error containing it otherwise
+		wantOut   []string
+		unwantOut []string
+	}{
+		{"ready", full, secrets, "",
+			[]string{"config ok: " + full, "sms       ready", "whatsapp  disabled", "1 officer(s), 1 supervisor(s)",
+				"keys:      set"},
+			[]string{"warnings:", testSecurity.EncryptionKey}},
+		{"keys missing", full, noKeys, "security.encryption_key (ADUAN_ENCRYPTION_KEY), security.lookup_key",
+			[]string{"keys:      missing security.encryption_key"}, nil},
+		{"sms missing", minimal, nil, "twilio.account_sid, twilio.auth_token, twilio.from, http.public_url",
+			[]string{"sms       missing twilio.account_sid"}, nil},
+		{"secrets in the file", leaky, map[string]string{"ADUAN_ENCRYPTION_KEY": testSecurity.EncryptionKey,
+			"ADUAN_LOOKUP_KEY": testSecurity.LookupKey}, "",
+			[]string{"twilio.auth_token is in the file", "postgres.url holds a password", "every user can read it",
+				"postgres://aduan:xxxxx@127.0.0.1/aduan"},
+			[]string{"hunter2", "tok123"}},
+		{"unknown key", bad, secrets, `unknown key "http.listn"`, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.label, func(t *testing.T) {
+			out, _, err := runCmd(t, "", tt.env, "config", "check", "--config", tt.file)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("err = %v, want none\n%s", err, out)
+			case tt.wantErr != "":
+				var u usageError
+				if !errors.As(err, &u) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want a usage error naming %q", err, tt.wantErr)
+				}
+			}
+			for _, w := range tt.wantOut {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tt.unwantOut {
+				if strings.Contains(out, w) {
+					t.Errorf("output has %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+	if _, _, err := runCmd(t, "", nil, "config"); err == nil || !strings.Contains(err.Error(), "say check") {
+		t.Errorf("config without check: %v", err)
+	}
+}
+
+func TestReadyzNamesWhatIsDown(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t, "http://127.0.0.1:1")
+	reset(t, cfg)
+	keys := seal.Random()
+	pgUp, err := postgres.Open(ctx, cfg.Postgres.URL, postgres.WithKeyring(keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pgUp.Close)
+	// Nothing listens on port 1: these dependencies are down.
+	pool, err := pgxpool.New(ctx, "postgres://postgres@127.0.0.1:1/aduan?sslmode=disable&connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	pgDown := postgres.New(pool)
+	opt, _ := goredis.ParseURL(cfg.Redis.URL)
+	rdUp := redis.New(goredis.NewClient(opt), redis.Options{Keyring: keys})
+	t.Cleanup(func() { rdUp.Close() })
+	rdDown := redis.New(goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1", MaxRetries: -1}), redis.Options{Keyring: keys})
+	t.Cleanup(func() { rdDown.Close() })
+
+	tests := []struct {
+		label    string
+		store    *postgres.Store
+		convs    *redis.Conversations
+		stopping bool
+		want     int
+		body     string
+	}{
+		{"all up", pgUp, rdUp, false, 200, "postgres: ok\nredis: ok\n"},
+		{"postgres down", pgDown, rdUp, false, 503, "postgres: down (unavailable)\nredis: ok\n"},
+		{"redis down", pgUp, rdDown, false, 503, "postgres: ok\nredis: down (unavailable)\n"},
+		{"both down", pgDown, rdDown, false, 503, "postgres: down (unavailable)\nredis: down (unavailable)\n"},
+		{"stopping", pgUp, rdUp, true, 503, "shutting down\npostgres: ok\nredis: ok\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.label, func(t *testing.T) {
+			a := &app{store: tt.store, convs: tt.convs, metrics: metrics.New(metrics.Options{})}
+			mux := http.NewServeMux()
+			a.routes(mux, func() bool { return !tt.stopping })
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+			if rec.Code != tt.want || rec.Body.String() != tt.body {
+				t.Errorf("GET /readyz = %d %q, want %d %q", rec.Code, rec.Body.String(), tt.want, tt.body)
+			}
+			rec = httptest.NewRecorder()
+			mux.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+			if rec.Code != 200 {
+				t.Errorf("GET /healthz = %d, want 200 whatever the dependencies", rec.Code)
+			}
+		})
+	}
+}
+
+// get fetches url and returns its status and body.
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	h := newHarness(t)
+	h.say(citizen, "halo", 1)
+	h.outboxDrained()
+	code, body := get(t, h.web.URL+"/metrics")
+	if code != 200 {
+		t.Fatalf("GET /metrics = %d", code)
+	}
+	for _, want := range []string{
+		`aduan_inbound_messages_total{channel="sms",result="ok"} 1`,
+		`aduan_outbound_messages_total{channel="sms",purpose="reply",result="sent"} 1`,
+		`aduan_http_requests_total{code="200",route="POST /webhooks/twilio"} 1`,
+		`aduan_pipeline_batch_seconds_count 1`,
+		`aduan_outbox_pending 0`,
+		`aduan_outbox_oldest_pending_seconds 0`,
+		`aduan_tickets_late 0`,
+		`aduan_whatsapp_state{state="disabled"} 1`,
+		`aduan_build_info{`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(body, citizen) || strings.Contains(body, strings.TrimPrefix(citizen, "+")) {
+		t.Errorf("metrics show a phone number")
+	}
+}
+
+func TestWebhooksRefusedWhileStopping(t *testing.T) {
+	h := newHarness(t)
+	h.srv.webhooks.close()
+	req := channeltest.NewWebhookRequest(context.Background(), h.web.URL, testPublic, "/webhooks/twilio", testToken,
+		channeltest.InboundForm(h.sid(), citizen, serviceNum, "halo"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !resp.Close {
+		t.Errorf("webhook while stopping: %d, Retry-After %q, close %v; want 503, a Retry-After, the connection closed",
+			resp.StatusCode, resp.Header.Get("Retry-After"), resp.Close)
+	}
+	if code, body := get(t, h.web.URL+"/readyz"); code != 503 || !strings.HasPrefix(body, "shutting down\n") {
+		t.Errorf("GET /readyz while stopping = %d %q, want 503 shutting down", code, body)
+	}
+	if code, _ := get(t, h.web.URL+"/healthz"); code != 200 {
+		t.Errorf("GET /healthz while stopping = %d, want 200", code)
+	}
+	if code, body := get(t, h.web.URL+"/metrics"); code != 200 ||
+		!strings.Contains(body, `aduan_http_requests_total{code="503",route="POST /webhooks/twilio"} 1`) {
+		t.Errorf("GET /metrics while stopping = %d; the refused webhook counted under its route: %v", code,
+			strings.Contains(body, `code="503"`))
+	}
+	if n := h.twilio.Count(); n != 0 {
+		t.Errorf("%d messages sent for a refused webhook, want 0", n)
+	}
+}
+
+func TestGateWaitsForAdmittedWebhooks(t *testing.T) {
+	var g gate
+	if !g.enter() || !g.enter() {
+		t.Fatal("an open gate refused a webhook")
+	}
+	g.close()
+	if g.enter() {
+		t.Fatal("a closed gate admitted a webhook")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	if err := g.wait(ctx); err == nil {
+		t.Fatal("wait returned with two webhooks under way")
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.wait(context.Background()) }()
+	g.leave()
+	g.leave()
+	if err := <-done; err != nil {
+		t.Fatalf("wait = %v after both left, want nil", err)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestLogsCarryRequestIDAndNoPersonalData(t *testing.T) {
+	h := newHarness(t)
+	var buf lockedBuffer
+	log := newLogger(config.Log{Level: "debug", Format: "json"}, &buf)
+	srv, err := newServer(context.Background(), h.cfg, log, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.app.start()
+	t.Cleanup(func() {
+		srv.app.stop()
+		srv.close()
+	})
+	web := httptest.NewServer(srv.handler)
+	t.Cleanup(web.Close)
+
+	const text = "halo rahasia-7731"
+	sid := h.sid()
+	req := channeltest.NewWebhookRequest(context.Background(), web.URL, testPublic, "/webhooks/twilio", testToken,
+		channeltest.InboundForm(sid, citizen, serviceNum, text))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	id := resp.Header.Get("X-Request-Id")
+	if resp.StatusCode != 200 || id == "" || id != req.Header.Get(twilioRequestHeader) {
+		t.Fatalf("status %d, X-Request-Id %q; want 200 and Twilio's token %q", resp.StatusCode, id,
+			req.Header.Get(twilioRequestHeader))
+	}
+	// A forged webhook is logged with its own request ID.
+	forged := channeltest.NewWebhookRequest(context.Background(), web.URL, testPublic, "/webhooks/twilio", "wrongtoken",
+		channeltest.InboundForm(h.sid(), citizen, serviceNum, text))
+	if resp, err := http.DefaultClient.Do(forged); err == nil {
+		resp.Body.Close()
+	}
+	h.twilio.WaitFor(1, 10*time.Second)
+
+	logs := buf.String()
+	var mine, stored, forgedLines int
+	sc := bufio.NewScanner(strings.NewReader(logs))
+	for sc.Scan() {
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", sc.Text(), err)
+		}
+		if rec["request_id"] == id {
+			mine++
+			if rec["msg"] == "inbound message stored" {
+				stored++
+				if rec["sid"] != sid || rec["from"] != "+62812****0001" {
+					t.Errorf("stored line = %v, want the sid and the masked sender", rec)
+				}
+			}
+		}
+		if rec["msg"] == "bad webhook signature" {
+			forgedLines++
+			if rec["request_id"] == nil || rec["request_id"] == id {
+				t.Errorf("forged webhook logged with request_id %v, want one of its own", rec["request_id"])
+			}
+		}
+	}
+	if mine < 2 || stored != 1 || forgedLines != 1 {
+		t.Errorf("%d lines with the request's ID (%d 'stored'), %d forged; want the access line and the stored line, and one forged:\n%s",
+			mine, stored, forgedLines, logs)
+	}
+	for _, secret := range []string{citizen, strings.TrimPrefix(citizen, "+"), "rahasia-7731"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("logs show %q:\n%s", secret, logs)
+		}
+	}
+}

@@ -1,0 +1,579 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"html/template"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	_ "time/tzdata"
+	"unicode/utf8" // the office's time zone, even on a system without tzdata
+
+	"aduan/bot"
+	"aduan/dialog"
+	"aduan/dialog/flows"
+)
+
+// DefaultReportZone is Manggarai Timur's time zone (WITA): months begin
+// and end at its midnight.
+const DefaultReportZone = "Asia/Makassar"
+
+func reportCmd(ctx context.Context, e env, args []string) error {
+	fs := flags(e, "report", "report [--config FILE] [--month YYYY-MM] [--format text|csv|html] [--lang id|en] [--tz ZONE] [--as-of YYYY-MM-DD]")
+	path := fs.String("config", "", "configuration file (YAML); without it, defaults and ADUAN_* environment variables")
+	month := fs.String("month", "", "the month to report, such as 2026-11; default: last month")
+	format := fs.String("format", "text", "text, csv or html (one page with charts, to print or send)")
+	lang := fs.String("lang", "id", "language of the report: id (Bahasa Indonesia) or en")
+	zone := fs.String("tz", DefaultReportZone, "time zone in which months begin and end")
+	asOf := fs.String("as-of", "", "count what had happened by the end of this day (YYYY-MM-DD), to reproduce an earlier report; default: now")
+	if err := parse(fs, args); err != nil {
+		return helpOK(err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("report: unexpected argument %q", fs.Arg(0))
+	}
+	switch *format {
+	case "text", "csv", "html":
+	default:
+		return usagef("report: --format %q is not text, csv or html", *format)
+	}
+	if *lang != "id" && *lang != "en" {
+		return usagef("report: --lang %q is not id or en", *lang)
+	}
+	loc, err := time.LoadLocation(*zone)
+	if err != nil {
+		return usagef("report: --tz %q is not a time zone (such as Asia/Makassar)", *zone)
+	}
+	now := time.Now().In(loc)
+	if *asOf != "" {
+		day, err := time.ParseInLocation("2006-01-02", *asOf, loc)
+		if err != nil {
+			return usagef("report: --as-of %q is not a day such as 2026-12-05", *asOf)
+		}
+		now = day.AddDate(0, 0, 1).Add(-time.Nanosecond)
+	}
+	from, err := reportMonth(*month, now)
+	if err != nil {
+		return err
+	}
+	to := from.AddDate(0, 1, 0)
+	cfg, err := loadConfig(*path, e)
+	if err != nil {
+		return err
+	}
+	pg, _, err := openStore(ctx, cfg, "report")
+	if err != nil {
+		return err
+	}
+	defer pg.Close()
+	ts, events, err := pg.TicketsCreated(ctx, from, to)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	book, err := flows.Load("")
+	if err != nil {
+		return err
+	}
+	r := bot.MonthlyReport(ts, events, from, to, now)
+	v := newReportView(r, book, dialog.Lang(*lang), loc)
+	switch *format {
+	case "csv":
+		return v.writeCSV(e.stdout)
+	case "html":
+		return v.writeHTML(e.stdout)
+	}
+	return v.writeText(e.stdout)
+}
+
+// reportMonth reads --month in loc; an empty one means the month before
+// now's.
+func reportMonth(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		y, m, _ := now.Date()
+		return time.Date(y, m, 1, 0, 0, 0, 0, now.Location()).AddDate(0, -1, 0), nil
+	}
+	t, err := time.ParseInLocation("2006-01", s, now.Location())
+	if err != nil {
+		return time.Time{}, usagef("report: --month %q is not a month such as 2026-11", s)
+	}
+	return t, nil
+}
+
+// reportView is the report with every label in one language, ready for
+// each format.
+type reportView struct {
+	Lang     dialog.Lang
+	Title    string
+	Period   string // "1 November 2026 – 30 November 2026 (WITA)"
+	AsOf     string
+	Month    string // "2026-11"
+	Summary  []viewRow
+	Sections []viewSection
+	StdHeads []string // "All tickets", "Cases", "Complaints"
+	Standard []viewStandard
+	Notes    []string
+	T        map[string]string // fixed texts
+}
+
+type viewRow struct {
+	Key   string
+	Label string
+	N     int
+	Width int // bar length, 0 to barWidth
+}
+
+type viewSection struct {
+	Key   string
+	Title string
+	Note  string
+	Rows  []viewRow
+}
+
+// viewStandard is one promise for each group of tickets.
+type viewStandard struct {
+	Key    string // "response", "done"
+	Title  string
+	Groups []viewTimeliness
+}
+
+type viewTimeliness struct {
+	bot.Timeliness
+	Tickets  int
+	Percent  string // "75%", or "–" when nothing is settled
+	Median   string
+	Bars     [4]int // widths of met, late, missed, open, out of barWidth
+	BarStart [4]int
+}
+
+const barWidth = 240
+
+var reportTexts = map[dialog.Lang]map[string]string{
+	dialog.Indonesian: {
+		"title":      "Laporan bulanan layanan pengaduan",
+		"period":     "Tiket yang masuk",
+		"asof":       "Data per",
+		"summary":    "Ringkasan",
+		"tickets":    "Tiket",
+		"cases":      "Laporan kekerasan",
+		"complaints": "Pengaduan layanan",
+		"urgent":     "Darurat (korban dalam bahaya)",
+		"kind":       "Menurut jenis tiket",
+		"channel":    "Menurut kanal",
+		"violence":   "Laporan kekerasan menurut jenis kekerasan",
+		"violence_n": "Satu laporan dapat menyebut beberapa jenis.",
+		"kecamatan":  "Laporan kekerasan menurut kecamatan",
+		"victim":     "Korban menurut kelompok umur dan jenis kelamin",
+		"age_group":  "Korban menurut kelompok umur",
+		"sex":        "Korban menurut jenis kelamin",
+		"topic":      "Pengaduan layanan menurut soal",
+		"standard":   "Standar pelayanan",
+		"response":   "Respons pertama dalam 30 menit",
+		"done":       "Selesai dalam 7 hari",
+		"all":        "Semua tiket",
+		"met":        "Tepat waktu",
+		"late":       "Terlambat",
+		"missed":     "Belum, lewat batas",
+		"open":       "Belum, masih dalam batas",
+		"percent":    "Tepat waktu (dari yang sudah jatuh tempo)",
+		"median":     "Median waktu",
+		"unknown":    "Tidak diketahui",
+		"none":       "–",
+		"std_note":   "Respons pertama: petugas menerima tiket. Selesai: tiket ditutup. Persentase dihitung dari tiket yang sudah ditangani atau sudah lewat batas waktunya.",
+	},
+	dialog.English: {
+		"title":      "Monthly report of the complaints service",
+		"period":     "Tickets received",
+		"asof":       "Data as of",
+		"summary":    "Summary",
+		"tickets":    "Tickets",
+		"cases":      "Violence reports",
+		"complaints": "Service complaints",
+		"urgent":     "Urgent (victim in danger)",
+		"kind":       "By kind of ticket",
+		"channel":    "By channel",
+		"violence":   "Violence reports by type of violence",
+		"violence_n": "One report may name several types.",
+		"kecamatan":  "Violence reports by kecamatan",
+		"victim":     "Victims by age group and sex",
+		"age_group":  "Victims by age group",
+		"sex":        "Victims by sex",
+		"topic":      "Service complaints by topic",
+		"standard":   "Service standard",
+		"response":   "First response within 30 minutes",
+		"done":       "Done within 7 days",
+		"all":        "All tickets",
+		"met":        "On time",
+		"late":       "Late",
+		"missed":     "Not yet, past the deadline",
+		"open":       "Not yet, within the deadline",
+		"percent":    "On time (of those due)",
+		"median":     "Median time",
+		"unknown":    "Unknown",
+		"none":       "–",
+		"std_note":   "First response: an officer takes the ticket. Done: the ticket is closed. Percentages count the tickets handled or past their deadline.",
+	},
+}
+
+// reportLabels are the labels of values no flow step names.
+var reportLabels = map[dialog.Lang]map[string]string{
+	dialog.Indonesian: {
+		"kind:case":              "Laporan kekerasan",
+		"kind:complaint":         "Pengaduan layanan",
+		"channel:sms":            "SMS",
+		"channel:whatsapp":       "WhatsApp",
+		"channel:console":        "Konsol (uji coba)",
+		"age_group:child":        "Anak (di bawah 18 th)",
+		"age_group:adult":        "Dewasa",
+		"sex:female":             "Perempuan",
+		"sex:male":               "Laki-laki",
+		"violence:physical":      "Fisik",
+		"violence:psychological": "Psikis",
+		"violence:sexual":        "Seksual",
+		"violence:neglect":       "Penelantaran",
+		"violence:exploitation":  "Eksploitasi",
+		"violence:domestic":      "KDRT",
+		"violence:other":         "Lainnya",
+		"topic:slow":             "Layanan lambat",
+		"topic:attitude":         "Sikap petugas",
+		"topic:fee":              "Diminta bayar",
+		"topic:requirements":     "Syarat/dokumen",
+		"topic:other":            "Lainnya",
+	},
+	dialog.English: {
+		"kind:case":              "Violence report",
+		"kind:complaint":         "Service complaint",
+		"channel:sms":            "SMS",
+		"channel:whatsapp":       "WhatsApp",
+		"channel:console":        "Console (trial)",
+		"age_group:child":        "Child (under 18)",
+		"age_group:adult":        "Adult",
+		"sex:female":             "Female",
+		"sex:male":               "Male",
+		"violence:physical":      "Physical",
+		"violence:psychological": "Psychological",
+		"violence:sexual":        "Sexual",
+		"violence:neglect":       "Neglect",
+		"violence:exploitation":  "Exploitation",
+		"violence:domestic":      "Domestic violence",
+		"violence:other":         "Other",
+		"topic:slow":             "Slow service",
+		"topic:attitude":         "Staff attitude",
+		"topic:fee":              "Asked to pay",
+		"topic:requirements":     "Requirements",
+		"topic:other":            "Other",
+	},
+}
+
+var monthNamesID = [...]string{"Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
+	"September", "Oktober", "November", "Desember"}
+
+func newReportView(r bot.Report, book *dialog.Book, lang dialog.Lang, loc *time.Location) *reportView {
+	t := reportTexts[lang]
+	v := &reportView{Lang: lang, T: t, Month: r.From.Format("2006-01")}
+	v.Title = t["title"] + ": " + monthName(r.From, lang) + " " + strconv.Itoa(r.From.Year())
+	zone, _ := r.From.Zone()
+	v.Period = fmt.Sprintf("%s %s – %s (%s)", t["period"], longDate(r.From, lang), longDate(r.To.AddDate(0, 0, -1), lang), zone)
+	v.AsOf = t["asof"] + " " + longDate(r.AsOf.In(loc), lang) + " " + r.AsOf.In(loc).Format("15:04")
+	v.Summary = []viewRow{
+		{Key: "tickets", Label: t["tickets"], N: r.Tickets},
+		{Key: "cases", Label: t["cases"], N: r.Cases},
+		{Key: "complaints", Label: t["complaints"], N: r.Complaints},
+		{Key: "urgent", Label: t["urgent"], N: r.Urgent},
+	}
+	label := func(field, key string) string {
+		if key == bot.Unknown {
+			return t["unknown"]
+		}
+		if s := book.Field(field); s != nil && len(s.Choices) > 0 {
+			for _, c := range s.Choices {
+				if c.Value == key {
+					return c.Label.In(lang)
+				}
+			}
+		}
+		if l, ok := reportLabels[lang][field+":"+key]; ok {
+			return l
+		}
+		if field == "victim" { // "child-female": age group and sex
+			if age, sex, ok := strings.Cut(key, "-"); ok {
+				return label2(t, lang, "age_group", age) + ", " + label2(t, lang, "sex", sex)
+			}
+		}
+		return key
+	}
+	section := func(key, field string, cs []bot.Count) viewSection {
+		s := viewSection{Key: key, Title: t[key]}
+		top := 0
+		for _, c := range cs {
+			top = max(top, c.N)
+		}
+		for _, c := range cs {
+			w := 0
+			if top > 0 {
+				w = c.N * barWidth / top
+			}
+			s.Rows = append(s.Rows, viewRow{Key: c.Key, Label: label(field, c.Key), N: c.N, Width: w})
+		}
+		return s
+	}
+	v.Sections = []viewSection{
+		section("kind", "kind", r.ByKind),
+		section("channel", "channel", r.ByChannel),
+		section("violence", "violence", r.ByViolence),
+		section("kecamatan", "kecamatan", r.ByKecamatan),
+		section("victim", "victim", r.ByVictim),
+		section("age_group", "age_group", r.ByAgeGroup),
+		section("sex", "sex", r.BySex),
+		section("topic", "topic", r.ByTopic),
+	}
+	v.Sections[2].Note = t["violence_n"]
+	v.StdHeads = []string{t["all"], t["cases"], t["complaints"]}
+	for _, p := range []string{"response", "done"} {
+		vs := viewStandard{Key: p, Title: t[p]}
+		for _, g := range r.Standard {
+			tl := g.Response
+			if p == "done" {
+				tl = g.Done
+			}
+			vt := viewTimeliness{Timeliness: tl, Tickets: g.Tickets, Percent: t["none"], Median: t["none"]}
+			if pct, ok := tl.Percent(); ok {
+				vt.Percent = strconv.FormatFloat(pct, 'f', 0, 64) + "%"
+			}
+			if tl.Met+tl.Late > 0 {
+				vt.Median = humanDuration(tl.Median, lang)
+			}
+			if g.Tickets > 0 {
+				start := 0
+				for i, n := range []int{tl.Met, tl.Late, tl.Missed, tl.Open} {
+					vt.BarStart[i] = start
+					vt.Bars[i] = n * barWidth / g.Tickets
+					start += vt.Bars[i]
+				}
+			}
+			vs.Groups = append(vs.Groups, vt)
+		}
+		v.Standard = append(v.Standard, vs)
+	}
+	return v
+}
+
+func label2(t map[string]string, lang dialog.Lang, field, key string) string {
+	if key == bot.Unknown {
+		return t["unknown"]
+	}
+	if l, ok := reportLabels[lang][field+":"+key]; ok {
+		return l
+	}
+	return key
+}
+
+func monthName(t time.Time, lang dialog.Lang) string {
+	if lang == dialog.Indonesian {
+		return monthNamesID[t.Month()-1]
+	}
+	return t.Month().String()
+}
+
+func longDate(t time.Time, lang dialog.Lang) string {
+	return strconv.Itoa(t.Day()) + " " + monthName(t, lang) + " " + strconv.Itoa(t.Year())
+}
+
+// humanDuration writes d to the minute, in at most two units: "12 mnt",
+// "5 jam 20 mnt", "3 hari 4 jam".
+func humanDuration(d time.Duration, lang dialog.Lang) string {
+	units := [3]string{"hari", "jam", "mnt"}
+	if lang == dialog.English {
+		units = [3]string{"d", "h", "min"}
+	}
+	d = d.Round(time.Minute)
+	days, hours, mins := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
+	switch {
+	case days > 0 && hours > 0:
+		return fmt.Sprintf("%d %s %d %s", days, units[0], hours, units[1])
+	case days > 0:
+		return fmt.Sprintf("%d %s", days, units[0])
+	case hours > 0 && mins > 0:
+		return fmt.Sprintf("%d %s %d %s", hours, units[1], mins, units[2])
+	case hours > 0:
+		return fmt.Sprintf("%d %s", hours, units[1])
+	}
+	return fmt.Sprintf("%d %s", mins, units[2])
+}
+
+func (v *reportView) writeText(w io.Writer) error {
+	ew := &errWriter{w: w}
+	ew.printf("%s\n%s\n%s\n", v.Title, v.Period, v.AsOf)
+	ew.printf("\n%s\n", v.T["summary"])
+	for _, r := range v.Summary {
+		ew.printf("  %-42s %5d\n", r.Label, r.N)
+	}
+	ew.printf("\n%s\n", v.T["standard"])
+	col := 0
+	for _, h := range v.StdHeads {
+		col = max(col, utf8.RuneCountInString(h))
+	}
+	ew.printf("  %-42s", "")
+	for _, h := range v.StdHeads {
+		ew.printf("  %*s", col, h)
+	}
+	ew.printf("\n")
+	for _, s := range v.Standard {
+		ew.printf("  %s\n", s.Title)
+		row := func(label string, f func(viewTimeliness) string) {
+			ew.printf("    %-40s", label)
+			for _, g := range s.Groups {
+				ew.printf("  %*s", col, f(g))
+			}
+			ew.printf("\n")
+		}
+		row(v.T["met"], func(g viewTimeliness) string { return strconv.Itoa(g.Met) })
+		row(v.T["late"], func(g viewTimeliness) string { return strconv.Itoa(g.Late) })
+		row(v.T["missed"], func(g viewTimeliness) string { return strconv.Itoa(g.Missed) })
+		row(v.T["open"], func(g viewTimeliness) string { return strconv.Itoa(g.Open) })
+		row(v.T["percent"], func(g viewTimeliness) string { return g.Percent })
+		row(v.T["median"], func(g viewTimeliness) string { return g.Median })
+	}
+	ew.printf("  %s\n", v.T["std_note"])
+	for _, s := range v.Sections {
+		ew.printf("\n%s\n", s.Title)
+		if s.Note != "" {
+			ew.printf("  (%s)\n", s.Note)
+		}
+		for _, r := range s.Rows {
+			ew.printf("  %-42s %5d\n", r.Label, r.N)
+		}
+	}
+	return ew.err
+}
+
+// writeCSV writes one figure per line: section, key, label, value. Times
+// are in minutes.
+func (v *reportView) writeCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"section", "key", "label", "value"})
+	cw.Write([]string{"month", "month", v.Title, v.Month})
+	for _, r := range v.Summary {
+		cw.Write([]string{"summary", r.Key, r.Label, strconv.Itoa(r.N)})
+	}
+	groups := []string{"all", string(bot.KindCase), string(bot.KindComplaint)}
+	for _, s := range v.Standard {
+		for i, g := range s.Groups {
+			sec := s.Key + "_" + groups[i]
+			label := s.Title + " – " + v.StdHeads[i]
+			for _, f := range []struct {
+				key string
+				n   int
+			}{{"tickets", g.Tickets}, {"met", g.Met}, {"late", g.Late}, {"missed", g.Missed}, {"open", g.Open}} {
+				cw.Write([]string{sec, f.key, label, strconv.Itoa(f.n)})
+			}
+			pct := ""
+			if p, ok := g.Timeliness.Percent(); ok {
+				pct = strconv.FormatFloat(p, 'f', 1, 64)
+			}
+			cw.Write([]string{sec, "percent_met", label, pct})
+			med := ""
+			if g.Met+g.Late > 0 {
+				med = strconv.FormatFloat(g.Timeliness.Median.Minutes(), 'f', 1, 64)
+			}
+			cw.Write([]string{sec, "median_minutes", label, med})
+		}
+	}
+	for _, s := range v.Sections {
+		for _, r := range s.Rows {
+			cw.Write([]string{s.Key, r.Key, r.Label, strconv.Itoa(r.N)})
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func (v *reportView) writeHTML(w io.Writer) error {
+	return reportHTML.Execute(w, v)
+}
+
+// errWriter keeps the first write error.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintf(e.w, format, args...)
+	}
+}
+
+// reportHTML is one self-contained page: inline CSS and SVG, no scripts,
+// no outside assets; it prints on A4.
+var reportHTML = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+<html lang="{{.Lang}}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>
+  :root { --met: #2e7d32; --late: #f9a825; --missed: #c62828; --open: #90a4ae; --bar: #37474f; }
+  body { font-family: "DejaVu Sans", Arial, Helvetica, sans-serif; color: #212121; margin: 2em auto; max-width: 52em; padding: 0 1em; line-height: 1.4; }
+  h1 { font-size: 1.5em; margin-bottom: .2em; }
+  h2 { font-size: 1.15em; border-bottom: 1px solid #b0bec5; padding-bottom: .2em; margin-top: 1.6em; }
+  p.meta { color: #546e7a; margin: .1em 0; }
+  p.note { color: #546e7a; font-size: .9em; }
+  table { border-collapse: collapse; width: 100%; }
+  th, td { text-align: left; padding: .25em .5em; border-bottom: 1px solid #eceff1; vertical-align: middle; }
+  td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; width: 5em; }
+  td.bar { width: 30%; min-width: 8em; }
+  .summary td.n { font-size: 1.3em; font-weight: bold; }
+  .legend span { display: inline-block; margin-right: 1.2em; font-size: .9em; }
+  .legend i { display: inline-block; width: .9em; height: .9em; margin-right: .3em; vertical-align: -.1em; }
+  svg { display: block; }
+  section { break-inside: avoid; page-break-inside: avoid; }
+  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  @page { size: A4; margin: 15mm; }
+  @media print {
+    body { margin: 0; max-width: none; font-size: 10pt; }
+    h2 { margin-top: 1em; }
+  }
+</style>
+</head>
+<body>
+<h1>{{.Title}}</h1>
+<p class="meta">{{.Period}}</p>
+<p class="meta">{{.AsOf}}</p>
+
+<section class="summary">
+<h2>{{.T.summary}}</h2>
+<table>
+{{range .Summary}}<tr><td>{{.Label}}</td><td class="n">{{.N}}</td></tr>
+{{end}}</table>
+</section>
+
+<section>
+<h2>{{.T.standard}}</h2>
+<p class="legend"><span><i style="background:var(--met)"></i>{{.T.met}}</span><span><i style="background:var(--late)"></i>{{.T.late}}</span><span><i style="background:var(--missed)"></i>{{.T.missed}}</span><span><i style="background:var(--open)"></i>{{.T.open}}</span></p>
+{{$heads := .StdHeads}}{{$t := .T}}
+{{range .Standard}}
+<h3>{{.Title}}</h3>
+<table>
+<tr><th></th><th class="n">{{$t.tickets}}</th><th class="n">{{$t.met}}</th><th class="n">{{$t.late}}</th><th class="n">{{$t.missed}}</th><th class="n">{{$t.open}}</th><th class="n">%</th><th class="n">{{$t.median}}</th><th></th></tr>
+{{range $i, $g := .Groups}}<tr><td>{{index $heads $i}}</td><td class="n">{{$g.Tickets}}</td><td class="n">{{$g.Met}}</td><td class="n">{{$g.Late}}</td><td class="n">{{$g.Missed}}</td><td class="n">{{$g.Open}}</td><td class="n">{{$g.Percent}}</td><td class="n">{{$g.Median}}</td>
+<td class="bar"><svg width="100%" height="14" viewBox="0 0 240 14" preserveAspectRatio="none" role="img" aria-label="{{$g.Percent}}"><rect x="0" y="0" width="240" height="14" fill="#eceff1"/><rect x="{{index $g.BarStart 0}}" y="0" width="{{index $g.Bars 0}}" height="14" fill="#2e7d32"/><rect x="{{index $g.BarStart 1}}" y="0" width="{{index $g.Bars 1}}" height="14" fill="#f9a825"/><rect x="{{index $g.BarStart 2}}" y="0" width="{{index $g.Bars 2}}" height="14" fill="#c62828"/><rect x="{{index $g.BarStart 3}}" y="0" width="{{index $g.Bars 3}}" height="14" fill="#90a4ae"/></svg></td></tr>
+{{end}}</table>
+{{end}}
+<p class="note">{{.T.std_note}}</p>
+</section>
+
+{{range .Sections}}
+<section>
+<h2>{{.Title}}</h2>
+{{if .Note}}<p class="note">{{.Note}}</p>{{end}}
+<table>
+{{range .Rows}}<tr><td>{{.Label}}</td><td class="n">{{.N}}</td><td class="bar"><svg width="100%" height="14" viewBox="0 0 240 14" preserveAspectRatio="none" role="img" aria-label="{{.N}}"><rect x="0" y="0" width="{{.Width}}" height="14" fill="#37474f"/></svg></td></tr>
+{{end}}</table>
+</section>
+{{end}}
+</body>
+</html>
+`))

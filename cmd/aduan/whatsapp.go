@@ -1,0 +1,344 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/mdp/qrterminal/v3"
+
+	"aduan/bot"
+	"aduan/channels/whatsapp"
+	"aduan/internal/config"
+	"aduan/store/postgres"
+)
+
+const whatsappUsage = `Usage:
+  aduan whatsapp pair [--config FILE | --db FILE] [--phone NUMBER] [--timeout D]
+      link the service as a device of the office's WhatsApp number: scan the
+      QR code with the phone (WhatsApp > Linked devices > Link a device), or
+      with --phone type the pairing code shown on that phone instead
+  aduan whatsapp status [--config FILE | --db FILE] [--connect]
+      say whether a device is paired and which process holds the connection;
+      --connect logs in once to check (only when no process holds it)
+  aduan whatsapp logout [--config FILE | --db FILE]
+      unlink the device and delete its keys (stop serve first)
+
+The device keys live in PostgreSQL (postgres.url), or with --db in a SQLite
+file (for the demo).
+`
+
+func whatsappCmd(ctx context.Context, e env, args []string) error {
+	if len(args) == 0 {
+		return usagef("whatsapp: say pair, status or logout (see aduan whatsapp -h)")
+	}
+	sub := args[0]
+	switch sub {
+	case "-h", "--help", "help":
+		fmt.Fprint(e.stdout, whatsappUsage)
+		return nil
+	case "pair", "status", "logout":
+	default:
+		return usagef("whatsapp: unknown command %q: say pair, status or logout", sub)
+	}
+	fs := flags(e, "whatsapp "+sub, "whatsapp "+sub+" [flags]")
+	path := fs.String("config", "", "configuration file (YAML); the device keys are in its postgres.url")
+	db := fs.String("db", "", "keep the device keys in this SQLite file instead of PostgreSQL (demo)")
+	var phone *string
+	var timeout *time.Duration
+	var connect *bool
+	switch sub {
+	case "pair":
+		phone = fs.String("phone", "", "the office's WhatsApp number: show a pairing code to type on that phone instead of a QR code")
+		timeout = fs.Duration("timeout", 3*time.Minute, "give up after this long")
+	case "status":
+		connect = fs.Bool("connect", false, "log in once to check the device works (only when no process holds the connection)")
+	}
+	if err := parse(fs, args[1:]); err != nil {
+		return helpOK(err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("whatsapp %s: unexpected argument %q", sub, fs.Arg(0))
+	}
+	if *db != "" && *path != "" {
+		return usagef("whatsapp %s: give --config or --db, not both", sub)
+	}
+	region := config.DefaultRegion
+	var cfg *config.Config
+	if *db == "" {
+		var err error
+		if cfg, err = loadConfig(*path, e); err != nil {
+			return err
+		}
+		region = cfg.Region
+	}
+	var pairPhone string
+	if phone != nil && *phone != "" {
+		p, err := config.NormalizePhone(*phone, region)
+		if err != nil {
+			return usagef("whatsapp pair: --phone: %v", err)
+		}
+		pairPhone = strings.TrimPrefix(p, "+")
+	}
+
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	wa, err := openWhatsApp(ctx, cfg, *db, log)
+	if err != nil {
+		return err
+	}
+	defer wa.close()
+
+	switch sub {
+	case "pair":
+		return whatsappPair(ctx, e, wa, pairPhone, *timeout)
+	case "status":
+		return whatsappStatus(ctx, e, wa, *connect)
+	default:
+		return whatsappLogout(ctx, e, wa)
+	}
+}
+
+// waStore is the device store and the lease the whatsapp commands use.
+type waStore struct {
+	devices *whatsapp.Devices
+	lease   interface {
+		TryAcquire(ctx context.Context) (<-chan struct{}, error)
+		Release()
+	}
+	holder func(ctx context.Context) (string, error)
+	close  func()
+}
+
+// openWhatsApp opens the device store in PostgreSQL (cfg), or in the
+// SQLite file db.
+func openWhatsApp(ctx context.Context, cfg *config.Config, db string, log *slog.Logger) (*waStore, error) {
+	if db != "" {
+		d, err := whatsapp.OpenSQLiteDevices(ctx, db, log)
+		if err != nil {
+			return nil, err
+		}
+		return &waStore{devices: d, lease: &localLease{}, holder: func(context.Context) (string, error) { return "", nil },
+			close: func() { d.Close() }}, nil
+	}
+	pg, err := postgres.Open(ctx, cfg.Postgres.URL)
+	if err != nil {
+		return nil, err
+	}
+	d, err := whatsapp.OpenPostgresDevices(ctx, pg.Pool(), log)
+	if err != nil {
+		pg.Close()
+		return nil, err
+	}
+	l := whatsapp.NewPGLease(pg.Pool().Config().ConnConfig, whatsapp.LeaseOptions{})
+	return &waStore{devices: d, lease: l, holder: l.Holder, close: func() {
+		l.Release()
+		d.Close()
+		pg.Close()
+	}}, nil
+}
+
+// localLease is the lease of a SQLite device store: only this process
+// uses the file.
+type localLease struct{ whatsapp.LocalLease }
+
+func (l *localLease) TryAcquire(ctx context.Context) (<-chan struct{}, error) { return l.Acquire(ctx) }
+
+// takeLease takes the connection lease, waiting up to wait while another
+// process holds it (serve takes it for a moment every 30s while no device
+// is paired).
+func takeLease(ctx context.Context, e env, wa *waStore, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	said := false
+	for {
+		_, err := wa.lease.TryAcquire(ctx)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, whatsapp.ErrLeaseHeld) {
+			return err
+		}
+		holder, _ := wa.holder(ctx)
+		if time.Now().After(deadline) {
+			return fmt.Errorf("another process holds the WhatsApp connection (%s): stop it first", holder)
+		}
+		if !said {
+			fmt.Fprintf(e.stderr, "waiting for the WhatsApp connection, held by %s...\n", holder)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func whatsappPair(ctx context.Context, e env, wa *waStore, phone string, timeout time.Duration) error {
+	if jid, paired, err := wa.devices.Paired(ctx); err != nil {
+		return err
+	} else if paired {
+		return fmt.Errorf("whatsapp pair: already paired with %s: run aduan whatsapp logout first", whatsapp.Phone(jid))
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := takeLease(ctx, e, wa, 45*time.Second); err != nil {
+		return fmt.Errorf("whatsapp pair: %w", err)
+	}
+	defer wa.lease.Release()
+	fmt.Fprintln(e.stdout, "Connecting to WhatsApp...")
+	opts := whatsapp.PairOptions{
+		Phone: phone,
+		QR: func(code string, next time.Duration) {
+			fmt.Fprintf(e.stdout, "\nOn the office's phone: WhatsApp > Settings > Linked devices > Link a device, and scan this code (a new one follows in %s):\n\n", next.Round(time.Second))
+			qrterminal.GenerateHalfBlock(code, qrterminal.L, e.stdout)
+		},
+		Code: func(code string) {
+			fmt.Fprintf(e.stdout, "\nOn the phone of +%s: WhatsApp > Settings > Linked devices > Link a device > Link with phone number instead, and type:\n\n    %s\n\n", phone, code)
+		},
+	}
+	jid, err := wa.devices.Pair(ctx, opts)
+	switch {
+	case err == nil:
+		fmt.Fprintf(e.stdout, "\nPaired: the service is now a linked device (%q) of %s.\n"+
+			"serve connects with it within 30 seconds; check with: aduan whatsapp status\n", whatsapp.DeviceName, whatsapp.Phone(jid))
+		return nil
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, whatsapp.ErrPairTimeout):
+		return fmt.Errorf("whatsapp pair: timed out: no phone linked the device; run the command again when the phone is at hand")
+	default:
+		return fmt.Errorf("whatsapp pair: failed: %w", err)
+	}
+}
+
+func whatsappStatus(ctx context.Context, e env, wa *waStore, connect bool) error {
+	jid, paired, err := wa.devices.Paired(ctx)
+	if err != nil {
+		return err
+	}
+	holder, err := wa.holder(ctx)
+	if err != nil {
+		return err
+	}
+	if holder == "" {
+		holder = "nobody (no serve process has it)"
+	}
+	if !paired {
+		fmt.Fprintf(e.stdout, "paired:     no\nconnection: held by %s\n", holder)
+		return errors.New("whatsapp status: no device paired: run aduan whatsapp pair")
+	}
+	fmt.Fprintf(e.stdout, "paired:     yes, as %s (device %q)\nconnection: held by %s\n", whatsapp.Phone(jid), whatsapp.DeviceName, holder)
+	if !connect {
+		return nil
+	}
+	if _, err := wa.lease.TryAcquire(ctx); err != nil {
+		if errors.Is(err, whatsapp.ErrLeaseHeld) {
+			fmt.Fprintln(e.stdout, "login:      not checked: another process holds the connection (see its /readyz)")
+			return nil
+		}
+		return err
+	}
+	defer wa.lease.Release()
+	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if _, err := wa.devices.Check(cctx); err != nil {
+		fmt.Fprintf(e.stdout, "login:      failed: %v\n", err)
+		return fmt.Errorf("whatsapp status: login failed: %w", err)
+	}
+	fmt.Fprintln(e.stdout, "login:      ok")
+	return nil
+}
+
+func whatsappLogout(ctx context.Context, e env, wa *waStore) error {
+	if _, paired, err := wa.devices.Paired(ctx); err != nil {
+		return err
+	} else if !paired {
+		return errors.New("whatsapp logout: no device paired")
+	}
+	if err := takeLease(ctx, e, wa, 0); err != nil {
+		return fmt.Errorf("whatsapp logout: %w", err)
+	}
+	defer wa.lease.Release()
+	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	jid, err := wa.devices.Logout(cctx)
+	if err != nil {
+		return fmt.Errorf("whatsapp logout: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "Unlinked from %s; the device keys are deleted.\n", whatsapp.Phone(jid))
+	return nil
+}
+
+// startWhatsApp starts the WhatsApp channel of serve when whatsapp.enabled
+// is set: the device store and a contacts table (hashed with the
+// configuration's lookup key) in pool's database, the
+// connection lease, and the channel's Run in the background. It returns
+// the sender for bot.WhatsApp (with sms, when not nil, as the fallback for
+// messages to staff), the channel's state for /readyz and metrics, and stop,
+// which disconnects and waits (call it before stopping the pipeline, so
+// that no message is taken that cannot be stored).
+//
+// With whatsapp.enabled unset it returns a nil sender, a state of
+// "disabled" and a stop that does nothing. It fails if whatsmeow's tables
+// cannot be brought up to date.
+func startWhatsApp(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, pipeline whatsapp.Pipeline,
+	statuses whatsapp.StatusRecorder, sms bot.Sender, log *slog.Logger, onDown func(reason string),
+) (sender bot.Sender, state func() string, stop func(), err error) {
+	if !cfg.WhatsApp.Enabled {
+		return nil, func() string { return "disabled" }, func() {}, nil
+	}
+	devices, err := whatsapp.OpenPostgresDevices(ctx, pool, log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	keys, err := keyring(cfg, "serve")
+	if err != nil {
+		devices.Close()
+		return nil, nil, nil, err
+	}
+	known, err := whatsapp.OpenPostgresContacts(ctx, pool, keys.Hash)
+	if err != nil {
+		devices.Close()
+		return nil, nil, nil, err
+	}
+	staff := make([]string, 0, len(cfg.Officers))
+	for _, o := range cfg.Officers {
+		staff = append(staff, o.Phone)
+	}
+	contacts := whatsapp.NewContacts(staff, known)
+	p := cfg.WhatsApp.Pacing
+	ch := whatsapp.New(whatsapp.Config{
+		Pipeline: pipeline,
+		Open:     devices.Open,
+		Lease:    whatsapp.NewPGLease(pool.Config().ConnConfig, whatsapp.LeaseOptions{}),
+		Send: whatsapp.SenderConfig{
+			Contacts:     contacts,
+			PerRecipient: whatsapp.Rate{Interval: p.PerRecipient.Std(), Burst: p.PerRecipientBurst},
+			Overall:      whatsapp.Rate{Interval: p.Overall.Std(), Burst: p.OverallBurst},
+			Typing:       cfg.WhatsApp.Typing.Std(),
+		},
+		Statuses:      statuses,
+		OnDown:        onDown,
+		Logger:        log,
+		MediaMaxBytes: cfg.WhatsApp.MediaMaxBytes,
+		MarkRead:      cfg.WhatsApp.MarkRead,
+	})
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ch.Run(runCtx)
+	}()
+	stop = func() {
+		cancel()
+		<-done
+		devices.Close()
+	}
+	sender = ch.Sender()
+	if sms != nil {
+		sender = &whatsapp.Failover{WhatsApp: ch.Sender(), SMS: sms, IsStaff: contacts.IsStaff, Up: ch.Up, Logger: log}
+	}
+	return sender, func() string { return string(ch.State()) }, stop, nil
+}

@@ -1,0 +1,302 @@
+package redis_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	goredis "github.com/redis/go-redis/v9"
+
+	"aduan/bot"
+	"aduan/dialog"
+	"aduan/internal/seal"
+	"aduan/internal/testenv"
+	"aduan/store/redis"
+)
+
+const (
+	phone = "+6281399990123"
+	// dialogMaxLen is the longest description the flows keep, in runes.
+	dialogMaxLen = 1000
+	// story is a long, varied description, as a real one is: repeated
+	// text would compress far better than people write.
+	story = "Saya mau melaporkan kejadian di rumah tetangga saya di dekat gereja. Sejak bulan Juli suaminya " +
+		"sering pulang mabuk lalu memukul istrinya dengan tangan dan kadang dengan kayu. Anak mereka yang " +
+		"paling kecil, umur enam tahun, sering menangis di luar rumah sampai malam karena takut masuk. Minggu " +
+		"lalu ibu itu datang ke rumah kami dengan muka bengkak dan bibir berdarah, tapi dia tidak mau ke " +
+		"puskesmas karena malu dan takut suaminya marah lagi. Kepala dusun sudah tahu tapi bilang itu urusan " +
+		"keluarga. Kami sekeluarga khawatir karena kemarin malam kami dengar teriakan keras dan barang pecah. " +
+		"Ibu itu bekerja di kebun kopi setiap pagi, jadi petugas bisa bertemu dia di jalan ke kebun sekitar " +
+		"jam tujuh. Tolong jangan sebut nama saya kepada suaminya, karena dia kenal keluarga kami dan bisa " +
+		"mencari masalah. Kalau perlu saksi lain, ada juga bapak penjual bensin di pertigaan yang pernah " +
+		"melihat kejadian itu. Terima kasih atas bantuannya, semoga ibu dan anak-anaknya bisa aman."
+)
+
+// reportState is an unfinished case report at its confirmation, with the
+// given description.
+func reportState(description string) []byte {
+	st := dialog.State{Step: "case.confirm", Updated: time.Now().Unix(), Urgent: true,
+		Trail: []string{"menu", "case.who", "case.safe", "case.type", "case.kecamatan", "case.place", "case.description"},
+		Answers: []dialog.Answer{{Field: "reporter", Value: "witness"}, {Field: "safe", Value: "no"},
+			{Field: "violence", Value: "physical,domestic"}, {Field: "kecamatan", Value: "kota-komba"},
+			{Field: "place", Value: "Dekat gereja, kampung Watu"}, {Field: "description", Value: description}}}
+	b, err := st.MarshalBinary()
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func TestStateIsSealed(t *testing.T) {
+	ctx := context.Background()
+	c := open(t, redis.Options{})
+	key := "sms:" + phone
+	ls := acquire(t, c, key)
+	ls[0].Save = reportState(story)
+	release(t, c, ls...)
+
+	rdb := c.Client()
+	names, err := rdb.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 1 || names[0] != c.StateKey(key) {
+		t.Fatalf("keys = %q, want only the state key %q", names, c.StateKey(key))
+	}
+	raw, err := rdb.Get(ctx, names[0]).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{phone, "81399990123", "tetangga", "Watu", "gereja"} {
+		if bytes.Contains(raw, []byte(secret)) || strings.Contains(names[0], secret) {
+			t.Errorf("Redis holds %q in clear", secret)
+		}
+	}
+	if raw[0] != seal.Version {
+		t.Errorf("state starts with %#x, want the sealed format's %#x", raw[0], seal.Version)
+	}
+	got := acquire(t, c, key)
+	if !bytes.Equal(got[0].State, reportState(story)) {
+		t.Errorf("State read back differs from the one saved")
+	}
+	release(t, c, got...)
+
+	// A state moved to another conversation's key does not open there.
+	if err := rdb.Set(ctx, c.StateKey("sms:+6281200000000"), raw, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if other := acquire(t, c, "sms:+6281200000000"); other[0].State != nil {
+		t.Errorf("a state copied to another key opened: %q", other[0].State)
+	}
+}
+
+func TestStateAcrossKeys(t *testing.T) {
+	m := miniredis.RunT(t)
+	mk := func(k *seal.Keyring) *redis.Conversations {
+		c := redis.New(goredis.NewClient(&goredis.Options{Addr: m.Addr()}), redis.Options{Keyring: k})
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	key := func(b byte) []byte { return bytes.Repeat([]byte{b}, seal.KeySize) }
+	ring := func(current byte, old ...byte) *seal.Keyring {
+		var olds [][]byte
+		for _, o := range old {
+			olds = append(olds, key(o))
+		}
+		k, err := seal.New(key(current), olds, key(9))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	c1 := mk(ring(1))
+	ls := acquire(t, c1, "sms:"+phone)
+	ls[0].Save = []byte("keadaan")
+	release(t, c1, ls...)
+
+	tests := []struct {
+		name string
+		c    *redis.Conversations
+		want []byte
+	}{
+		{"rotated ring with the old key", mk(ring(2, 1)), []byte("keadaan")},
+		{"ring without the old key", mk(ring(2)), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ls := acquire(t, tt.c, "sms:"+phone)
+			if !ls[0].Held || !bytes.Equal(ls[0].State, tt.want) || (ls[0].State == nil) != (tt.want == nil) {
+				t.Errorf("Held = %v, State = %q; want held, %q", ls[0].Held, ls[0].State, tt.want)
+			}
+			release(t, tt.c, ls...)
+		})
+	}
+}
+
+// TestMemoryPerConversation checks what one conversation costs Redis, as
+// Redis itself counts it, key and overhead included: under 1 KB for a
+// report with a long description, well under for a typical one.
+func TestMemoryPerConversation(t *testing.T) {
+	ctx := context.Background()
+	c := open(t, redis.Options{})
+	tests := []struct {
+		name  string
+		state []byte
+		max   int64
+	}{
+		{"typical report", reportState("Tetangga saya dipukul suaminya setiap malam."), 512},
+		{"long description", reportState(story), 1024},
+		{"longest description", reportState((story + " Sekali lagi, terima kasih banyak.")[:dialogMaxLen]), 1024},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key := "sms:" + phone
+			ls := acquire(t, c, key)
+			ls[0].Save = tt.state
+			release(t, c, ls...)
+			n, err := c.Client().MemoryUsage(ctx, c.StateKey(key)).Result()
+			if err != nil {
+				t.Fatalf("MEMORY USAGE: %v", err)
+			}
+			t.Logf("%d-byte state: %d bytes in Redis", len(tt.state), n)
+			if n > tt.max {
+				t.Errorf("MEMORY USAGE = %d bytes, want at most %d", n, tt.max)
+			}
+			got := acquire(t, c, key)
+			if !bytes.Equal(got[0].State, tt.state) {
+				t.Errorf("State read back differs from the one saved")
+			}
+			release(t, c, got...)
+		})
+	}
+}
+
+func TestNoKeyring(t *testing.T) {
+	ctx := context.Background()
+	_, err := redis.Open(ctx, testenv.RedisURL(1), redis.Options{})
+	if bot.KindOf(err) != bot.Invalid || !strings.Contains(err.Error(), "Keyring") {
+		t.Errorf("Open without a keyring: %v (%v), want Invalid naming Options.Keyring", err, bot.KindOf(err))
+	}
+	m := miniredis.RunT(t)
+	c := redis.New(goredis.NewClient(&goredis.Options{Addr: m.Addr()}), redis.Options{})
+	t.Cleanup(func() { c.Close() })
+	ls := []bot.Lease{{Key: "k"}}
+	for name, err := range map[string]error{
+		"Acquire": c.Acquire(ctx, ls),
+		"Release": c.Release(ctx, []bot.Lease{{Key: "k", Held: true, Save: []byte("x")}}),
+		"Forget":  c.Forget(ctx, "k"),
+	} {
+		if bot.KindOf(err) != bot.Invalid {
+			t.Errorf("%s without a keyring: KindOf(%v) = %v, want %v", name, err, bot.KindOf(err), bot.Invalid)
+		}
+	}
+	if _, err := c.Hits(ctx, []string{"k"}, time.Minute); bot.KindOf(err) != bot.Invalid {
+		t.Errorf("Hits without a keyring: KindOf(%v) = %v, want %v", err, bot.KindOf(err), bot.Invalid)
+	}
+	if keys := m.Keys(); len(keys) != 0 {
+		t.Errorf("keys written without a keyring: %q", keys)
+	}
+}
+
+func TestForget(t *testing.T) {
+	c := openMini(t, redis.Options{})
+	ls := acquire(t, c, "a", "b")
+	ls[0].Save, ls[1].Save = []byte("A"), []byte("B")
+	release(t, c, ls...)
+	if err := c.Forget(context.Background(), "a", "unknown"); err != nil {
+		t.Fatalf("Forget: %v", err)
+	}
+	ls = acquire(t, c, "a", "b")
+	if ls[0].State != nil || string(ls[1].State) != "B" {
+		t.Errorf("states after Forget(a) = %q, %q; want nil, %q", ls[0].State, ls[1].State, "B")
+	}
+}
+
+func TestHits(t *testing.T) {
+	ctx := context.Background()
+	m := miniredis.RunT(t)
+	c := redis.New(goredis.NewClient(&goredis.Options{Addr: m.Addr()}), redis.Options{Keyring: keys})
+	t.Cleanup(func() { c.Close() })
+
+	steps := []struct {
+		keys    []string
+		advance time.Duration
+		want    []bool
+	}{
+		{[]string{"sms:" + phone, "global"}, 0, []bool{true, true}},
+		{[]string{"sms:" + phone, "sms:" + phone}, 0, []bool{true, false}}, // a batch may hold a key twice
+		{[]string{"sms:" + phone, "sms:+6281200000000"}, 0, []bool{false, true}},
+		{[]string{"sms:" + phone}, 61 * time.Second, []bool{true}}, // a new window
+	}
+	for i, st := range steps {
+		m.FastForward(st.advance)
+		got, err := c.Allow(ctx, st.keys, 2, time.Minute)
+		if err != nil {
+			t.Fatalf("step %d: Allow: %v", i, err)
+		}
+		if !slicesEqual(got, st.want) {
+			t.Errorf("step %d: Allow(%q) = %v, want %v", i, st.keys, got, st.want)
+		}
+	}
+	for _, k := range m.Keys() {
+		if strings.Contains(k, "62") {
+			t.Errorf("counter key %q holds a number", k)
+		}
+	}
+	// global's window ran out with the fast forward too: it counts afresh.
+	if got, err := c.Hits(ctx, []string{"global", "global"}, time.Minute); err != nil || len(got) != 2 || got[1] != 2 {
+		t.Errorf("Hits(global, global) = %v, %v; want [1 2]", got, err)
+	}
+}
+
+func TestHitsRealRedis(t *testing.T) {
+	ctx := context.Background()
+	c := open(t, redis.Options{Prefix: "r:"})
+	if err := c.Client().ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Hits(ctx, []string{"a", "b", "a"}, 30*time.Second)
+	if err != nil || len(got) != 3 || got[0] != 1 || got[1] != 1 || got[2] != 2 {
+		t.Fatalf("Hits = %v, %v; want [1 1 2]", got, err)
+	}
+	keys, err := c.Client().Keys(ctx, "r:limit:*").Result()
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("counter keys = %q, %v; want 2", keys, err)
+	}
+	for _, k := range keys {
+		if ttl := c.Client().PTTL(ctx, k).Val(); ttl <= 0 || ttl > 30*time.Second {
+			t.Errorf("counter %s PTTL = %v, want in (0, 30s]", k, ttl)
+		}
+	}
+}
+
+func slicesEqual(a, b []bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func BenchmarkHits(b *testing.B) {
+	c := open(b, redis.Options{})
+	ctx := context.Background()
+	keys := make([]string, 64)
+	for i := range keys {
+		keys[i] = "sms:+6281337" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Hits(ctx, keys, time.Minute); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(keys)), "ns/key")
+}

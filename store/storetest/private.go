@@ -1,0 +1,566 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"aduan/bot"
+	"aduan/internal/seal"
+)
+
+// Private is a store that keeps personal data sealed: what RunPrivate
+// tests beyond bot.Store.
+type Private interface {
+	bot.Store
+	TicketsByReporter(ctx context.Context, ch bot.Channel, addr string) ([]bot.Ticket, error)
+	SentTo(ctx context.Context, ch bot.Channel, to string) ([]string, error)
+	EraseTicket(ctx context.Context, code string, at time.Time, actor string) (seal.Counts, error)
+	Purge(ctx context.Context, closedBefore time.Time, dryRun bool) (seal.Counts, error)
+	Rotate(ctx context.Context, batch int) (seal.Counts, error)
+}
+
+// Sealed is how RunPrivate reaches an implementation.
+type Sealed struct {
+	// Open returns a store on an empty database, sealing under k.
+	Open func(t *testing.T, k *seal.Keyring) Private
+	// Reopen returns a store on the same database as s, sealing under k
+	// (nil: no keyring), as a process restarted with a new configuration.
+	Reopen func(t *testing.T, s Private, k *seal.Keyring) Private
+	// Dump returns every value stored in the tickets, ticket_events and
+	// outbox tables, as text; binary values in lower-case hex.
+	Dump func(t *testing.T, s Private) string
+}
+
+// Keyring returns a test keyring whose current key is made of the byte
+// current and whose old keys are made of the bytes old. Every such keyring
+// has the same lookup key, as a deployment's keyrings do.
+func Keyring(t testing.TB, current byte, old ...byte) *seal.Keyring {
+	t.Helper()
+	key := func(b byte) []byte { return bytes.Repeat([]byte{b}, seal.KeySize) }
+	var olds [][]byte
+	for _, b := range old {
+		olds = append(olds, key(b))
+	}
+	k, err := seal.New(key(current), olds, key(0xEE))
+	if err != nil {
+		t.Fatalf("keyring: %v", err)
+	}
+	return k
+}
+
+// RunPrivate runs the privacy contract as subtests of t: personal data is
+// sealed at rest and read back whole; lookups by address; erasure on
+// request; the retention purge; key rotation; and refusal without a key.
+func RunPrivate(t *testing.T, impl Sealed) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, impl Sealed)
+	}{
+		{"SealedAtRest", testSealedAtRest},
+		{"NoKeyring", testNoKeyring},
+		{"TicketsByReporter", testTicketsByReporter},
+		{"SentTo", testSentTo},
+		{"Erase", testErase},
+		{"Purge", testPurge},
+		{"Rotate", testRotate},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, impl) })
+	}
+}
+
+// Secrets of the private fixture: none may be stored in clear.
+const (
+	secretReporter = "+6281399990123"
+	secretOther    = "+6281399990456"
+	secretDesc     = "Suami memukul saya dengan kayu setiap malam"
+	secretName     = "Maria Goreti Jelahu"
+	secretPlace    = "Kampung Watu Nggene"
+	secretNote     = "Korban dirujuk ke RSUD Borong"
+	secretRelayOut = "Ibu, petugas akan datang besok pagi"
+	secretRelayIn  = "Terima kasih, saya tunggu di rumah"
+)
+
+var secrets = []string{secretReporter, "81399990123", secretDesc, secretName, secretPlace, secretNote,
+	secretRelayOut, secretRelayIn}
+
+// privateTicket is a case report with statistics and free text.
+func privateTicket(code, reporter string, ch bot.Channel, created time.Time) bot.Ticket {
+	return bot.Ticket{Code: code, Kind: bot.KindCase, Status: bot.StatusReceived, Kecamatan: "borong",
+		Answers: map[string]string{"reporter": "victim", "safe": "no", "violence": "physical,domestic",
+			"age_group": "adult", "sex": "female", "kecamatan": "borong",
+			"description": secretDesc, "name": secretName, "place": secretPlace, "contact_time": "sore"},
+		Channel: ch, Reporter: reporter, CreatedAt: created, UpdatedAt: created}
+}
+
+// privateFixture writes one ticket (KS-PRIV1) from secretReporter with its
+// history and messages, a message about no ticket to the same reporter,
+// and returns what it wrote.
+func privateFixture(t *testing.T, s bot.Store) *bot.Changes {
+	t.Helper()
+	c := &bot.Changes{
+		Tickets: []bot.Ticket{privateTicket("KS-PRIV1", secretReporter, bot.SMS, t0)},
+		Events: []bot.Event{
+			{TicketCode: "KS-PRIV1", At: t0, Actor: "citizen", Type: "created", Detail: "kind=case channel=sms urgent=true"},
+			{TicketCode: "KS-PRIV1", At: t0.Add(time.Minute), Actor: "+6281337785111", Type: "note", Detail: secretNote},
+			{TicketCode: "KS-PRIV1", At: t0.Add(2 * time.Minute), Actor: "+6281337785111", Type: "relay_out", Detail: secretRelayOut},
+			{TicketCode: "KS-PRIV1", At: t0.Add(3 * time.Minute), Actor: "citizen", Type: "relay_in", Detail: secretRelayIn},
+			{TicketCode: "KS-PRIV1", At: t0.Add(4 * time.Minute), Actor: "+6281337785111", Type: "status", Detail: "done"},
+		},
+		Outbox: []bot.Outbound{
+			{Channel: bot.SMS, To: secretReporter, Body: "Periksa: " + secretDesc, Purpose: bot.PurposeReply, CreatedAt: t0},
+			{Channel: bot.SMS, To: secretReporter, Body: "Kode Anda KS-PRIV1", Purpose: bot.PurposeReply, TicketCode: "KS-PRIV1", CreatedAt: t0},
+			{Channel: bot.SMS, To: "+6281337785111", Body: "Tiket baru KS-PRIV1", Purpose: bot.PurposeNotify, TicketCode: "KS-PRIV1", CreatedAt: t0},
+			{Channel: bot.SMS, To: secretReporter, Body: secretRelayOut, Purpose: bot.PurposeReply, TicketCode: "KS-PRIV1", CreatedAt: t0},
+			{Channel: bot.SMS, To: "+6281337785111", Body: secretRelayIn, Purpose: bot.PurposeNotify, TicketCode: "KS-PRIV1", CreatedAt: t0},
+		},
+	}
+	apply(t, s, c, t0)
+	return c
+}
+
+// assertNoSecrets fails t if the dump holds a secret, in clear or in hex.
+func assertNoSecrets(t *testing.T, dump string) {
+	t.Helper()
+	lower := strings.ToLower(dump)
+	for _, s := range secrets {
+		if strings.Contains(dump, s) || strings.Contains(lower, hex.EncodeToString([]byte(s))) {
+			t.Errorf("the database holds %q in clear", s)
+		}
+	}
+}
+
+func testSealedAtRest(t *testing.T, impl Sealed) {
+	ctx := ctxFor(t)
+	s := impl.Open(t, Keyring(t, 1))
+	c := privateFixture(t, s)
+
+	dump := impl.Dump(t, s)
+	assertNoSecrets(t, dump)
+	for _, stat := range []string{"borong", "physical,domestic", "female"} {
+		if !strings.Contains(dump, stat) {
+			t.Errorf("the database lacks the statistic %q in clear", stat)
+		}
+	}
+
+	got, err := s.Ticket(ctx, "KS-PRIV1")
+	if err != nil {
+		t.Fatalf("Ticket: %v", err)
+	}
+	if want := norm(c.Tickets[0]); !reflect.DeepEqual(got, want) {
+		t.Errorf("Ticket = %+v, want %+v", got, want)
+	}
+	es, err := s.Events(ctx, "KS-PRIV1")
+	if err != nil {
+		t.Fatalf("Events: %v", err)
+	}
+	for i, e := range es {
+		if want := normEvent(c.Events[i]); !reflect.DeepEqual(e, want) {
+			t.Errorf("Events[%d] = %+v, want %+v", i, e, want)
+		}
+	}
+	out, err := s.Outbox(ctx)
+	if err != nil {
+		t.Fatalf("Outbox: %v", err)
+	}
+	for i, e := range out {
+		if w := c.Outbox[i]; e.To != w.To || e.Body != w.Body {
+			t.Errorf("Outbox[%d] = %q to %q, want %q to %q", i, e.Body, e.To, w.Body, w.To)
+		}
+	}
+}
+
+func testNoKeyring(t *testing.T, impl Sealed) {
+	ctx := ctxFor(t)
+	s := impl.Open(t, Keyring(t, 1))
+	privateFixture(t, s)
+	bare := impl.Reopen(t, s, nil)
+
+	tx := begin(t, bare)
+	err := tx.Apply(ctx, &bot.Changes{Tickets: []bot.Ticket{privateTicket("KS-BARE1", secretOther, bot.SMS, t0)}}, t0)
+	if got := bot.KindOf(err); got != bot.Invalid {
+		t.Errorf("Apply without a keyring: KindOf(%v) = %v, want %v", err, got, bot.Invalid)
+	}
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Ticket", func() error { _, err := bare.Ticket(ctx, "KS-PRIV1"); return err }},
+		{"Events", func() error { _, err := bare.Events(ctx, "KS-PRIV1"); return err }},
+		{"Outbox", func() error { _, err := bare.Outbox(ctx); return err }},
+		{"TicketsByReporter", func() error { _, err := bare.TicketsByReporter(ctx, bot.SMS, secretReporter); return err }},
+		{"SentTo", func() error { _, err := bare.SentTo(ctx, bot.SMS, secretReporter); return err }},
+		{"EraseTicket", func() error { _, err := bare.EraseTicket(ctx, "KS-PRIV1", t0, "admin"); return err }},
+		{"Rotate", func() error { _, err := bare.Rotate(ctx, 10); return err }},
+	}
+	for _, c := range calls {
+		if err := c.call(); bot.KindOf(err) != bot.Invalid {
+			t.Errorf("%s without a keyring: KindOf(%v) = %v, want %v", c.name, err, bot.KindOf(err), bot.Invalid)
+		}
+	}
+	// What holds nothing personal is still readable.
+	if _, err := bare.Tickets(ctx, bot.TicketFilter{Kind: bot.KindComplaint}); err != nil {
+		t.Errorf("Tickets(no match) without a keyring = %v, want nil", err)
+	}
+}
+
+func testTicketsByReporter(t *testing.T, impl Sealed) {
+	ctx := ctxFor(t)
+	s := impl.Open(t, Keyring(t, 1))
+	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{
+		privateTicket("KS-A1", secretReporter, bot.SMS, t0),
+		privateTicket("KS-A2", secretReporter, bot.SMS, t0.Add(time.Hour)),
+		privateTicket("KS-A3", secretReporter, bot.WhatsApp, t0.Add(2*time.Hour)),
+		privateTicket("KS-B1", secretOther, bot.SMS, t0.Add(3*time.Hour)),
+	}}, t0)
+	tests := []struct {
+		ch   bot.Channel
+		addr string
+		want []string
+	}{
+		{bot.SMS, secretReporter, []string{"KS-A2", "KS-A1"}},
+		{bot.WhatsApp, secretReporter, []string{"KS-A3"}},
+		{bot.SMS, secretOther, []string{"KS-B1"}},
+		{bot.SMS, "+6281200000000", []string{}},
+		{bot.SMS, "", []string{}},
+	}
+	for _, tt := range tests {
+		ts, err := s.TicketsByReporter(ctx, tt.ch, tt.addr)
+		if err != nil {
+			t.Fatalf("TicketsByReporter(%s, %s): %v", tt.ch, tt.addr, err)
+		}
+		got := []string{}
+		for _, tk := range ts {
+			got = append(got, tk.Code)
+			if tk.Reporter != tt.addr || tk.Answers["description"] != secretDesc {
+				t.Errorf("TicketsByReporter(%s, %s): ticket %s has reporter %q, description %q", tt.ch, tt.addr,
+					tk.Code, tk.Reporter, tk.Answers["description"])
+			}
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("TicketsByReporter(%s, %s) = %v, want %v", tt.ch, tt.addr, got, tt.want)
+		}
+	}
+}
+
+func testSentTo(t *testing.T, impl Sealed) {
+	ctx := ctxFor(t)
+	s := impl.Open(t, Keyring(t, 1))
+	c := &bot.Changes{Outbox: []bot.Outbound{
+		{Channel: bot.WhatsApp, To: secretReporter, Body: "satu", Purpose: bot.PurposeReply, CreatedAt: t0},
+		{Channel: bot.WhatsApp, To: secretOther, Body: "lain", Purpose: bot.PurposeReply, CreatedAt: t0},
+		{Channel: bot.WhatsApp, To: secretReporter, Body: "dua", Purpose: bot.PurposeReply, CreatedAt: t0},
+		{Channel: bot.SMS, To: secretReporter, Body: "sms", Purpose: bot.PurposeReply, CreatedAt: t0},
+		{Channel: bot.WhatsApp, To: secretReporter, Body: "belum", Purpose: bot.PurposeReply, CreatedAt: t0},
+	}}
+	apply(t, s, c, t0)
+	if err := s.Settle(ctx, []bot.Delivery{
+		{ID: c.Outbox[0].ID, ProviderID: "wamid.1"}, {ID: c.Outbox[1].ID, ProviderID: "wamid.2"},
+		{ID: c.Outbox[2].ID, ProviderID: "wamid.3"}, {ID: c.Outbox[3].ID, ProviderID: "SM4"},
+		{ID: c.Outbox[4].ID, Err: "throttled", RetryAt: t0.Add(time.Minute)},
+	}); err != nil {
+		t.Fatalf("Settle: %v", err)
+	}
+	tests := []struct {
+		ch   bot.Channel
+		to   string
+		want []string
+	}{
+		{bot.WhatsApp, secretReporter, []string{"wamid.1", "wamid.3"}},
+		{bot.SMS, secretReporter, []string{"SM4"}},
+		{bot.WhatsApp, secretOther, []string{"wamid.2"}},
+		{bot.WhatsApp, "+6281200000000", []string{}},
+	}
+	for _, tt := range tests {
+		got, err := s.SentTo(ctx, tt.ch, tt.to)
+		if err != nil {
+			t.Fatalf("SentTo(%s, %s): %v", tt.ch, tt.to, err)
+		}
+		if got == nil {
+			got = []string{}
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("SentTo(%s, %s) = %v, want %v", tt.ch, tt.to, got, tt.want)
+		}
+	}
+}
+
+func testErase(t *testing.T, impl Sealed) {
+	ctx := ctxFor(t)
+	s := impl.Open(t, Keyring(t, 1))
+	c := privateFixture(t, s)
+	// Another ticket of the same reporter, and a message about it, which
+	// the erasure of KS-PRIV1 leaves alone; and a reply still waiting.
+	other := &bot.Changes{
+		Tickets: []bot.Ticket{privateTicket("KS-PRIV2", secretReporter, bot.SMS, t0.Add(time.Hour))},
+		Events:  []bot.Event{{TicketCode: "KS-PRIV2", At: t0, Actor: "+6281337785111", Type: "note", Detail: "catatan lain"}},
+		Outbox: []bot.Outbound{
+			{Channel: bot.SMS, To: secretReporter, Body: "Kode Anda KS-PRIV2", Purpose: bot.PurposeReply, TicketCode: "KS-PRIV2", CreatedAt: t0},
+			{Channel: bot.SMS, To: secretReporter, Body: "Balasan tertunda", Purpose: bot.PurposeReply, CreatedAt: t0},
+		},
+	}
+	apply(t, s, other, t0.Add(time.Hour))
+	if err := s.Settle(ctx, []bot.Delivery{{ID: c.Outbox[0].ID, ProviderID: "SM-E1"}}); err != nil {
+		t.Fatalf("Settle: %v", err)
+	}
+
+	at := t0.Add(24 * time.Hour)
+	n, err := s.EraseTicket(ctx, "KS-PRIV1", at, "admin")
+	if err != nil {
+		t.Fatalf("EraseTicket: %v", err)
+	}
+	// The ticket; its note, relays and created event (not its status
+	// change); its four messages, the reply about no ticket, and the
+	// pending reply about no ticket.
+	if want := (seal.Counts{Tickets: 1, Events: 4, Outbox: 6}); n != want {
+		t.Errorf("EraseTicket counts = %+v, want %+v", n, want)
+	}
+
+	tk, err := s.Ticket(ctx, "KS-PRIV1")
+	if err != nil {
+		t.Fatalf("Ticket: %v", err)
+	}
+	wantAnswers := map[string]string{"reporter": "victim", "safe": "no", "violence": "physical,domestic",
+		"age_group": "adult", "sex": "female", "kecamatan": "borong"}
+	if tk.Reporter != "" || !reflect.DeepEqual(tk.Answers, wantAnswers) || tk.Kecamatan != "borong" ||
+		tk.Kind != bot.KindCase || !tk.CreatedAt.Equal(micro(t0)) {
+		t.Errorf("erased ticket = %+v, want no reporter, only the statistics, the rest kept", tk)
+	}
+	es, err := s.Events(ctx, "KS-PRIV1")
+	if err != nil {
+		t.Fatalf("Events: %v", err)
+	}
+	if len(es) != 6 {
+		t.Fatalf("Events = %+v, want the 5 written and an erased one", es)
+	}
+	for i, e := range es[:5] {
+		want := ""
+		if e.Type == "status" {
+			want = "done"
+		}
+		if e.Detail != want || e.Type != c.Events[i].Type {
+			t.Errorf("event %d (%s) detail = %q, want %q", i, e.Type, e.Detail, want)
+		}
+	}
+	if e := es[5]; e.Type != "erased" || e.Actor != "admin" || !e.At.Equal(micro(at)) {
+		t.Errorf("last event = %+v, want erased by admin at %v", e, at)
+	}
+
+	out, err := s.Outbox(ctx)
+	if err != nil {
+		t.Fatalf("Outbox: %v", err)
+	}
+	for i, e := range out {
+		if e.TicketCode == "KS-PRIV2" {
+			if e.Body != "Kode Anda KS-PRIV2" || e.To != secretReporter {
+				t.Errorf("outbox %d about the other ticket = %+v, want it untouched", i, e)
+			}
+			continue
+		}
+		if e.Body != "" || e.To != "" {
+			t.Errorf("outbox %d = %q to %q, want both erased", i, e.Body, e.To)
+		}
+		if e.State == "pending" {
+			t.Errorf("outbox %d erased but still pending", i)
+		}
+	}
+	if ts, err := s.TicketsByReporter(ctx, bot.SMS, secretReporter); err != nil || len(ts) != 1 || ts[0].Code != "KS-PRIV2" {
+		t.Errorf("TicketsByReporter after erasure = %v, %v; want only KS-PRIV2", ts, err)
+	}
+	if ids, err := s.SentTo(ctx, bot.SMS, secretReporter); err != nil || len(ids) != 0 {
+		t.Errorf("SentTo after erasure = %v, %v; want none", ids, err)
+	}
+	dump := impl.Dump(t, s)
+	assertNoSecrets(t, dump)
+
+	if _, err := s.EraseTicket(ctx, "KS-NONE1", at, "admin"); bot.KindOf(err) != bot.NotFound {
+		t.Errorf("EraseTicket(unknown): KindOf(%v) = %v, want %v", err, bot.KindOf(err), bot.NotFound)
+	}
+	// Erasing again changes no more, and says so in another event.
+	if n, err := s.EraseTicket(ctx, "KS-PRIV1", at, "admin"); err != nil || n != (seal.Counts{Tickets: 1}) {
+		t.Errorf("EraseTicket again = %+v, %v; want only the ticket row touched", n, err)
+	}
+}
+
+func testPurge(t *testing.T, impl Sealed) {
+	ctx := ctxFor(t)
+	s := impl.Open(t, Keyring(t, 1))
+	now := t0.Add(200 * 24 * time.Hour)
+	cut := now.Add(-90 * 24 * time.Hour)
+	old, recent := cut.Add(-time.Hour), cut.Add(time.Hour)
+
+	mk := func(code string, status bot.Status, updated time.Time) bot.Ticket {
+		tk := privateTicket(code, secretReporter, bot.SMS, t0)
+		tk.Status, tk.UpdatedAt = status, updated
+		return tk
+	}
+	c := &bot.Changes{Tickets: []bot.Ticket{
+		mk("KS-OLD01", bot.StatusDone, now),         // closed long ago (its closed event says so)
+		mk("KS-NEW01", bot.StatusDone, recent),      // closed recently
+		mk("KS-OPEN1", bot.StatusReceived, old),     // open, however old
+		mk("KS-OLD02", bot.StatusDone, old),         // closed long ago, no closed event
+		mk("KS-NEW02", bot.StatusDone, old),         // reopened and closed again recently
+		mk("KS-DONE9", bot.Status("assessed"), old), // not done
+	}}
+	for _, tk := range c.Tickets {
+		c.Events = append(c.Events,
+			bot.Event{TicketCode: tk.Code, At: t0, Actor: "citizen", Type: "created", Detail: "kind=case"},
+			bot.Event{TicketCode: tk.Code, At: t0, Actor: "+6281337785111", Type: "note", Detail: secretNote},
+			bot.Event{TicketCode: tk.Code, At: t0, Actor: "+6281337785111", Type: "relay_out", Detail: secretRelayOut})
+		c.Outbox = append(c.Outbox, bot.Outbound{Channel: bot.SMS, To: secretReporter, Body: secretRelayOut,
+			Purpose: bot.PurposeReply, TicketCode: tk.Code, CreatedAt: t0})
+	}
+	c.Events = append(c.Events,
+		bot.Event{TicketCode: "KS-OLD01", At: old, Actor: "+6281337785111", Type: "closed"},
+		bot.Event{TicketCode: "KS-NEW01", At: recent, Actor: "+6281337785111", Type: "closed"},
+		bot.Event{TicketCode: "KS-NEW02", At: old.Add(-time.Hour), Actor: "+6281337785111", Type: "closed"},
+		bot.Event{TicketCode: "KS-NEW02", At: recent, Actor: "+6281337785111", Type: "closed"})
+	// Conversation replies about no ticket: an old sent one goes, an old
+	// pending one and a recent one stay.
+	c.Outbox = append(c.Outbox,
+		bot.Outbound{Channel: bot.SMS, To: secretReporter, Body: "Periksa: " + secretDesc, Purpose: bot.PurposeReply, CreatedAt: old},
+		bot.Outbound{Channel: bot.SMS, To: secretReporter, Body: "tertunda", Purpose: bot.PurposeReply, CreatedAt: old},
+		bot.Outbound{Channel: bot.SMS, To: secretReporter, Body: "baru", Purpose: bot.PurposeReply, CreatedAt: recent})
+	apply(t, s, c, t0)
+	var ds []bot.Delivery
+	for i, m := range c.Outbox {
+		if m.Body != "tertunda" {
+			ds = append(ds, bot.Delivery{ID: m.ID, ProviderID: "SM-P" + string(rune('a'+i))})
+		}
+	}
+	if err := s.Settle(ctx, ds); err != nil {
+		t.Fatalf("Settle: %v", err)
+	}
+
+	before := snapshot(t, s)
+	want := seal.Counts{Tickets: 2, Events: 4, Outbox: 3}
+	n, err := s.Purge(ctx, cut, true)
+	if err != nil || n != want {
+		t.Fatalf("Purge(dry run) = %+v, %v; want %+v", n, err, want)
+	}
+	if after := snapshot(t, s); !reflect.DeepEqual(after, before) {
+		t.Fatalf("Purge(dry run) changed the store")
+	}
+	if n, err = s.Purge(ctx, cut, false); err != nil || n != want {
+		t.Fatalf("Purge = %+v, %v; want %+v", n, err, want)
+	}
+	if n, err = s.Purge(ctx, cut, false); err != nil || n != (seal.Counts{}) {
+		t.Errorf("Purge again = %+v, %v; want nothing", n, err)
+	}
+
+	purged := map[string]bool{"KS-OLD01": true, "KS-OLD02": true}
+	for _, tk := range c.Tickets {
+		got, err := s.Ticket(ctx, tk.Code)
+		if err != nil {
+			t.Fatalf("Ticket(%s): %v", tk.Code, err)
+		}
+		if purged[tk.Code] {
+			if got.Reporter != "" || got.Answers["description"] != "" || got.Answers["name"] != "" ||
+				got.Answers["violence"] != "physical,domestic" || got.Answers["kecamatan"] != "borong" ||
+				got.Status != bot.StatusDone || !got.CreatedAt.Equal(micro(t0)) {
+				t.Errorf("purged ticket %s = %+v, want only its structured fields", tk.Code, got)
+			}
+		} else if !reflect.DeepEqual(got, norm(tk)) {
+			t.Errorf("ticket %s = %+v, want it untouched", tk.Code, got)
+		}
+		es, err := s.Events(ctx, tk.Code)
+		if err != nil {
+			t.Fatalf("Events(%s): %v", tk.Code, err)
+		}
+		for _, e := range es {
+			gone := purged[tk.Code] && (e.Type == "note" || e.Type == "relay_out")
+			if gone != (e.Detail == "") && e.Type != "closed" {
+				t.Errorf("ticket %s event %s detail = %q, want purged = %v", tk.Code, e.Type, e.Detail, gone)
+			}
+		}
+	}
+	out, err := s.Outbox(ctx)
+	if err != nil {
+		t.Fatalf("Outbox: %v", err)
+	}
+	for _, e := range out {
+		gone := purged[e.TicketCode] || (e.TicketCode == "" && e.Body != "tertunda" && e.Body != "baru")
+		if gone != (e.Body == "" && e.To == "") {
+			t.Errorf("outbox %d (ticket %q) = %q to %q, want purged = %v", e.ID, e.TicketCode, e.Body, e.To, gone)
+		}
+	}
+	if ts, err := s.TicketsByReporter(ctx, bot.SMS, secretReporter); err != nil || len(ts) != len(c.Tickets)-2 {
+		t.Errorf("TicketsByReporter after purge: %d tickets, %v; want %d", len(ts), err, len(c.Tickets)-2)
+	}
+}
+
+// snapshot reads everything the store gives back.
+func snapshot(t *testing.T, s bot.Store) []any {
+	t.Helper()
+	ctx := ctxFor(t)
+	ts, err := s.Tickets(ctx, bot.TicketFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := []any{ts}
+	for _, tk := range ts {
+		es, err := s.Events(ctx, tk.Code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, es)
+	}
+	ob, err := s.Outbox(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(out, ob)
+}
+
+func testRotate(t *testing.T, impl Sealed) {
+	ctx := ctxFor(t)
+	k1 := Keyring(t, 1)
+	s1 := impl.Open(t, k1)
+	privateFixture(t, s1)
+	apply(t, s1, &bot.Changes{Tickets: []bot.Ticket{privateTicket("KS-PRIV3", secretOther, bot.WhatsApp, t0.Add(time.Hour))}}, t0)
+	want := snapshot(t, s1)
+
+	// A ring with the new key only cannot read the old values.
+	if _, err := impl.Reopen(t, s1, Keyring(t, 2)).Ticket(ctx, "KS-PRIV1"); err == nil {
+		t.Fatalf("Ticket under a ring without the old key = nil error, want one")
+	}
+
+	s2 := impl.Reopen(t, s1, Keyring(t, 2, 1))
+	if got := snapshot(t, s2); !reflect.DeepEqual(got, want) {
+		t.Fatalf("before rotation, the new ring reads %+v, want %+v", got, want)
+	}
+	// Written during rotation: under the new key already.
+	apply(t, s2, &bot.Changes{Outbox: []bot.Outbound{{Channel: bot.SMS, To: secretOther, Body: "baru",
+		Purpose: bot.PurposeReply, CreatedAt: t0}}}, t0)
+	want = snapshot(t, s2)
+
+	n, err := s2.Rotate(ctx, 2) // small batches: several pages
+	if err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	// Two tickets; the fixture's five events with detail (the other's
+	// have none); five outbox messages (not the one written under the new
+	// key).
+	if wantN := (seal.Counts{Tickets: 2, Events: 5, Outbox: 5}); n != wantN {
+		t.Errorf("Rotate = %+v, want %+v", n, wantN)
+	}
+	if n, err := s2.Rotate(ctx, 2); err != nil || n != (seal.Counts{}) {
+		t.Errorf("Rotate again = %+v, %v; want nothing to do", n, err)
+	}
+
+	// Now the new key alone reads everything, and lookups still work.
+	s3 := impl.Reopen(t, s1, Keyring(t, 2))
+	if got := snapshot(t, s3); !reflect.DeepEqual(got, want) {
+		t.Errorf("after rotation, the new key alone reads %+v, want %+v", got, want)
+	}
+	ts, err := s3.TicketsByReporter(ctx, bot.WhatsApp, secretOther)
+	if err != nil || len(ts) != 1 || ts[0].Code != "KS-PRIV3" {
+		t.Errorf("TicketsByReporter after rotation = %v, %v; want KS-PRIV3", ts, err)
+	}
+	assertNoSecrets(t, impl.Dump(t, s3))
+}
