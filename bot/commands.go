@@ -23,7 +23,7 @@ var verbs = map[string]string{
 	"info": "info", "detail": "info", "rincian": "info",
 	"catat": "catat", "catatan": "catat", "note": "catat",
 	"balas": "balas", "reply": "balas", "kirim": "balas",
-	"status": "status",
+	"status":  "status",
 	"selesai": "selesai", "done": "selesai", "tutup": "selesai", "close": "selesai",
 	"alihkan": "alihkan", "transfer": "alihkan", "pindah": "alihkan",
 	"tiket": "tiket", "tickets": "tiket", "mine": "tiket",
@@ -307,7 +307,7 @@ func (s *Service) command(ctx context.Context, w *work, o Officer, c Command, m 
 		w.touch(t, now)
 		event(t, "transferred", s.staff.Name(from)+" -> "+to.Name)
 		ch.Outbox = append(ch.Outbox, Outbound{Channel: SMS, To: to.Phone, Purpose: PurposeNotify, TicketCode: t.Code,
-			Body: t.Code + " dialihkan kepada Anda oleh " + o.Name + ". Balas TERIMA " + t.Code + ", INFO " + t.Code + ".",
+			Body:      t.Code + " dialihkan kepada Anda oleh " + o.Name + ". Balas TERIMA " + t.Code + ", INFO " + t.Code + ".",
 			CreatedAt: now})
 		reply(t.Code + " dialihkan ke " + to.Name + ".")
 	case "tiket":
@@ -484,6 +484,15 @@ func (s *Service) supervisorReport(ctx context.Context, c Command, now time.Time
 		case "minggu", "week", "mingguan":
 			since, title = day.AddDate(0, 0, -6), "REKAP 7 hari"
 		case "bulan", "month", "bulanan":
+			// the monthly report's own numbers, as `aduan report` prints them
+			if rs, ok := s.cfg.Store.(ReportStore); ok {
+				from, to := MonthOf(local)
+				ts, evs, err := rs.TicketsCreated(ctx, from, to)
+				if err != nil {
+					return "", err
+				}
+				return MonthlyReport(ts, evs, from, to, now).Summary(), nil
+			}
 			since, title = time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, WITA), "REKAP bulan ini"
 		}
 		created, err := s.cfg.Store.Tickets(ctx, TicketFilter{Since: since})

@@ -160,6 +160,7 @@ func (d *Dispatcher) poll(ctx context.Context) {
 	for {
 		ms, err := d.cfg.Store.DueOutbound(ctx, d.cfg.Now(), d.cfg.Lease, 256)
 		if err != nil && ctx.Err() == nil {
+			d.cfg.Observer.DependencyError("postgres")
 			d.cfg.Logger.Warn("poll outbox", "err", err)
 		}
 		for _, m := range ms {

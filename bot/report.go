@@ -18,6 +18,15 @@ const (
 	DoneTarget = 7 * 24 * time.Hour
 )
 
+// MonthOf returns the bounds [from, to) of the calendar month holding t,
+// in t's location: pass a time in the office's zone (Asia/Makassar), so
+// that the month begins at its midnight.
+func MonthOf(t time.Time) (from, to time.Time) {
+	y, m, _ := t.Date()
+	from = time.Date(y, m, 1, 0, 0, 0, 0, t.Location())
+	return from, from.AddDate(0, 1, 0)
+}
+
 // ReportStore reads what the monthly report counts. store/postgres and
 // store/sqlite implement it.
 type ReportStore interface {

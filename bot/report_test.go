@@ -159,3 +159,21 @@ func TestReportSummary(t *testing.T) {
 		t.Errorf("summary is %d characters, want two SMS at most", len(got))
 	}
 }
+
+func TestMonthOf(t *testing.T) {
+	wita := time.FixedZone("WITA", 8*3600)
+	tests := []struct {
+		at       time.Time
+		from, to time.Time
+	}{
+		{time.Date(2026, 11, 30, 23, 59, 0, 0, wita), time.Date(2026, 11, 1, 0, 0, 0, 0, wita), time.Date(2026, 12, 1, 0, 0, 0, 0, wita)},
+		{time.Date(2026, 12, 1, 0, 0, 0, 0, wita), time.Date(2026, 12, 1, 0, 0, 0, 0, wita), time.Date(2027, 1, 1, 0, 0, 0, 0, wita)},
+		{time.Date(2028, 2, 29, 12, 0, 0, 0, time.UTC), time.Date(2028, 2, 1, 0, 0, 0, 0, time.UTC), time.Date(2028, 3, 1, 0, 0, 0, 0, time.UTC)},
+	}
+	for _, tt := range tests {
+		from, to := bot.MonthOf(tt.at)
+		if !from.Equal(tt.from) || !to.Equal(tt.to) || from.Location() != tt.at.Location() {
+			t.Errorf("MonthOf(%v) = %v, %v, want %v, %v", tt.at, from, to, tt.from, tt.to)
+		}
+	}
+}

@@ -233,6 +233,12 @@ func (s *Service) process(ctx context.Context, batch []*request, deferred []*req
 	}
 	if err := s.cfg.Conversations.Acquire(ctx, leases); err != nil {
 		s.cfg.Observer.DependencyError("redis")
+		s.cfg.Logger.Error("acquire conversations", "err", err, "sids", sidsOf(convs))
+		for _, c := range convs {
+			for _, r := range c.reqs {
+				s.cfg.Observer.Inbound(r.m.Channel, "error")
+			}
+		}
 		s.fail(convs, E("acquire conversations", Unavailable, err))
 		return deferred
 	}
@@ -280,7 +286,7 @@ func (s *Service) process(ctx context.Context, batch []*request, deferred []*req
 	}
 	if err != nil {
 		s.cfg.Observer.DependencyError("postgres")
-		s.cfg.Logger.Error("handle batch", "err", err, "messages", len(batch))
+		s.cfg.Logger.Error("handle batch", "err", err, "messages", len(batch), "sids", sidsOf(held))
 		for _, c := range held {
 			for _, r := range c.reqs {
 				s.cfg.Observer.Inbound(r.m.Channel, "error")
@@ -395,6 +401,9 @@ func (s *Service) apply(ctx context.Context, cs []*conv) (err error) {
 		}
 		if err := tx.Commit(ctx); err != nil {
 			return err
+		}
+		for _, t := range ch.Tickets {
+			s.cfg.Observer.TicketOpened(t.Kind, t.Urgent)
 		}
 		if s.cfg.Outbox != nil {
 			s.cfg.Outbox.Enqueue(ch.Outbox)
@@ -533,7 +542,6 @@ func (s *Service) open(sub *dialog.Submission, m Inbound, now time.Time, ch *Cha
 		detail += " partial=danger-words"
 	}
 	ch.Tickets = append(ch.Tickets, t)
-	s.cfg.Observer.TicketOpened(t.Kind, t.Urgent)
 	ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: "citizen", Type: "created", Detail: detail})
 	if sub.Done != "" {
 		ch.Outbox = append(ch.Outbox, Outbound{Channel: m.Channel, To: m.From,
@@ -583,6 +591,9 @@ func (s *Service) complete(ctx context.Context, w *work, sub *dialog.Submission,
 			return err
 		}
 		w.touch(t, now)
+	}
+	if t.Answers == nil {
+		t.Answers = make(map[string]string, len(sub.Answers)+1)
 	}
 	for _, a := range sub.Answers {
 		t.Answers[a.Field] = a.Value
@@ -716,4 +727,16 @@ func (s *Service) Running() bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.running
+}
+
+// sidsOf lists the provider message IDs of the conversations' messages, for
+// logs: they name a message without saying anything about its sender.
+func sidsOf(cs []*conv) []string {
+	var out []string
+	for _, c := range cs {
+		for _, r := range c.reqs {
+			out = append(out, r.m.ExternalID)
+		}
+	}
+	return out
 }

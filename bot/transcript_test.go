@@ -91,7 +91,8 @@ type pipelineEnv struct {
 func newPipelineEnv(t *testing.T) *pipelineEnv {
 	t.Helper()
 	ctx := context.Background()
-	pg, err := postgres.Open(ctx, testenv.PostgresURL(t, "bot"), postgres.WithKeyring(seal.Random()))
+	keys := seal.Random()
+	pg, err := postgres.Open(ctx, testenv.PostgresURL(t, "bot"), postgres.WithKeyring(keys))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,26 +100,30 @@ func newPipelineEnv(t *testing.T) *pipelineEnv {
 	if err := postgres.Migrate(ctx, pg.Pool()); err != nil {
 		t.Fatal(err)
 	}
-	rd, err := redis.Open(ctx, testenv.RedisURL(2), redis.Options{})
+	rd, err := redis.Open(ctx, testenv.RedisURL(2), redis.Options{Keyring: keys})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rd.Close() })
-	return &pipelineEnv{pg: pg, rd: rd, clock: &fakeClock{t: time.Date(2026, 11, 27, 1, 0, 0, 0, time.UTC)},
+	return &pipelineEnv{pg: pg, rd: rd, clock: &fakeClock{t: transcriptStart},
 		sent: &recorder{}}
 }
 
 func (e *pipelineEnv) reset(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := e.pg.Pool().Exec(ctx, "TRUNCATE tickets, ticket_events, inbound_seen, outbox RESTART IDENTITY CASCADE"); err != nil {
+	if _, err := e.pg.Pool().Exec(ctx, "TRUNCATE tickets, ticket_events, inbound_seen, outbox, opt_outs RESTART IDENTITY CASCADE"); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.rd.Client().FlushDB(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
 	e.sent.take("")
+	e.clock.Set(transcriptStart)
 }
+
+// transcriptStart is when every transcript begins: a Friday, 09:00 WITA.
+var transcriptStart = time.Date(2026, 11, 27, 1, 0, 0, 0, time.UTC)
 
 // start runs a Service and Dispatcher until the test ends.
 func (e *pipelineEnv) start(t *testing.T) (*bot.Service, *bot.Dispatcher) {
@@ -270,6 +275,12 @@ func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
 }
 
 func (c *fakeClock) Advance(d time.Duration) {

@@ -34,8 +34,12 @@ func Clean(text string) string {
 			continue // zero-width and bidi controls, NUL, ...
 		}
 		if space {
+			if n+2 > MaxInput { // no room for the space and a rune after it
+				break
+			}
 			sb.WriteByte(' ')
 			space = false
+			n++
 		}
 		sb.WriteRune(r)
 		n++

@@ -122,6 +122,69 @@ func TestNewWebhookRequest(t *testing.T) {
 	}
 }
 
+func TestInboundWebhook(t *testing.T) {
+	w := channeltest.NewInboundWebhook("https://aduan.example.org", "/webhooks/twilio", testToken, "+6281100000000")
+	cases := []struct {
+		Label, SID, From, Body string
+	}{
+		{"plain", "SM0123456789abcdef0123456789abcdef", "+6281337785111", "halo"},
+		{"escapes", "SM0123456789abcdef0123456789abcde1", "+6281337785112", "Tolong & cepat: 100% benar? 🙏\nbaris dua"},
+		{"empty body", "SM0123456789abcdef0123456789abcde2", "+6281337785113", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.Label, func(t *testing.T) {
+			ctx := context.Background()
+			want := channeltest.NewWebhookRequest(ctx, "http://127.0.0.1:1", "https://aduan.example.org", "/webhooks/twilio",
+				testToken, channeltest.InboundForm(c.SID, c.From, "+6281100000000", c.Body))
+			got := w.Request(ctx, "http://127.0.0.1:1", c.SID, c.From, c.Body, "")
+			if got.URL.String() != want.URL.String() || got.Method != want.Method {
+				t.Fatalf("request = %s %s, want %s %s", got.Method, got.URL, want.Method, want.URL)
+			}
+			gb, _ := io.ReadAll(got.Body)
+			wb, _ := io.ReadAll(want.Body)
+			if string(gb) != string(wb) {
+				t.Fatalf("body = %s, want %s", gb, wb)
+			}
+			if got.ContentLength != int64(len(wb)) {
+				t.Fatalf("ContentLength = %d, want %d", got.ContentLength, len(wb))
+			}
+			for k := range want.Header {
+				if k == "I-Twilio-Idempotency-Token" {
+					continue
+				}
+				if g, w := got.Header.Get(k), want.Header.Get(k); g != w {
+					t.Fatalf("%s = %q, want %q", k, g, w)
+				}
+			}
+			if tok := got.Header.Get("I-Twilio-Idempotency-Token"); len(tok) != 36 {
+				t.Fatalf("I-Twilio-Idempotency-Token = %q, want a 36-character token", tok)
+			}
+		})
+	}
+	if got := w.Request(context.Background(), "http://127.0.0.1:1", "SM1", "+6281337785111", "x", "tok").Header.Get("I-Twilio-Idempotency-Token"); got != "tok" {
+		t.Fatalf("I-Twilio-Idempotency-Token = %q, want %q", got, "tok")
+	}
+}
+
+func BenchmarkWebhookRequest(b *testing.B) {
+	ctx := context.Background()
+	const sid, from, body = "SM0123456789abcdef0123456789abcdef", "+6285712000001", "Tetangga saya dipukul suaminya tadi malam"
+	b.Run("NewWebhookRequest", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			channeltest.NewWebhookRequest(ctx, "http://127.0.0.1:1", "https://aduan.example.org", "/webhooks/twilio", testToken,
+				channeltest.InboundForm(sid, from, "+6281100000000", body))
+		}
+	})
+	b.Run("InboundWebhook", func(b *testing.B) {
+		w := channeltest.NewInboundWebhook("https://aduan.example.org", "/webhooks/twilio", testToken, "+6281100000000")
+		b.ReportAllocs()
+		for b.Loop() {
+			w.Request(ctx, "http://127.0.0.1:1", sid, from, body, "")
+		}
+	})
+}
+
 func TestInboundForm(t *testing.T) {
 	f := channeltest.InboundForm("SM1", "+6281337785111", "+6281100000000", "halo")
 	for _, k := range []string{"ToCountry", "ToState", "SmsMessageSid", "NumMedia", "ToCity", "FromZip", "SmsSid",

@@ -150,14 +150,14 @@ func New(cfg Config) *Channel {
 	if cfg.PairPoll <= 0 {
 		cfg.PairPoll = 30 * time.Second
 	}
-	c := &Channel{cfg: cfg, log: cfg.Logger.With("component", "whatsapp"), statuses: make(chan receipt, 1024)}
-	c.state.Store(StateStopped)
-	c.reason.Store("")
 	if cfg.Send.Logger == nil {
 		cfg.Send.Logger = cfg.Logger
 	}
-	cfg.Send.Client = c.Client
-	c.sender = NewSender(cfg.Send)
+	c := &Channel{cfg: cfg, log: cfg.Logger.With("component", "whatsapp"), statuses: make(chan receipt, 1024)}
+	c.state.Store(StateStopped)
+	c.reason.Store("")
+	c.cfg.Send.Client = c.Client
+	c.sender = NewSender(c.cfg.Send)
 	return c
 }
 
@@ -202,7 +202,9 @@ func (c *Channel) Run(ctx context.Context) error {
 	defer c.wg.Wait()
 	defer c.setState(StateStopped, "")
 	for ctx.Err() == nil {
-		if s := c.State(); s != StateLoggedOut && s != StateReplaced {
+		// Unpaired, logged out or replaced stays so while the lease is
+		// taken again, so that the state does not flicker.
+		if s := c.State(); s == StateStopped || s == StateConnecting || s == StateConnected {
 			c.setState(StateStandby, "")
 		}
 		lost, err := c.cfg.Lease.Acquire(ctx)
@@ -243,6 +245,7 @@ const (
 	evConnected connKind = iota
 	evDisconnected
 	evRedeliver // a message was left unacknowledged
+	evStale     // keepalives fail: the connection is dead but not closed
 	evLoggedOut
 	evBanned
 	evReplaced
@@ -316,6 +319,13 @@ func (c *Channel) hold(ctx context.Context, lost <-chan struct{}) time.Duration 
 					c.setState(StateConnecting, "")
 					retry.Reset(d)
 				}
+			case evStale:
+				if c.State() == StateConnected {
+					c.log.Warn("whatsapp connection stale: reconnecting")
+					cli.Disconnect()
+					c.setState(StateConnecting, "")
+					retry.Reset(b.next())
+				}
 			case evRedeliver:
 				if !redeliverPending {
 					redeliverPending = true
@@ -327,6 +337,7 @@ func (c *Channel) hold(ctx context.Context, lost <-chan struct{}) time.Duration 
 				return c.cfg.PairPoll
 			case evBanned:
 				c.down(StateBanned, ev.reason)
+				cli.Disconnect()
 				retry.Stop()
 				if ev.retry > 0 {
 					retry.Reset(ev.retry + time.Minute)
@@ -338,6 +349,7 @@ func (c *Channel) hold(ctx context.Context, lost <-chan struct{}) time.Duration 
 				retry.Stop()
 			case evFailure:
 				c.down(StateDown, ev.reason)
+				cli.Disconnect()
 				retry.Reset(b.next())
 			}
 		}
@@ -423,6 +435,9 @@ func (c *Channel) handleEvent(cli Client, evt any, evc chan<- connEvent, done <-
 		post(evc, done, connEvent{kind: evFailure, reason: evt.PermanentDisconnectDescription()})
 	case *events.KeepAliveTimeout:
 		c.log.Warn("whatsapp keepalive timed out", "errors", evt.ErrorCount)
+		if evt.ErrorCount >= staleAfter {
+			post(evc, done, connEvent{kind: evStale})
+		}
 	case *events.KeepAliveRestored:
 		c.log.Info("whatsapp keepalive restored")
 	case *events.UndecryptableMessage:
@@ -437,6 +452,10 @@ func (c *Channel) handleEvent(cli Client, evt any, evc chan<- connEvent, done <-
 	return true
 }
 
+// staleAfter is how many keepalives in a row may fail before the channel
+// reconnects (whatsmeow pings every 20 to 30 seconds).
+const staleAfter = 3
+
 // handleMessage hands a citizen's message to the pipeline. It returns
 // false, so that WhatsApp delivers the message again later, only when the
 // pipeline failed to store it.
@@ -444,7 +463,7 @@ func (c *Channel) handleMessage(cli Client, evt *events.Message) bool {
 	info := &evt.Info
 	if why := ignoreReason(evt); why != "" {
 		if exp, ok := expiration(evt.Message); ok && !info.IsFromMe && !info.IsGroup {
-			if addr := c.sender0(cli, info); addr != "" {
+			if addr := phoneOf(info); addr != "" {
 				c.sender.setExpiry(addr, exp)
 			}
 		}
@@ -491,8 +510,8 @@ func (c *Channel) handleMessage(cli Client, evt *events.Message) bool {
 	return true
 }
 
-// sender0 is senderAddr without the LID lookup, for ignored messages.
-func (c *Channel) sender0(cli Client, info *types.MessageInfo) string {
+// phoneOf is senderAddr without the LID lookup, for ignored messages.
+func phoneOf(info *types.MessageInfo) string {
 	for _, j := range []types.JID{info.Sender, info.SenderAlt} {
 		if j.Server == types.DefaultUserServer {
 			return addressOf(j.ToNonAD())

@@ -99,7 +99,7 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	if err := postgres.Migrate(ctx, pg.Pool()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pg.Pool().Exec(ctx, "TRUNCATE tickets, ticket_events, inbound_seen, outbox RESTART IDENTITY CASCADE"); err != nil {
+	if _, err := pg.Pool().Exec(ctx, "TRUNCATE tickets, ticket_events, inbound_seen, outbox, opt_outs RESTART IDENTITY CASCADE"); err != nil {
 		t.Fatal(err)
 	}
 	contacts, err := whatsapp.OpenPostgresContacts(ctx, pg.Pool(), keys.Hash)
@@ -468,6 +468,11 @@ func TestConnectionEvents(t *testing.T) {
 	// A drop: the channel reconnects by itself, and nobody is told.
 	h.fake.emit(&events.Disconnected{})
 	eventually(t, "a reconnect", func() bool { return h.fake.Connects() > connects && h.ch.Up() })
+	// Keepalives failing: the dead connection is replaced.
+	connects = h.fake.Connects()
+	h.fake.emit(&events.KeepAliveTimeout{ErrorCount: 1})
+	h.fake.emit(&events.KeepAliveTimeout{ErrorCount: 3})
+	eventually(t, "a reconnect after failed keepalives", func() bool { return h.fake.Connects() > connects && h.ch.Up() })
 	if got := h.Downs(); len(got) != 0 {
 		t.Errorf("down notices = %q, want none for a drop", got)
 	}

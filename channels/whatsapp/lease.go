@@ -85,9 +85,50 @@ var ErrLeaseHeld = errors.New("another process holds the WhatsApp connection")
 // TryAcquire takes the lease if it is free. It returns ErrLeaseHeld if
 // another process holds it, or the connection error.
 func (l *PGLease) TryAcquire(ctx context.Context) (lost <-chan struct{}, err error) {
+	conn, err := l.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lost, err = l.try(ctx, conn)
+	if err != nil {
+		conn.Close(context.Background())
+	}
+	return lost, err
+}
+
+// Acquire tries to take the lease every Retry while another process holds
+// it, on one connection, until it holds it or ctx is done. Any other error
+// (the database is unreachable) is returned at once.
+func (l *PGLease) Acquire(ctx context.Context) (<-chan struct{}, error) {
+	conn, err := l.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		lost, err := l.try(ctx, conn)
+		if err == nil {
+			return lost, nil
+		}
+		if !errors.Is(err, ErrLeaseHeld) {
+			conn.Close(context.Background())
+			return nil, err
+		}
+		t := time.NewTimer(l.retry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			conn.Close(context.Background())
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func (l *PGLease) connect(ctx context.Context) (*pgx.Conn, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.conn != nil {
+	held := l.conn != nil
+	l.mu.Unlock()
+	if held {
 		return nil, errors.New("lease already held by this holder")
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -96,14 +137,26 @@ func (l *PGLease) TryAcquire(ctx context.Context) (lost <-chan struct{}, err err
 	if err != nil {
 		return nil, fmt.Errorf("lease connection: %w", err)
 	}
+	return conn, nil
+}
+
+// try takes the lock on conn if it is free; then conn is the lease's, and
+// watched until Release.
+func (l *PGLease) try(ctx context.Context, conn *pgx.Conn) (<-chan struct{}, error) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
 	var got bool
 	if err := conn.QueryRow(cctx, `SELECT pg_try_advisory_lock($1)`, l.key).Scan(&got); err != nil {
-		conn.Close(context.Background())
 		return nil, fmt.Errorf("lease: %w", err)
 	}
 	if !got {
-		conn.Close(context.Background())
 		return nil, ErrLeaseHeld
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn != nil {
+		conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, l.key)
+		return nil, errors.New("lease already held by this holder")
 	}
 	l.conn = conn
 	l.stop = make(chan struct{})
@@ -111,28 +164,6 @@ func (l *PGLease) TryAcquire(ctx context.Context) (lost <-chan struct{}, err err
 	lostc := make(chan struct{})
 	go l.watch(conn, l.stop, l.watched, lostc)
 	return lostc, nil
-}
-
-// Acquire tries to take the lease every Retry while another process holds
-// it, until it holds it or ctx is done. Any other error (the database is
-// unreachable) is returned at once.
-func (l *PGLease) Acquire(ctx context.Context) (<-chan struct{}, error) {
-	for {
-		lost, err := l.TryAcquire(ctx)
-		if err == nil {
-			return lost, nil
-		}
-		if !errors.Is(err, ErrLeaseHeld) {
-			return nil, err
-		}
-		t := time.NewTimer(l.retry)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-	}
 }
 
 // watch pings the lease connection every check until stop is closed. If a

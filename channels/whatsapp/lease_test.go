@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strconv"
@@ -41,7 +42,11 @@ func newLease(t *testing.T, key int64, name string) *whatsapp.PGLease {
 	return l
 }
 
-func nextKey() int64 { return 0x70000000 + leaseKey.Add(1) }
+// nextKey returns a lock key of its own for a test: random per process,
+// so that two test runs on one server (two developers) do not meet.
+func nextKey() int64 { return keyBase + leaseKey.Add(1) }
+
+var keyBase = 0x70000000 + rand.Int64N(1<<40)
 
 func TestLeaseTwoHolders(t *testing.T) {
 	ctx := context.Background()
@@ -49,7 +54,8 @@ func TestLeaseTwoHolders(t *testing.T) {
 	a, b := newLease(t, key, "holder-a"), newLease(t, key, "holder-b")
 	lostA, err := a.TryAcquire(ctx)
 	if err != nil {
-		t.Fatalf("a: TryAcquire = %v", err)
+		h, _ := a.Holder(ctx)
+		t.Fatalf("a: TryAcquire = %v (key %d held by %s)", err, key, h)
 	}
 	if _, err := b.TryAcquire(ctx); !errors.Is(err, whatsapp.ErrLeaseHeld) {
 		t.Fatalf("b: TryAcquire = %v, want ErrLeaseHeld", err)

@@ -134,9 +134,9 @@ func TestLoadRun(t *testing.T) {
 	if len(rep.Errors) != 0 {
 		t.Fatalf("errors = %v, want none", rep.Errors)
 	}
-	if rep.Check.Tickets != rep.Completed || rep.Check.Notifications != 2*rep.Completed {
-		t.Fatalf("tickets = %d, notifications = %d, want %d and %d", rep.Check.Tickets, rep.Check.Notifications,
-			rep.Completed, 2*rep.Completed)
+	if rep.Check.Tickets != rep.Completed || rep.Check.Notifications < rep.Completed {
+		t.Fatalf("tickets = %d, notifications = %d, want %d and at least as many", rep.Check.Tickets,
+			rep.Check.Notifications, rep.Completed)
 	}
 	if strings.Contains(stderr.String(), "panic") {
 		t.Fatalf("stderr:\n%s", stderr.String())

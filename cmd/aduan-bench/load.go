@@ -50,8 +50,9 @@ type loadConfig struct {
 	FloodP99      time.Duration // flood: a step is sustained below this reply p99
 	FloodSteps    int           // flood: most steps
 	FloodFactor   float64       // flood: rate increase per step
-	EncryptionKey string        // the servers' security.encryption_key (base64); generated with --spawn
-	LookupKey     string        // the servers' security.lookup_key (base64); generated with --spawn
+	EncryptionKey string        // the servers' security.encryption_key (base64); the bench's own with --spawn
+	LookupKey     string        // the servers' security.lookup_key (base64); the bench's own with --spawn
+	VacuumEvery   time.Duration // vacuum and analyze the bench's tables this often; 0 never
 	LogLevel      string        // the spawned servers' log level
 	KeepLogs      bool          // keep the spawned servers' configurations and logs
 	Progress      io.Writer     // step-by-step progress; nil for none
@@ -64,7 +65,8 @@ func defaultLoadConfig() loadConfig {
 		AuthToken: benchAuthToken, PublicURL: benchPublicURL, Concurrency: 64, Rate: 1000,
 		Duration: 30 * time.Second, Warmup: 5 * time.Second, Redeliver: 0.01, MaxTurns: 40,
 		ReplyTimeout: 60 * time.Second, Settle: 50 * time.Millisecond, Conns: 128, MaxLive: 20000,
-		FloodP99: 250 * time.Millisecond, FloodSteps: 14, FloodFactor: 1.25, LogLevel: "warn",
+		FloodP99: 250 * time.Millisecond, FloodSteps: 14, FloodFactor: 1.25, VacuumEvery: 10 * time.Second,
+		LogLevel: "warn",
 	}
 }
 
@@ -93,6 +95,7 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&c.Conns, "conns", c.Conns, "most webhook connections per replica")
 	fs.DurationVar(&c.FloodP99, "flood-p99", c.FloodP99, "flood: a step is sustained if inbound->reply p99 stays below this, with no errors")
 	fs.IntVar(&c.FloodSteps, "flood-steps", c.FloodSteps, "flood: most steps")
+	fs.DurationVar(&c.VacuumEvery, "vacuum-every", c.VacuumEvery, "VACUUM (ANALYZE) the database's tables this often during the run, standing in for autovacuum (0: never)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level of spawned servers")
 	fs.BoolVar(&c.KeepLogs, "keep-logs", false, "keep the spawned servers' configurations and logs (the directory is printed)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -168,13 +171,13 @@ type engine struct {
 	cfg       loadConfig
 	targets   []string
 	client    *http.Client
+	hook      *channeltest.InboundWebhook
 	rec       *recorder
 	sidPrefix string
 	sidSeq    atomic.Uint64
 	rr        atomic.Uint64
 	phones    string          // prefix of this run's citizens' numbers
 	staff     map[string]bool // every configured officer's and supervisor's phone
-	officers  map[string]bool // the phones that must be notified of every ticket
 
 	nextCitizen atomic.Int64
 	citizens    sync.Map // phone -> *citizen
@@ -182,10 +185,12 @@ type engine struct {
 	all         []*citizen
 
 	notesMu sync.Mutex
-	notes   map[string]map[string]int // ticket code -> officer phone -> notifications
-	badNote int                       // notifications without a code
+	notes   map[string]map[string]int // ticket code -> staff phone -> messages
+	bodies  map[string]int            // staff phone + body -> messages
+	noCode  int                       // staff messages without a ticket code
 
 	pg *pgxpool.Pool // for statistics; nil if unavailable
+	db string        // the database's name
 
 	tokens chan struct{} // open loop: a message may be sent
 	drain  chan struct{} // closed when pacing ends: send at will
@@ -213,7 +218,7 @@ type reply struct {
 // maxCitizens bounds the citizens of one run: their numbers have six digits.
 const maxCitizens = 1_000_000
 
-func newEngine(c loadConfig, targets []string, staff, officers []string) *engine {
+func newEngine(c loadConfig, targets []string, staff []string) *engine {
 	var rb [4]byte
 	rand.Read(rb[:])
 	tr := &http.Transport{
@@ -229,18 +234,16 @@ func newEngine(c loadConfig, targets []string, staff, officers []string) *engine
 		cfg:       c,
 		targets:   targets,
 		client:    &http.Client{Transport: channeltest.LoopbackOnly(tr), Timeout: 30 * time.Second},
+		hook:      channeltest.NewInboundWebhook(c.PublicURL, twilio.InboundPath, c.AuthToken, benchServiceNum),
 		rec:       newRecorder(),
 		sidPrefix: "SM" + hex.EncodeToString(rb[:]),
 		phones:    fmt.Sprintf("+62857%02d", mrand.IntN(100)),
 		staff:     map[string]bool{},
-		officers:  map[string]bool{},
 		notes:     map[string]map[string]int{},
+		bodies:    map[string]int{},
 	}
 	for _, o := range staff {
 		e.staff[o] = true
-	}
-	for _, o := range officers {
-		e.officers[o] = true
 	}
 	return e
 }
@@ -266,8 +269,16 @@ func runLoad(ctx context.Context, c loadConfig) (*loadReport, error) {
 	fake.KeepMessages(false)
 
 	targets := c.Targets
-	var cl *cluster
+	var (
+		cl          *cluster
+		stopCluster = func() error { return nil }
+	)
 	if c.Spawn > 0 {
+		unlock, err := lockBench(ctx, c.PostgresURL)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
 		c.AuthToken, c.PublicURL = benchAuthToken, benchPublicURL
 		c.EncryptionKey, c.LookupKey = benchEncryptionKey, benchLookupKey
 		c.progress("starting %d replica(s)", c.Spawn)
@@ -276,6 +287,16 @@ func runLoad(ctx context.Context, c loadConfig) (*loadReport, error) {
 			EncryptionKey: c.EncryptionKey, LookupKey: c.LookupKey})
 		if err != nil {
 			return nil, err
+		}
+		stopped := false
+		defer func() {
+			if !stopped {
+				cl.stop()
+			}
+		}()
+		stopCluster = func() error {
+			stopped = true
+			return cl.stop()
 		}
 		if c.KeepLogs {
 			c.progress("configurations and logs in %s", cl.dir)
@@ -296,11 +317,24 @@ func runLoad(ctx context.Context, c loadConfig) (*loadReport, error) {
 	for _, o := range benchOfficers {
 		staff = append(staff, o.Phone)
 	}
-	e := newEngine(c, targets, staff, officerPhones(benchOfficers))
+	e := newEngine(c, targets, staff)
 	fake.OnMessage(e.onMessage)
 	if pool, err := pgxpool.New(ctx, c.PostgresURL); err == nil {
 		e.pg = pool
+		e.db = pool.Config().ConnConfig.Database
 		defer pool.Close()
+	}
+	if e.pg != nil && c.VacuumEvery > 0 {
+		vctx, stopVacuum := context.WithCancel(ctx)
+		vdone := make(chan struct{})
+		go func() {
+			defer close(vdone)
+			e.vacuum(vctx, c.VacuumEvery)
+		}()
+		defer func() {
+			stopVacuum()
+			<-vdone
+		}()
 	}
 	rep := &loadReport{Mode: c.Mode, Replicas: len(targets), DurationS: c.Duration.Seconds(),
 		WarmupS: c.Warmup.Seconds(), RedeliverFraction: c.Redeliver}
@@ -326,30 +360,64 @@ func runLoad(ctx context.Context, c loadConfig) (*loadReport, error) {
 	}
 	c.progress("waiting for the conversations under way to end")
 	e.finish()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
 
 	checkCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	if cl != nil {
 		if err := cl.exitedEarly(); err != nil {
-			cl.stop()
 			return nil, err
 		}
 	}
 	rep.Check = e.check(checkCtx, c.PostgresURL, fake)
 	rep.Messages, rep.Completed, rep.Redeliveries, rep.LateReplies, rep.StaleReplies, rep.Errors = e.rec.totals()
 	rep.Citizens = len(e.all)
+	err = stopCluster()
 	if cl != nil {
-		if err := cl.stop(); err != nil {
-			return rep, err
-		}
 		rep.ServerErrors = cl.errLines[:min(len(cl.errLines), 10)]
 	}
-	return rep, ctx.Err()
+	return rep, err
 }
 
 func (c loadConfig) progress(format string, args ...any) {
 	if c.Progress != nil {
 		fmt.Fprintf(c.Progress, "aduan-bench: "+format+"\n", args...)
+	}
+}
+
+// vacuum runs VACUUM (ANALYZE) on the database's tables every interval
+// until ctx is done. The bench's PostgreSQL may run without autovacuum (the
+// development machines' does, to keep tests quick); on a production server
+// autovacuum would clean the outbox's dead rows and keep the planner's
+// statistics current, and without either, the outbox's partial index fills
+// with dead entries and plans made against the freshly emptied tables
+// stand. Its cost counts as PostgreSQL's, as autovacuum's would.
+func (e *engine) vacuum(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rows, err := e.pg.Query(ctx, `SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema()`)
+		if err != nil {
+			continue
+		}
+		var tables []string
+		for rows.Next() {
+			var name string
+			if rows.Scan(&name) == nil {
+				tables = append(tables, name)
+			}
+		}
+		rows.Close()
+		if len(tables) > 0 {
+			e.pg.Exec(ctx, "VACUUM (ANALYZE) "+strings.Join(tables, ", "))
+		}
 	}
 }
 
@@ -375,9 +443,9 @@ func (e *engine) runClosed(ctx context.Context, pids []int) window {
 // start+to) with the CPU used in it.
 func (e *engine) measure(ctx context.Context, start time.Time, from, to time.Duration, pids []int) window {
 	sleepUntil(ctx, start.Add(from))
-	a, pa := readCPU(pids), readPG(ctx, e.pg)
+	a, pa := readCPU(pids, e.db), readPG(ctx, e.pg)
 	sleepUntil(ctx, start.Add(to))
-	b, pb := readCPU(pids), readPG(ctx, e.pg)
+	b, pb := readCPU(pids, e.db), readPG(ctx, e.pg)
 	w := e.rec.window(e.rec.since(start.Add(from)), e.rec.since(start.Add(to)))
 	w.CPU = cpuBetween(a, b)
 	w.PG = pgBetween(pa, pb, w.Messages)
@@ -545,20 +613,21 @@ func (e *engine) newCitizen() *citizen {
 }
 
 // onMessage is the fake Twilio's callback: it hands a reply to its citizen
-// and counts officers' notifications.
+// and counts the messages to officers and supervisors.
 func (e *engine) onMessage(m channeltest.SentMessage) {
 	now := time.Now()
 	if e.staff[m.To] {
 		code := findCode(m.Body)
 		e.notesMu.Lock()
 		if code == "" {
-			e.badNote++
+			e.noCode++
 		} else {
 			if e.notes[code] == nil {
 				e.notes[code] = map[string]int{}
 			}
 			e.notes[code][m.To]++
 		}
+		e.bodies[m.To+"\x00"+m.Body]++
 		e.notesMu.Unlock()
 		return
 	}
@@ -644,21 +713,20 @@ func (e *engine) turn(ctx context.Context, c *citizen, text string) ([]reply, bo
 	e.busy.Add(1)
 	defer e.busy.Add(-1)
 	sid := e.sidPrefix + fmt.Sprintf("%024x", e.sidSeq.Add(1))
-	form := channeltest.InboundForm(sid, c.phone, benchServiceNum, text)
 	start := time.Now()
 	i := int(e.rr.Add(1))
 	redeliver := e.cfg.Redeliver > 0 && mrand.Float64() < e.cfg.Redeliver
 	ok := false
 	if redeliver {
-		token := newToken()
+		token := channeltest.NewIdempotencyToken()
 		var ok1, ok2 bool
 		var wg sync.WaitGroup
-		wg.Go(func() { ok1 = e.post(ctx, i, form, token) })
-		ok2 = e.post(ctx, i+1, form, token)
+		wg.Go(func() { ok1 = e.post(ctx, i, sid, c.phone, text, token) })
+		ok2 = e.post(ctx, i+1, sid, c.phone, text, token)
 		wg.Wait()
 		ok = ok1 && ok2
 	} else {
-		ok = e.post(ctx, i, form, "")
+		ok = e.post(ctx, i, sid, c.phone, text, "")
 	}
 	if !ok {
 		return nil, false
@@ -711,13 +779,10 @@ func (e *engine) turn(ctx context.Context, c *citizen, text string) ([]reply, bo
 // post delivers a webhook as Twilio does, retrying on failure (on the next
 // replica, as a load balancer would) up to five times. token, when set, is
 // the idempotency token of a redelivery.
-func (e *engine) post(ctx context.Context, i int, form url.Values, token string) bool {
+func (e *engine) post(ctx context.Context, i int, sid, from, text, token string) bool {
 	for attempt := range 5 {
 		base := e.targets[(i+attempt)%len(e.targets)]
-		req := channeltest.NewWebhookRequest(ctx, base, e.cfg.PublicURL, twilio.InboundPath, e.cfg.AuthToken, form)
-		if token != "" {
-			req.Header["I-Twilio-Idempotency-Token"] = []string{token}
-		}
+		req := e.hook.Request(ctx, base, sid, from, text, token)
 		t0 := time.Now()
 		res, err := e.client.Do(req)
 		if err != nil {
@@ -755,14 +820,6 @@ func netErrKind(err error) string {
 		return "connection reset"
 	}
 	return "connection error"
-}
-
-// newToken returns a UUID-shaped idempotency token.
-func newToken() string {
-	var b [16]byte
-	rand.Read(b[:])
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 // print writes the report as text.

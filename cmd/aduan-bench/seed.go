@@ -59,9 +59,11 @@ func (r seedReport) print(w io.Writer) {
 // With empty, every table is emptied first.
 func seed(ctx context.Context, pgURL string, n, events int, empty bool) (seedReport, error) {
 	var rep seedReport
-	if err := ensureDatabase(ctx, pgURL); err != nil {
+	unlock, err := lockBench(ctx, pgURL)
+	if err != nil {
 		return rep, err
 	}
+	defer unlock()
 	st, err := postgres.Open(ctx, pgURL)
 	if err != nil {
 		return rep, err

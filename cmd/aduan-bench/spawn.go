@@ -44,23 +44,12 @@ const (
 	benchLookupKey     = "YmVuY2gtbG9va3VwLWtleS0wMTIzNDU2Nzg5MDEyMzQ="
 )
 
-// benchOfficers receive the notifications of every ticket (the supervisor
-// receives none).
+// benchOfficers are the staff of the spawned servers: whatever the routing
+// sends them about a ticket is checked against the outbox.
 var benchOfficers = []config.Officer{
 	{Name: "Genoveva Lindung", Phone: "+6281337785111", Role: config.RoleOfficer},
 	{Name: "Tija Ndaka", Phone: "+6281337973213", Role: config.RoleOfficer},
 	{Name: "Kepala Dinas", Phone: "+6281234567890", Role: config.RoleSupervisor},
-}
-
-// officerPhones returns the phones of the officers who are notified.
-func officerPhones(os []config.Officer) []string {
-	var out []string
-	for _, o := range os {
-		if o.Role == config.RoleOfficer {
-			out = append(out, o.Phone)
-		}
-	}
-	return out
 }
 
 // replica is one `aduan serve` process the bench started.
@@ -125,6 +114,36 @@ func prepareStores(ctx context.Context, pgURL, redisURL string) error {
 		return err
 	}
 	return flushRedis(ctx, redisURL)
+}
+
+// benchLockID is the advisory lock a bench run holds on its database, so
+// that two runs (two people, or a run and a forgotten one) never share the
+// database and Redis DB, each emptying them and sending the other's
+// outbox.
+const benchLockID = 0x61647562656e6368 // "adubench"
+
+// lockBench creates the database if needed and takes the bench's lock on
+// it for as long as the returned release is not called. It fails at once
+// if another run holds it.
+func lockBench(ctx context.Context, pgURL string) (release func(), err error) {
+	if err := ensureDatabase(ctx, pgURL); err != nil {
+		return nil, err
+	}
+	conn, err := pgx.Connect(ctx, pgURL)
+	if err != nil {
+		return nil, fmt.Errorf("PostgreSQL: %w", err)
+	}
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(benchLockID)).Scan(&got); err != nil {
+		conn.Close(ctx)
+		return nil, fmt.Errorf("PostgreSQL: %w", err)
+	}
+	if !got {
+		conn.Close(ctx)
+		return nil, fmt.Errorf("another aduan-bench run is using database %s; wait for it, or use --postgres and --redis of your own",
+			conn.Config().Database)
+	}
+	return func() { conn.Close(context.Background()) }, nil
 }
 
 // truncateAll empties every table but goose's, so that tables added by

@@ -218,9 +218,12 @@ func errorsText(m map[string]int) string {
 }
 
 // cpuUse is how many cores each part used on average over a window. The
-// figures come from /proc: aduan is the spawned replicas, postgres and
-// redis every process of those names (other users of the servers count
-// too), bench this process, other the rest of the machine.
+// figures come from /proc: aduan is the spawned replicas; postgres the
+// server's backends connected to the bench's database and its shared
+// background processes (WAL writer, checkpointer, autovacuum: other
+// databases' work there counts too); redis every redis-server; bench this
+// process; other the rest of the machine, other databases' backends
+// included.
 type cpuUse struct {
 	Aduan    float64 `json:"aduan"`
 	Postgres float64 `json:"postgres"`
@@ -260,7 +263,8 @@ type cpuSnap struct {
 const clockTicks = 100
 
 // readCPU reads /proc. It returns a zero snapshot where /proc is missing.
-func readCPU(aduanPIDs []int) cpuSnap {
+// db names the bench's database.
+func readCPU(aduanPIDs []int, db string) cpuSnap {
 	s := cpuSnap{at: time.Now()}
 	if b, err := os.ReadFile("/proc/stat"); err == nil {
 		for line := range strings.SplitSeq(string(b), "\n") {
@@ -301,13 +305,36 @@ func readCPU(aduanPIDs []int) cpuSnap {
 			s.aduan += ticks
 		case pid == self:
 			s.own += ticks
-		case comm == "postgres":
+		case comm == "postgres" && ourPostgres(pid, db):
 			s.postgres += ticks
 		case comm == "redis-server":
 			s.redis += ticks
 		}
 	}
 	return s
+}
+
+// ourPostgres reports whether a PostgreSQL process works for the bench: a
+// backend connected to database db, or a background process of the
+// server. A backend's title is "postgres: [cluster:] user database
+// host(port) activity".
+func ourPostgres(pid int, db string) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return false
+	}
+	title, ok := strings.CutPrefix(strings.TrimRight(string(b), "\x00"), "postgres: ")
+	if !ok {
+		return true // the postmaster itself
+	}
+	f := strings.Fields(title)
+	if len(f) > 0 && strings.HasSuffix(f[0], ":") { // cluster_name, as Debian sets it: "15/main:"
+		f = f[1:]
+	}
+	if len(f) >= 3 && (strings.Contains(f[2], "(") || f[2] == "[local]") { // a client backend
+		return f[1] == db
+	}
+	return true
 }
 
 // procTicks returns a process's command name and user+system CPU ticks.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"aduan/bot"
+	"aduan/channels/whatsapp"
 	"aduan/dialog"
 	"aduan/dialog/flows"
 	"aduan/internal/config"
@@ -38,6 +39,9 @@ func newApp(cfg *config.Config, store bot.Store, convs bot.Conversations, sender
 	}
 	b := buildInfo()
 	mo := metrics.Options{Version: b.Version, Commit: b.Commit, Now: now, Logger: log}
+	for _, st := range whatsapp.States {
+		mo.WhatsAppStates = append(mo.WhatsAppStates, string(st))
+	}
 	if st, ok := store.(metrics.OutboxStats); ok {
 		mo.Outbox = st
 	}

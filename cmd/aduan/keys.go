@@ -19,7 +19,8 @@ func keysCmd(ctx context.Context, e env, args []string) error {
 			"      (ADUAN_LOOKUP_KEY)\n"+
 			"  aduan keys rotate [--config FILE] [--batch N]\n"+
 			"      encrypt every stored personal value again under security.encryption_key,\n"+
-			"      while the service runs; the former key must be in security.old_keys\n")
+			"      while the service runs; the former key must be in security.old_keys.\n"+
+			"      It brings the schema up to date first. See docs/SECURITY.md.\n")
 		if len(args) == 0 {
 			return usagef("keys: say generate or rotate (see aduan keys -h)")
 		}

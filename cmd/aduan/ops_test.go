@@ -205,6 +205,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		`aduan_outbox_oldest_pending_seconds 0`,
 		`aduan_tickets_late 0`,
 		`aduan_whatsapp_state{state="disabled"} 1`,
+		`aduan_whatsapp_state{state="connected"} 0`, // every state of whatsapp.States has a series
+		`aduan_whatsapp_state{state="logged_out"} 0`,
 		`aduan_build_info{`,
 	} {
 		if !strings.Contains(body, want) {
@@ -356,6 +358,25 @@ func TestLogsCarryRequestIDAndNoPersonalData(t *testing.T) {
 	for _, secret := range []string{citizen, strings.TrimPrefix(citizen, "+"), "rahasia-7731"} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("logs show %q:\n%s", secret, logs)
+		}
+	}
+}
+
+func TestMigrateStatus(t *testing.T) {
+	cfg := testConfig(t, "http://127.0.0.1:1")
+	reset(t, cfg) // migrates
+	file := writeConfigFile(t, cfg.Postgres.URL, cfg.Redis.URL)
+	out, _, err := runCmd(t, "", nil, "migrate", "--config", file, "--status")
+	if err != nil {
+		t.Fatalf("migrate --status: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 2 || !strings.HasPrefix(lines[0], "VERSION") || !strings.Contains(lines[1], "00001_init.sql") {
+		t.Fatalf("migrate --status printed:\n%s", out)
+	}
+	for _, l := range lines[1:] {
+		if strings.Contains(l, "pending") {
+			t.Errorf("after migrating, a migration is pending: %q", l)
 		}
 	}
 }

@@ -92,8 +92,8 @@ func reportCmd(ctx context.Context, e env, args []string) error {
 // now's.
 func reportMonth(s string, now time.Time) (time.Time, error) {
 	if s == "" {
-		y, m, _ := now.Date()
-		return time.Date(y, m, 1, 0, 0, 0, 0, now.Location()).AddDate(0, -1, 0), nil
+		this, _ := bot.MonthOf(now)
+		return this.AddDate(0, -1, 0), nil
 	}
 	t, err := time.ParseInLocation("2006-01", s, now.Location())
 	if err != nil {

@@ -20,7 +20,7 @@ func runCmd(t *testing.T, stdin string, env map[string]string, args ...string) (
 }
 
 func TestDemoPlaysAPipedCaseReport(t *testing.T) {
-	script := "halo\n1\n2\nya\n1 6\n3\nkota komba\n0\nhari ini\nIpar saya dipukul suami\n1\n3\nya\n"
+	script := "halo\n1\n2\ntidak\n1 6\n3\nkota komba\n0\nhari ini\nIpar saya dipukul suami\n1\n3\nya\n"
 	out, _, err := runCmd(t, script, nil, "demo")
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out)
@@ -39,8 +39,8 @@ func TestDemoPlaysAPipedCaseReport(t *testing.T) {
 		"< to +6281234567001:",                             // replies to the citizen
 		"< to +6281337785111 (Genoveva Lindung, officer):", // the officers' SMS
 		"< to +6281337973213 (Tija Ndaka, officer):",
-		"DARURAT! Tiket baru " + code,
-		"Kec. Kota Komba",
+		"Tiket baru " + code + ": laporan kekerasan, Kec. Kota Komba, korban aman.",
+		"Anda petugas utama; balas TERIMA " + code,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)

@@ -10,7 +10,9 @@ import (
 	"aduan/internal/seal"
 )
 
-func b64(b byte) string { return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, seal.KeySize)) }
+func b64(b byte) string {
+	return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, seal.KeySize))
+}
 
 func TestSecurity(t *testing.T) {
 	enc, old1, old2, lookup := b64(1), b64(2), b64(3), b64(9)

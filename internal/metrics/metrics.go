@@ -46,21 +46,15 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives scrape errors at debug level; nil discards them.
 	Logger *slog.Logger
+	// WhatsAppStates are the states the WhatsApp channel reports
+	// (whatsapp.States), so that aduan_whatsapp_state has a series for
+	// each from the start. WhatsAppDisabled is always one of them.
+	WhatsAppStates []string
 }
 
-// WhatsApp connection states, as SetWhatsAppState takes them.
-const (
-	WhatsAppDisabled     = "disabled"     // no WhatsApp channel configured (the default)
-	WhatsAppConnecting   = "connecting"   // connecting or reconnecting
-	WhatsAppConnected    = "connected"    // connected and logged in
-	WhatsAppDisconnected = "disconnected" // connection lost; it retries by itself
-	WhatsAppLoggedOut    = "logged_out"   // the device was unlinked: pair it again
-	WhatsAppBanned       = "banned"       // WhatsApp banned the number (temporarily or not)
-	WhatsAppPairing      = "pairing"      // waiting for the QR code or pairing code
-)
-
-var whatsAppStates = []string{WhatsAppDisabled, WhatsAppConnecting, WhatsAppConnected, WhatsAppDisconnected,
-	WhatsAppLoggedOut, WhatsAppBanned, WhatsAppPairing}
+// WhatsAppDisabled is the WhatsApp state until one is set: no WhatsApp
+// channel runs.
+const WhatsAppDisabled = "disabled"
 
 // The label values created ahead, so that every series exists (at zero)
 // from the start and the hot path finds its counter without building a
@@ -93,7 +87,6 @@ type Metrics struct {
 	depErrors    *prometheus.CounterVec
 	httpRequests *prometheus.CounterVec
 	httpLatency  *prometheus.HistogramVec
-	whatsApp     *prometheus.GaugeVec
 
 	// Counters resolved ahead for the usual label values; read-only after
 	// New.
@@ -103,8 +96,10 @@ type Metrics struct {
 	depFast      map[string]prometheus.Counter
 
 	late    atomic.Pointer[func(context.Context) (int, error)]
+	waFunc  atomic.Pointer[func() string]
 	waMu    sync.Mutex
 	waState string
+	waAll   []string // every state seen or declared, in order
 }
 
 var _ bot.Observer = (*Metrics)(nil)
@@ -157,10 +152,6 @@ func New(o Options) *Metrics {
 		Help:    "Time to answer an HTTP request, by route; a webhook is answered once its message is stored.",
 		Buckets: latencyBuckets,
 	}, []string{"route"})
-	m.whatsApp = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "aduan_whatsapp_state",
-		Help: "The WhatsApp connection's state: 1 for the current one (disabled, connecting, connected, disconnected, logged_out, banned, pairing), 0 for the others.",
-	}, []string{"state"})
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "aduan_build_info",
 		Help:        "Always 1; the labels say which build is running.",
@@ -168,7 +159,7 @@ func New(o Options) *Metrics {
 	})
 	buildInfo.Set(1)
 	m.reg.MustRegister(m.inbound, m.outbound, m.batchLatency, m.batchSize, m.tickets, m.depErrors,
-		m.httpRequests, m.httpLatency, m.whatsApp, buildInfo, &scrape{m: m},
+		m.httpRequests, m.httpLatency, buildInfo, &scrape{m: m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	m.inboundFast = make(map[[2]string]prometheus.Counter)
@@ -193,7 +184,11 @@ func New(o Options) *Metrics {
 	for _, d := range dependencies {
 		m.depFast[d] = m.depErrors.WithLabelValues(d)
 	}
-	m.SetWhatsAppState(WhatsAppDisabled)
+	m.waState = WhatsAppDisabled
+	m.waAll = []string{WhatsAppDisabled}
+	for _, st := range o.WhatsAppStates {
+		m.knowWhatsAppState(st)
+	}
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
 		ErrorHandling:     promhttp.ContinueOnError,
 		Registry:          m.reg, // counts promhttp's own errors
@@ -262,34 +257,40 @@ func (m *Metrics) ObserveHTTP(route string, code int, took time.Duration) {
 	m.httpLatency.WithLabelValues(route).Observe(took.Seconds())
 }
 
-// SetWhatsAppState records the WhatsApp connection's state, one of the
-// WhatsApp* constants; any other value is recorded as "disconnected". The
-// WhatsApp channel calls it on every change.
+// SetWhatsAppState records the WhatsApp connection's state, for a channel
+// that reports its changes. WatchWhatsApp, when set, takes precedence.
 func (m *Metrics) SetWhatsAppState(state string) {
-	known := false
-	for _, s := range whatsAppStates {
-		known = known || s == state
-	}
-	if !known {
-		state = WhatsAppDisconnected
-	}
 	m.waMu.Lock()
 	defer m.waMu.Unlock()
 	m.waState = state
-	for _, s := range whatsAppStates {
-		v := 0.0
-		if s == state {
-			v = 1
-		}
-		m.whatsApp.WithLabelValues(s).Set(v)
-	}
+	m.knowWhatsAppState(state)
 }
 
-// WhatsAppState returns the state last set.
+// WatchWhatsApp sets the function that says the WhatsApp connection's
+// state, read on every scrape: the channel's State method.
+func (m *Metrics) WatchWhatsApp(state func() string) {
+	m.waFunc.Store(&state)
+}
+
+// WhatsAppState returns the state as the next scrape reports it.
 func (m *Metrics) WhatsAppState() string {
+	if f := m.waFunc.Load(); f != nil {
+		return (*f)()
+	}
 	m.waMu.Lock()
 	defer m.waMu.Unlock()
 	return m.waState
+}
+
+// knowWhatsAppState adds state to those reported; m.waMu is held or m is
+// not yet shared.
+func (m *Metrics) knowWhatsAppState(state string) {
+	for _, s := range m.waAll {
+		if s == state {
+			return
+		}
+	}
+	m.waAll = append(m.waAll, state)
 }
 
 // SetTicketsLate sets the function that counts the tickets now past a
@@ -310,16 +311,31 @@ var (
 		"Age of the oldest outbox message waiting to be sent; 0 when none waits.", nil, nil)
 	ticketsLateDesc = prometheus.NewDesc("aduan_tickets_late",
 		"Tickets now past a deadline of the service standard (30 minutes to a first response, 7 days to done).", nil, nil)
+	whatsAppDesc = prometheus.NewDesc("aduan_whatsapp_state",
+		"The WhatsApp connection's state: 1 for the current one, 0 for the others (disabled: no WhatsApp channel).",
+		[]string{"state"}, nil)
 )
 
 func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
 	ch <- outboxPendingDesc
 	ch <- outboxOldestDesc
 	ch <- ticketsLateDesc
+	ch <- whatsAppDesc
 }
 
 func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 	m := s.m
+	current := m.WhatsAppState()
+	m.waMu.Lock()
+	m.knowWhatsAppState(current)
+	for _, st := range m.waAll {
+		v := 0.0
+		if st == current {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(whatsAppDesc, prometheus.GaugeValue, v, st)
+	}
+	m.waMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), m.opts.ScrapeTimeout)
 	defer cancel()
 	if m.opts.Outbox != nil {

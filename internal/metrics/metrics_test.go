@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -185,7 +186,10 @@ func TestScrapeGauges(t *testing.T) {
 			if p != tt.wantPending || age != tt.wantAge {
 				t.Errorf("pending, age = %v, %v, want %v, %v", p, age, tt.wantPending, tt.wantAge)
 			}
-			if got, _ := find(mfs, "aduan_dependency_errors_total", map[string]string{"dependency": "postgres"}); got != tt.wantPostgresError {
+			// Collectors run concurrently within one scrape: the error
+			// counted by this one shows in the next.
+			set(0, time.Time{}, nil)
+			if got, _ := value(t, m, "aduan_dependency_errors_total", map[string]string{"dependency": "postgres"}); got != tt.wantPostgresError {
 				t.Errorf("postgres errors = %v, want %v", got, tt.wantPostgresError)
 			}
 		})
@@ -208,33 +212,48 @@ func TestTicketsLate(t *testing.T) {
 }
 
 func TestWhatsAppState(t *testing.T) {
-	m := metrics.New(metrics.Options{})
+	states := []string{"stopped", "connecting", "connected", "logged_out"}
+	m := metrics.New(metrics.Options{WhatsAppStates: states})
+	var watched atomic.Value
 	tests := []struct {
-		set, want string
+		label string
+		do    func()
+		want  string
+		all   []string // the series there must be
 	}{
-		{"", metrics.WhatsAppDisconnected}, // not a state
-		{metrics.WhatsAppConnecting, metrics.WhatsAppConnecting},
-		{metrics.WhatsAppConnected, metrics.WhatsAppConnected},
-		{"exploded", metrics.WhatsAppDisconnected},
-		{metrics.WhatsAppLoggedOut, metrics.WhatsAppLoggedOut},
-	}
-	if got := m.WhatsAppState(); got != metrics.WhatsAppDisabled {
-		t.Fatalf("initial state = %q, want %q", got, metrics.WhatsAppDisabled)
+		{"at first", func() {}, metrics.WhatsAppDisabled, append([]string{"disabled"}, states...)},
+		{"set", func() { m.SetWhatsAppState("connected") }, "connected", nil},
+		{"set an undeclared state", func() { m.SetWhatsAppState("replaced") }, "replaced", []string{"replaced", "connected"}},
+		{"watched", func() {
+			watched.Store("connecting")
+			m.WatchWhatsApp(func() string { return watched.Load().(string) })
+		}, "connecting", nil},
+		{"watched, changed", func() { watched.Store("logged_out") }, "logged_out", nil},
+		{"watched wins over set", func() { m.SetWhatsAppState("connected") }, "logged_out", nil},
 	}
 	for _, tt := range tests {
-		t.Run("set "+tt.set, func(t *testing.T) {
-			m.SetWhatsAppState(tt.set)
-			ones := 0
-			for _, s := range []string{metrics.WhatsAppDisabled, metrics.WhatsAppConnecting, metrics.WhatsAppConnected,
-				metrics.WhatsAppDisconnected, metrics.WhatsAppLoggedOut, metrics.WhatsAppBanned, metrics.WhatsAppPairing} {
-				v, ok := value(t, m, "aduan_whatsapp_state", map[string]string{"state": s})
-				if !ok {
-					t.Fatalf("state %s not gathered", s)
+		t.Run(tt.label, func(t *testing.T) {
+			tt.do()
+			if got := m.WhatsAppState(); got != tt.want {
+				t.Errorf("WhatsAppState() = %q, want %q", got, tt.want)
+			}
+			mfs := gather(t, m)
+			for _, s := range tt.all {
+				if _, ok := find(mfs, "aduan_whatsapp_state", map[string]string{"state": s}); !ok {
+					t.Errorf("no series for state %s", s)
 				}
-				if v == 1 {
-					ones++
-					if s != tt.want {
-						t.Errorf("state %s = 1, want %s", s, tt.want)
+			}
+			ones := 0
+			for _, mf := range mfs {
+				if mf.GetName() != "aduan_whatsapp_state" {
+					continue
+				}
+				for _, s := range mf.GetMetric() {
+					if s.GetGauge().GetValue() == 1 {
+						ones++
+						if st := s.GetLabel()[0].GetValue(); st != tt.want {
+							t.Errorf("state %s = 1, want %s", st, tt.want)
+						}
 					}
 				}
 			}
@@ -278,11 +297,12 @@ func TestConcurrentUse(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range 1000 {
+			for j := range 1000 {
 				m.Inbound(bot.SMS, "ok")
 				m.Outbound(bot.SMS, bot.PurposeReply, "sent")
-				if i == 0 {
-					m.SetWhatsAppState(metrics.WhatsAppConnected)
+				if i == 0 && j%100 == 0 {
+					m.SetWhatsAppState("connected")
+					m.Registry().Gather()
 				}
 			}
 		}()

@@ -120,6 +120,16 @@ func (a *arrays) texts(n int, at func(i int) string) []byte {
 	return a.close()
 }
 
+// timesOrNull writes a timestamptz[] literal of n elements, NULL for the
+// zero time.
+func (a *arrays) timesOrNull(n int, at func(i int) time.Time) []byte {
+	a.open()
+	for i := range n {
+		a.timeOrNull(at(i))
+	}
+	return a.close()
+}
+
 // bools writes a bool[] literal of n elements.
 func (a *arrays) bools(n int, at func(i int) bool) []byte {
 	a.open()

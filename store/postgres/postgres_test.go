@@ -49,7 +49,7 @@ func openSealed(t testing.TB, k *seal.Keyring) *postgres.Store {
 	if migrateErr != nil {
 		t.Fatalf("Migrate: %v", migrateErr)
 	}
-	if _, err := s.Pool().Exec(ctx, `TRUNCATE tickets, ticket_events, inbound_seen, outbox RESTART IDENTITY`); err != nil {
+	if _, err := s.Pool().Exec(ctx, `TRUNCATE tickets, ticket_events, inbound_seen, outbox, opt_outs RESTART IDENTITY`); err != nil {
 		t.Fatalf("truncate: %v", err)
 	}
 	return s

@@ -11,6 +11,11 @@ import (
 	"aduan/internal/seal"
 )
 
+var (
+	_ bot.ReporterTickets = (*Store)(nil)
+	_ bot.OptOuts         = (*Store)(nil)
+)
+
 // TicketsByReporter returns the tickets filed from addr on channel ch,
 // newest first, found by the address's lookup hash. Tickets whose reporter
 // was erased or purged, and tickets written before sealing began that
@@ -69,12 +74,14 @@ const hasPrivateAnswers = `EXISTS (SELECT 1 FROM jsonb_object_keys(answers) AS a
 // EraseTicket erases the personal data of the ticket with the code, on the
 // reporter's request: the reporter's address, every answer that is not a
 // statistic (name, description, place, ...), the detail of every event but
-// status changes and earlier erasures, and the recipient and body of every outbox message about
-// the ticket or to the reporter about no ticket. Messages still waiting to
-// be sent are failed. The ticket keeps its structured fields, and gets an
-// "erased" event by actor at at. All of it is one transaction. It returns
-// how many rows it changed. Returns NotFound if no ticket has the code and
-// Invalid if the store has no keyring.
+// status changes and earlier erasures, and the recipient and body of every
+// outbox message about the ticket or to the reporter about no ticket.
+// Messages still waiting to be sent are failed. The ticket keeps its
+// structured fields, and gets an "erased" event by actor at at. All of it
+// is one transaction. It returns how many rows it changed. Returns
+// NotFound if no ticket has the code and Invalid if the store has no
+// keyring. Wipe a WhatsApp chat first: SentTo no longer finds messages
+// whose recipient was erased.
 func (s *Store) EraseTicket(ctx context.Context, code string, at time.Time, actor string) (seal.Counts, error) {
 	const op = "postgres.EraseTicket"
 	var n seal.Counts
@@ -130,11 +137,12 @@ WHERE (ticket_code = $1 OR (ticket_code IS NULL AND recipient_hash = $2 AND chan
 }
 
 // closedSQL selects the codes of tickets done before the time parameter
-// p: by their last "closed" event, or their last update when they have
-// none.
+// p: by when they were closed, or else their last "closed" event, or else
+// their last update.
 func closedSQL(p string) string {
 	return `SELECT code FROM tickets t WHERE status = 'done'
-	AND coalesce((SELECT max(at) FROM ticket_events e WHERE e.ticket_code = t.code AND e.type = 'closed'), t.updated_at) < ` + p
+	AND coalesce(t.closed_at, (SELECT max(at) FROM ticket_events e WHERE e.ticket_code = t.code AND e.type = 'closed'),
+		t.updated_at) < ` + p
 }
 
 // Purge applies the retention period: for every ticket done (status
@@ -184,4 +192,21 @@ WHERE state <> 'pending' AND (length(recipient) > 0 OR length(body) > 0)
 		return seal.Counts{}, wrap(op, err)
 	}
 	return n, nil
+}
+
+// OptedOut reports whether the address said STOP and has not written
+// since (bot.OptOuts): the service then starts nothing with it. Returns
+// Invalid if the store has no keyring.
+func (s *Store) OptedOut(ctx context.Context, addr string) (bool, error) {
+	const op = "postgres.OptedOut"
+	if s.keys == nil {
+		return false, fmt.Errorf("%s: %w", op, errNoKeyring)
+	}
+	var out bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM opt_outs WHERE address_hash = $1)`,
+		s.keys.Hash(clean(addr))).Scan(&out)
+	if err != nil {
+		return false, wrap(op, err)
+	}
+	return out, nil
 }

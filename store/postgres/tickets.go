@@ -8,13 +8,15 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"aduan/bot"
 	"aduan/internal/seal"
 )
 
 // ticketColumns are the columns scanTickets reads, in order.
-const ticketColumns = `code, kind, status, urgent, kecamatan, answers, channel, reporter, sealed_answers, created_at, updated_at`
+const ticketColumns = `code, kind, status, urgent, kecamatan, answers, channel, reporter, sealed_answers, created_at, updated_at,
+	assignee, backups, accepted_at, closed_at, relay`
 
 // Ticket returns the ticket with the code. Returns NotFound if none has it.
 func (s *Store) Ticket(ctx context.Context, code string) (bot.Ticket, error) {
@@ -51,6 +53,20 @@ func (s *Store) Tickets(ctx context.Context, f bot.TicketFilter) ([]bot.Ticket, 
 	if f.Kind != "" {
 		args = append(args, string(f.Kind))
 		q.WriteString(where + "kind = $" + strconv.Itoa(len(args)))
+		where = " AND "
+	}
+	if f.Assignee != "" {
+		args = append(args, f.Assignee)
+		q.WriteString(where + "assignee = $" + strconv.Itoa(len(args)))
+		where = " AND "
+	}
+	if f.Open {
+		q.WriteString(where + "status <> '" + string(bot.StatusDone) + "'")
+		where = " AND "
+	}
+	if !f.Since.IsZero() {
+		args = append(args, f.Since)
+		q.WriteString(where + "created_at >= $" + strconv.Itoa(len(args)))
 	}
 	q.WriteString(" ORDER BY created_at DESC, code DESC")
 	if f.Limit > 0 {
@@ -71,15 +87,21 @@ func (s *Store) Tickets(ctx context.Context, f bot.TicketFilter) ([]bot.Ticket, 
 // scanTickets reads rows of ticketColumns, opening what is sealed.
 func (s *Store) scanTickets(rows pgx.Rows, sizeHint int) ([]bot.Ticket, error) {
 	var (
-		ts               = make([]bot.Ticket, 0, max(sizeHint, 0))
-		t                bot.Ticket
-		answers, private []byte
-		reporter         []byte
-		o                = s.opener()
+		ts                 = make([]bot.Ticket, 0, max(sizeHint, 0))
+		t                  bot.Ticket
+		answers, private   []byte
+		reporter           []byte
+		accepted, closedAt pgtype.Timestamptz
+		o                  = s.opener()
 	)
 	_, err := pgx.ForEachRow(rows, []any{&t.Code, &t.Kind, &t.Status, &t.Urgent, &t.Kecamatan, &answers,
-		&t.Channel, &reporter, &private, &t.CreatedAt, &t.UpdatedAt}, func() error {
+		&t.Channel, &reporter, &private, &t.CreatedAt, &t.UpdatedAt,
+		&t.Assignee, &t.Backups, &accepted, &closedAt, &t.Relay}, func() error {
 		var err error
+		if len(t.Backups) == 0 {
+			t.Backups = nil
+		}
+		t.AcceptedAt, t.ClosedAt = timeOf(accepted), timeOf(closedAt)
 		if t.Answers, err = o.Answers(t.Code, answers, private); err != nil {
 			return err
 		}
@@ -91,6 +113,33 @@ func (s *Store) scanTickets(rows pgx.Rows, sizeHint int) ([]bot.Ticket, error) {
 		return nil
 	})
 	return ts, err
+}
+
+// timeOf returns a nullable timestamptz in UTC; NULL is the zero time.
+func timeOf(t pgtype.Timestamptz) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return utc(t.Time)
+}
+
+// Ticket reads the ticket with the code and locks it until the
+// transaction ends (bot.LockingTx), so that two batches changing one
+// ticket take turns. Returns NotFound if no ticket has the code.
+func (t *Tx) Ticket(ctx context.Context, code string) (bot.Ticket, error) {
+	const op = "postgres.Tx.Ticket"
+	rows, err := t.tx.Query(ctx, `SELECT `+ticketColumns+` FROM tickets WHERE code = $1 FOR UPDATE`, code)
+	if err != nil {
+		return bot.Ticket{}, wrap(op, err)
+	}
+	ts, err := t.s.scanTickets(rows, 1)
+	if err != nil {
+		return bot.Ticket{}, wrap(op, err)
+	}
+	if len(ts) == 0 {
+		return bot.Ticket{}, bot.E(op, bot.NotFound, fmt.Errorf("no ticket %q", code))
+	}
+	return ts[0], nil
 }
 
 // Events returns a ticket's history in the order it was written. Returns

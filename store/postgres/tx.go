@@ -21,7 +21,10 @@ type Tx struct {
 	s  *Store
 }
 
-var _ bot.Tx = (*Tx)(nil)
+var (
+	_ bot.Tx        = (*Tx)(nil)
+	_ bot.LockingTx = (*Tx)(nil)
+)
 
 // Begin starts a transaction. Returns Unavailable if no connection to the
 // server can be had.
@@ -85,15 +88,36 @@ func (t *Tx) Claim(ctx context.Context, msgs []bot.MessageID) ([]bool, error) {
 
 const (
 	insertTicketsSQL = `
-INSERT INTO tickets (code, kind, status, urgent, kecamatan, answers, channel, reporter, reporter_hash,
-	sealed_answers, created_at, updated_at)
-SELECT code, kind, status, urgent, kecamatan, answers::jsonb, channel, reporter, reporter_hash,
-	sealed_answers, created_at, updated_at
-FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::bool[], $5::text::text[],
-	$6::text::text[], $7::text::text[], $8::text::bytea[], $9::text::bytea[], $10::text::bytea[],
-	$11::text::timestamptz[], $12::text::timestamptz[])
-	AS u(code, kind, status, urgent, kecamatan, answers, channel, reporter, reporter_hash, sealed_answers,
-		created_at, updated_at)`
+INSERT INTO tickets (code, status, urgent, kecamatan, answers, sealed_answers, updated_at, assignee, backups,
+	accepted_at, closed_at, relay, kind, channel, reporter, reporter_hash, created_at)
+SELECT code, status, urgent, kecamatan, answers::jsonb, sealed_answers, updated_at, assignee, backups::text[],
+	accepted_at, closed_at, relay, kind, channel, reporter, reporter_hash, created_at
+FROM unnest($1::text::text[], $2::text::text[], $3::text::bool[], $4::text::text[], $5::text::text[],
+	$6::text::bytea[], $7::text::timestamptz[], $8::text::text[], $9::text::text[], $10::text::timestamptz[],
+	$11::text::timestamptz[], $12::text::bool[],
+	$13::text::text[], $14::text::text[], $15::text::bytea[], $16::text::bytea[], $17::text::timestamptz[])
+	AS u(code, status, urgent, kecamatan, answers, sealed_answers, updated_at, assignee, backups,
+		accepted_at, closed_at, relay, kind, channel, reporter, reporter_hash, created_at)`
+
+	// updateTicketsSQL writes what may change of a ticket: the same first
+	// twelve parameters as insertTicketsSQL.
+	updateTicketsSQL = `
+UPDATE tickets t SET status = u.status, urgent = u.urgent, kecamatan = u.kecamatan, answers = u.answers::jsonb,
+	sealed_answers = u.sealed_answers, updated_at = u.updated_at, assignee = u.assignee, backups = u.backups::text[],
+	accepted_at = u.accepted_at, closed_at = u.closed_at, relay = u.relay
+FROM unnest($1::text::text[], $2::text::text[], $3::text::bool[], $4::text::text[], $5::text::text[],
+	$6::text::bytea[], $7::text::timestamptz[], $8::text::text[], $9::text::text[], $10::text::timestamptz[],
+	$11::text::timestamptz[], $12::text::bool[])
+	AS u(code, status, urgent, kecamatan, answers, sealed_answers, updated_at, assignee, backups,
+		accepted_at, closed_at, relay)
+WHERE t.code = u.code`
+
+	optOutSQL = `
+INSERT INTO opt_outs (address_hash, at)
+SELECT h, at FROM unnest($1::text::bytea[], $2::text::timestamptz[]) AS u(h, at)
+ON CONFLICT (address_hash) DO UPDATE SET at = excluded.at`
+
+	optInSQL = `DELETE FROM opt_outs WHERE address_hash = ANY($1::text::bytea[])`
 
 	// Rows are inserted in slice order, so IDs rise with it.
 	insertEventsSQL = `
@@ -132,43 +156,24 @@ func (t *Tx) Apply(ctx context.Context, c *bot.Changes, claimedUntil time.Time) 
 	defer a.release()
 	var b pgx.Batch
 	if ts := c.Tickets; len(ts) > 0 {
-		answers := make([]string, len(ts))
-		private := make([]map[string]string, len(ts))
-		for i := range ts {
-			var (
-				err   error
-				clear map[string]string
-			)
-			clear, private[i] = seal.SplitAnswers(ts[i].Answers)
-			if answers[i], err = encodeAnswers(clear); err != nil {
-				return bot.E(op, bot.Invalid, fmt.Errorf("ticket %s: %w", ts[i].Code, err))
-			}
+		params, err := ticketParams(a, z, ts)
+		if err != nil {
+			return bot.E(op, bot.Invalid, err)
 		}
-		var sealErr error
-		sealedAnswers := a.byteas(len(ts), func(i int) []byte {
-			b, err := z.Answers(clean(ts[i].Code), cleanMap(private[i]))
-			if err != nil && sealErr == nil {
-				sealErr = fmt.Errorf("ticket %s: %w", ts[i].Code, err)
-			}
-			return b
-		})
-		if sealErr != nil {
-			return bot.E(op, bot.Invalid, sealErr)
-		}
-		b.Queue(insertTicketsSQL,
-			a.texts(len(ts), func(i int) string { return ts[i].Code }),
+		b.Queue(insertTicketsSQL, append(params,
 			a.texts(len(ts), func(i int) string { return string(ts[i].Kind) }),
-			a.texts(len(ts), func(i int) string { return string(ts[i].Status) }),
-			a.bools(len(ts), func(i int) bool { return ts[i].Urgent }),
-			a.texts(len(ts), func(i int) string { return ts[i].Kecamatan }),
-			a.texts(len(ts), func(i int) string { return answers[i] }),
 			a.texts(len(ts), func(i int) string { return string(ts[i].Channel) }),
 			a.byteas(len(ts), func(i int) []byte { return z.Text(seal.PlaceReporter, clean(ts[i].Code), clean(ts[i].Reporter)) }),
 			a.byteas(len(ts), func(i int) []byte { return z.Hash(clean(ts[i].Reporter)) }),
-			sealedAnswers,
 			a.times(len(ts), func(i int) time.Time { return ts[i].CreatedAt }),
-			a.times(len(ts), func(i int) time.Time { return ts[i].UpdatedAt }),
-		)
+		)...)
+	}
+	if us := c.Updates; len(us) > 0 {
+		params, err := ticketParams(a, z, us)
+		if err != nil {
+			return bot.E(op, bot.Invalid, err)
+		}
+		b.Queue(updateTicketsSQL, params...)
 	}
 	if es := c.Events; len(es) > 0 {
 		b.Queue(insertEventsSQL,
@@ -178,6 +183,15 @@ func (t *Tx) Apply(ctx context.Context, c *bot.Changes, claimedUntil time.Time) 
 			a.texts(len(es), func(i int) string { return es[i].Type }),
 			a.byteas(len(es), func(i int) []byte { return z.Text(seal.PlaceDetail, clean(es[i].TicketCode), clean(es[i].Detail)) }),
 		)
+	}
+	out, in := optOuts(c.OptOuts)
+	if len(out) > 0 {
+		b.Queue(optOutSQL,
+			a.byteas(len(out), func(i int) []byte { return z.Hash(clean(out[i].Address)) }),
+			a.times(len(out), func(i int) time.Time { return out[i].At }))
+	}
+	if len(in) > 0 {
+		b.Queue(optInSQL, a.byteas(len(in), func(i int) []byte { return z.Hash(clean(in[i].Address)) }))
 	}
 	if ms := c.Outbox; len(ms) > 0 {
 		var now time.Time
@@ -202,7 +216,7 @@ func (t *Tx) Apply(ctx context.Context, c *bot.Changes, claimedUntil time.Time) 
 	}
 
 	br := t.tx.SendBatch(ctx, &b)
-	if err := t.readApply(br, c); err != nil {
+	if err := t.readApply(br, c, len(out) > 0, len(in) > 0); err != nil {
 		br.Close()
 		return wrap(op, err)
 	}
@@ -213,15 +227,34 @@ func (t *Tx) Apply(ctx context.Context, c *bot.Changes, claimedUntil time.Time) 
 }
 
 // readApply reads the batch's results in the order Apply queued them.
-func (t *Tx) readApply(br pgx.BatchResults, c *bot.Changes) error {
+func (t *Tx) readApply(br pgx.BatchResults, c *bot.Changes, optOut, optIn bool) error {
 	if len(c.Tickets) > 0 {
 		if _, err := br.Exec(); err != nil {
 			return fmt.Errorf("insert %d tickets: %w", len(c.Tickets), err)
 		}
 	}
+	if len(c.Updates) > 0 {
+		tag, err := br.Exec()
+		if err != nil {
+			return fmt.Errorf("update %d tickets: %w", len(c.Updates), err)
+		}
+		if n := tag.RowsAffected(); n != int64(len(c.Updates)) {
+			return bot.E("postgres.Apply", bot.NotFound, fmt.Errorf("update %d tickets: %d found", len(c.Updates), n))
+		}
+	}
 	if len(c.Events) > 0 {
 		if _, err := br.Exec(); err != nil {
 			return fmt.Errorf("insert %d events: %w", len(c.Events), err)
+		}
+	}
+	if optOut {
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("record opt-outs: %w", err)
+		}
+	}
+	if optIn {
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("remove opt-outs: %w", err)
 		}
 	}
 	if len(c.Outbox) == 0 {
@@ -263,6 +296,94 @@ func (t *Tx) readApply(br pgx.BatchResults, c *bot.Changes) error {
 		}
 	}
 	return nil
+}
+
+// ticketParams returns the first twelve parameters of insertTicketsSQL and
+// updateTicketsSQL for ts: what may change of a ticket, sealed where it is
+// personal.
+func ticketParams(a *arrays, z *seal.Sealer, ts []bot.Ticket) ([]any, error) {
+	answers := make([]string, len(ts))
+	private := make([]map[string]string, len(ts))
+	for i := range ts {
+		var (
+			err   error
+			clear map[string]string
+		)
+		clear, private[i] = seal.SplitAnswers(ts[i].Answers)
+		if answers[i], err = encodeAnswers(clear); err != nil {
+			return nil, fmt.Errorf("ticket %s: %w", ts[i].Code, err)
+		}
+	}
+	var sealErr error
+	sealed := a.byteas(len(ts), func(i int) []byte {
+		b, err := z.Answers(clean(ts[i].Code), cleanMap(private[i]))
+		if err != nil && sealErr == nil {
+			sealErr = fmt.Errorf("ticket %s: %w", ts[i].Code, err)
+		}
+		return b
+	})
+	if sealErr != nil {
+		return nil, sealErr
+	}
+	return []any{
+		a.texts(len(ts), func(i int) string { return ts[i].Code }),
+		a.texts(len(ts), func(i int) string { return string(ts[i].Status) }),
+		a.bools(len(ts), func(i int) bool { return ts[i].Urgent }),
+		a.texts(len(ts), func(i int) string { return ts[i].Kecamatan }),
+		a.texts(len(ts), func(i int) string { return answers[i] }),
+		sealed,
+		a.times(len(ts), func(i int) time.Time { return ts[i].UpdatedAt }),
+		a.texts(len(ts), func(i int) string { return ts[i].Assignee }),
+		a.texts(len(ts), func(i int) string { return textArray(ts[i].Backups) }),
+		a.timesOrNull(len(ts), func(i int) time.Time { return ts[i].AcceptedAt }),
+		a.timesOrNull(len(ts), func(i int) time.Time { return ts[i].ClosedAt }),
+		a.bools(len(ts), func(i int) bool { return ts[i].Relay }),
+	}, nil
+}
+
+// textArray writes a text[] literal, for a column of arrays passed through
+// a text[] parameter.
+func textArray(l []string) string {
+	var sb strings.Builder
+	sb.WriteByte('{')
+	for i, v := range l {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteByte('"')
+		for _, r := range clean(v) {
+			if r == '"' || r == '\\' {
+				sb.WriteByte('\\')
+			}
+			sb.WriteRune(r)
+		}
+		sb.WriteByte('"')
+	}
+	sb.WriteByte('}')
+	return sb.String()
+}
+
+// optOuts splits opt-outs into the addresses now out and those now in,
+// each address once, as the last of its opt-outs says.
+func optOuts(os []bot.OptOut) (out, in []bot.OptOut) {
+	if len(os) == 0 {
+		return nil, nil
+	}
+	last := make(map[string]int, len(os))
+	for i, o := range os {
+		last[o.Address] = i
+	}
+	for i, o := range os {
+		if last[o.Address] != i || o.Address == "" {
+			continue
+		}
+		if o.Out {
+			out = append(out, o)
+		} else {
+			in = append(in, o)
+		}
+	}
+	return out, in
 }
 
 // encodeAnswers returns the answers as a JSON object; nil gives "{}". NUL

@@ -13,7 +13,8 @@ import (
 )
 
 // ticketColumns are the columns scanTickets reads, in order.
-const ticketColumns = `code, kind, status, urgent, kecamatan, answers, channel, reporter, sealed_answers, created_at, updated_at`
+const ticketColumns = `code, kind, status, urgent, kecamatan, answers, channel, reporter, sealed_answers, created_at, updated_at,
+	assignee, backups, accepted_at, closed_at, relay`
 
 // Ticket returns the ticket with the code. Returns NotFound if none has it.
 func (s *Store) Ticket(ctx context.Context, code string) (bot.Ticket, error) {
@@ -50,6 +51,20 @@ func (s *Store) Tickets(ctx context.Context, f bot.TicketFilter) ([]bot.Ticket, 
 	if f.Kind != "" {
 		q.WriteString(where + "kind = ?")
 		args = append(args, string(f.Kind))
+		where = " AND "
+	}
+	if f.Assignee != "" {
+		q.WriteString(where + "assignee = ?")
+		args = append(args, f.Assignee)
+		where = " AND "
+	}
+	if f.Open {
+		q.WriteString(where + "status <> '" + string(bot.StatusDone) + "'")
+		where = " AND "
+	}
+	if !f.Since.IsZero() {
+		q.WriteString(where + "created_at >= ?")
+		args = append(args, micros(f.Since))
 	}
 	q.WriteString(" ORDER BY created_at DESC, code DESC")
 	if f.Limit > 0 {
@@ -83,12 +98,29 @@ func (s *Store) scanTickets(rows *sql.Rows) ([]bot.Ticket, error) {
 			t                          bot.Ticket
 			answers, reporter, private []byte
 			created, updated           int64
+			backups                    string
+			accepted, closedAt         sql.NullInt64
 		)
 		if err := rows.Scan(&t.Code, &t.Kind, &t.Status, &t.Urgent, &t.Kecamatan, &answers,
-			&t.Channel, &reporter, &private, &created, &updated); err != nil {
+			&t.Channel, &reporter, &private, &created, &updated,
+			&t.Assignee, &backups, &accepted, &closedAt, &t.Relay); err != nil {
 			return nil, err
 		}
 		var err error
+		if backups != "[]" && backups != "" {
+			if err := json.Unmarshal([]byte(backups), &t.Backups); err != nil {
+				return nil, fmt.Errorf("ticket %s: backups: %w", t.Code, err)
+			}
+			if len(t.Backups) == 0 {
+				t.Backups = nil
+			}
+		}
+		if accepted.Valid {
+			t.AcceptedAt = fromMicros(accepted.Int64)
+		}
+		if closedAt.Valid {
+			t.ClosedAt = fromMicros(closedAt.Int64)
+		}
 		if t.Answers, err = o.Answers(t.Code, answers, private); err != nil {
 			return nil, err
 		}
@@ -99,6 +131,26 @@ func (s *Store) scanTickets(rows *sql.Rows) ([]bot.Ticket, error) {
 		ts = append(ts, t)
 	}
 	return ts, rows.Err()
+}
+
+// Ticket reads the ticket with the code in the transaction
+// (bot.LockingTx). The transaction holds the database's write lock from
+// its start, so no other writer changes the ticket before it ends.
+// Returns NotFound if no ticket has the code.
+func (t *Tx) Ticket(ctx context.Context, code string) (bot.Ticket, error) {
+	const op = "sqlite.Tx.Ticket"
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+ticketColumns+` FROM tickets WHERE code = ?`, code)
+	if err != nil {
+		return bot.Ticket{}, wrap(op, err)
+	}
+	ts, err := t.s.scanTickets(rows)
+	if err != nil {
+		return bot.Ticket{}, wrap(op, err)
+	}
+	if len(ts) == 0 {
+		return bot.Ticket{}, bot.E(op, bot.NotFound, fmt.Errorf("no ticket %q", code))
+	}
+	return ts[0], nil
 }
 
 // Events returns a ticket's history in the order it was written. Returns

@@ -19,7 +19,10 @@ type Tx struct {
 	s  *Store
 }
 
-var _ bot.Tx = (*Tx)(nil)
+var (
+	_ bot.Tx        = (*Tx)(nil)
+	_ bot.LockingTx = (*Tx)(nil)
+)
 
 // Begin starts a transaction, waiting up to BusyTimeout for another writer.
 // Returns Temporary if the wait runs out.
@@ -77,31 +80,68 @@ func (t *Tx) Apply(ctx context.Context, c *bot.Changes, claimedUntil time.Time) 
 	}
 	if len(c.Tickets) > 0 {
 		st, err := t.tx.PrepareContext(ctx, `
-INSERT INTO tickets (code, kind, status, urgent, kecamatan, answers, channel, reporter, reporter_hash,
-	sealed_answers, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+INSERT INTO tickets (code, status, urgent, kecamatan, answers, sealed_answers, updated_at, assignee, backups,
+	accepted_at, closed_at, relay, kind, channel, reporter, reporter_hash, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return wrap(op, err)
 		}
 		defer st.Close()
 		for _, tk := range c.Tickets {
-			code := clean(tk.Code)
-			clear, private := seal.SplitAnswers(tk.Answers)
-			answers, err := encodeAnswers(clear)
+			args, err := ticketArgs(z, &tk)
 			if err != nil {
-				return bot.E(op, bot.Invalid, fmt.Errorf("ticket %s: %w", tk.Code, err))
+				return bot.E(op, bot.Invalid, err)
 			}
-			sealedAnswers, err := z.Answers(code, cleanMap(private))
-			if err != nil {
-				return bot.E(op, bot.Invalid, fmt.Errorf("ticket %s: %w", tk.Code, err))
-			}
-			sealedAnswers = clone(sealedAnswers)
+			code := args[0].(string)
 			reporter := clone(z.Text(seal.PlaceReporter, code, clean(tk.Reporter)))
-			_, err = st.ExecContext(ctx, code, clean(string(tk.Kind)), clean(string(tk.Status)), tk.Urgent,
-				clean(tk.Kecamatan), answers, clean(string(tk.Channel)), reporter, z.Hash(clean(tk.Reporter)),
-				sealedAnswers, micros(tk.CreatedAt), micros(tk.UpdatedAt))
-			if err != nil {
+			args = append(args, clean(string(tk.Kind)), clean(string(tk.Channel)), reporter, z.Hash(clean(tk.Reporter)),
+				micros(tk.CreatedAt))
+			if _, err = st.ExecContext(ctx, args...); err != nil {
 				return wrap(op, fmt.Errorf("insert ticket %s: %w", tk.Code, err))
+			}
+		}
+	}
+	if len(c.Updates) > 0 {
+		st, err := t.tx.PrepareContext(ctx, `
+UPDATE tickets SET status = ?2, urgent = ?3, kecamatan = ?4, answers = ?5, sealed_answers = ?6, updated_at = ?7,
+	assignee = ?8, backups = ?9, accepted_at = ?10, closed_at = ?11, relay = ?12
+WHERE code = ?1`)
+		if err != nil {
+			return wrap(op, err)
+		}
+		defer st.Close()
+		for _, tk := range c.Updates {
+			args, err := ticketArgs(z, &tk)
+			if err != nil {
+				return bot.E(op, bot.Invalid, err)
+			}
+			res, err := st.ExecContext(ctx, args...)
+			if err != nil {
+				return wrap(op, fmt.Errorf("update ticket %s: %w", tk.Code, err))
+			}
+			if n, err := res.RowsAffected(); err != nil || n != 1 {
+				return bot.E(op, bot.NotFound, fmt.Errorf("update ticket %s: not found", tk.Code))
+			}
+		}
+	}
+	if len(c.OptOuts) > 0 {
+		last := make(map[string]int, len(c.OptOuts))
+		for i, o := range c.OptOuts {
+			last[o.Address] = i
+		}
+		for i, o := range c.OptOuts {
+			if last[o.Address] != i || o.Address == "" {
+				continue
+			}
+			hash := clone(z.Hash(clean(o.Address)))
+			if o.Out {
+				_, err = t.tx.ExecContext(ctx, `INSERT INTO opt_outs (address_hash, at) VALUES (?, ?)
+ON CONFLICT (address_hash) DO UPDATE SET at = excluded.at`, hash, micros(o.At))
+			} else {
+				_, err = t.tx.ExecContext(ctx, `DELETE FROM opt_outs WHERE address_hash = ?`, hash)
+			}
+			if err != nil {
+				return wrap(op, fmt.Errorf("record opt-out: %w", err))
 			}
 		}
 	}
@@ -152,6 +192,45 @@ VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?)`)
 		}
 	}
 	return nil
+}
+
+// ticketArgs returns the first twelve arguments of the ticket insert and
+// update: what may change of a ticket, sealed where it is personal. The
+// first is the cleaned code.
+func ticketArgs(z *seal.Sealer, tk *bot.Ticket) ([]any, error) {
+	code := clean(tk.Code)
+	clear, private := seal.SplitAnswers(tk.Answers)
+	answers, err := encodeAnswers(clear)
+	if err != nil {
+		return nil, fmt.Errorf("ticket %s: %w", tk.Code, err)
+	}
+	sealed, err := z.Answers(code, cleanMap(private))
+	if err != nil {
+		return nil, fmt.Errorf("ticket %s: %w", tk.Code, err)
+	}
+	backups := "[]"
+	if len(tk.Backups) > 0 {
+		phones := make([]string, len(tk.Backups))
+		for i, b := range tk.Backups {
+			phones[i] = clean(b)
+		}
+		b, err := json.Marshal(phones)
+		if err != nil {
+			return nil, fmt.Errorf("ticket %s: %w", tk.Code, err)
+		}
+		backups = string(b)
+	}
+	return []any{code, clean(string(tk.Status)), tk.Urgent, clean(tk.Kecamatan), answers, clone(sealed),
+		micros(tk.UpdatedAt), clean(tk.Assignee), backups, microsOrNull(tk.AcceptedAt), microsOrNull(tk.ClosedAt),
+		tk.Relay}, nil
+}
+
+// microsOrNull is micros, with NULL for the zero time.
+func microsOrNull(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return micros(t)
 }
 
 // encodeAnswers returns the answers as a JSON object; nil gives "{}".

@@ -406,7 +406,9 @@ func testPurge(t *testing.T, impl Sealed) {
 		mk("KS-OLD02", bot.StatusDone, old),         // closed long ago, no closed event
 		mk("KS-NEW02", bot.StatusDone, old),         // reopened and closed again recently
 		mk("KS-DONE9", bot.Status("assessed"), old), // not done
+		mk("KS-OLD03", bot.StatusDone, now),         // closed long ago (its ClosedAt says so)
 	}}
+	c.Tickets[6].ClosedAt = old
 	for _, tk := range c.Tickets {
 		c.Events = append(c.Events,
 			bot.Event{TicketCode: tk.Code, At: t0, Actor: "citizen", Type: "created", Detail: "kind=case"},
@@ -438,7 +440,7 @@ func testPurge(t *testing.T, impl Sealed) {
 	}
 
 	before := snapshot(t, s)
-	want := seal.Counts{Tickets: 2, Events: 4, Outbox: 3}
+	want := seal.Counts{Tickets: 3, Events: 6, Outbox: 4}
 	n, err := s.Purge(ctx, cut, true)
 	if err != nil || n != want {
 		t.Fatalf("Purge(dry run) = %+v, %v; want %+v", n, err, want)
@@ -453,7 +455,7 @@ func testPurge(t *testing.T, impl Sealed) {
 		t.Errorf("Purge again = %+v, %v; want nothing", n, err)
 	}
 
-	purged := map[string]bool{"KS-OLD01": true, "KS-OLD02": true}
+	purged := map[string]bool{"KS-OLD01": true, "KS-OLD02": true, "KS-OLD03": true}
 	for _, tk := range c.Tickets {
 		got, err := s.Ticket(ctx, tk.Code)
 		if err != nil {
@@ -489,8 +491,8 @@ func testPurge(t *testing.T, impl Sealed) {
 			t.Errorf("outbox %d (ticket %q) = %q to %q, want purged = %v", e.ID, e.TicketCode, e.Body, e.To, gone)
 		}
 	}
-	if ts, err := s.TicketsByReporter(ctx, bot.SMS, secretReporter); err != nil || len(ts) != len(c.Tickets)-2 {
-		t.Errorf("TicketsByReporter after purge: %d tickets, %v; want %d", len(ts), err, len(c.Tickets)-2)
+	if ts, err := s.TicketsByReporter(ctx, bot.SMS, secretReporter); err != nil || len(ts) != len(c.Tickets)-len(purged) {
+		t.Errorf("TicketsByReporter after purge: %d tickets, %v; want %d", len(ts), err, len(c.Tickets)-len(purged))
 	}
 }
 

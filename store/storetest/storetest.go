@@ -42,6 +42,12 @@ func Run(t *testing.T, open func(t *testing.T) bot.Store) {
 		{"Ping", testPing},
 		{"AwkwardText", testAwkwardText},
 		{"UnstorableText", testUnstorableText},
+		{"HandlingRoundTrip", testHandlingRoundTrip},
+		{"Updates", testUpdates},
+		{"UpdateUnknown", testUpdateUnknown},
+		{"LockingTx", testLockingTx},
+		{"FilterHandling", testFilterHandling},
+		{"OptOuts", testOptOuts},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -201,6 +207,15 @@ func sampleChanges() *bot.Changes {
 func norm(tk bot.Ticket) bot.Ticket {
 	tk.CreatedAt = micro(tk.CreatedAt)
 	tk.UpdatedAt = micro(tk.UpdatedAt)
+	if !tk.AcceptedAt.IsZero() {
+		tk.AcceptedAt = micro(tk.AcceptedAt)
+	}
+	if !tk.ClosedAt.IsZero() {
+		tk.ClosedAt = micro(tk.ClosedAt)
+	}
+	if len(tk.Backups) == 0 {
+		tk.Backups = nil
+	}
 	if len(tk.Answers) == 0 {
 		tk.Answers = nil
 	}
