@@ -105,6 +105,9 @@ type Ticket struct {
 	AcceptedAt time.Time // when an officer took it: the first response; zero until then
 	ClosedAt   time.Time // when it was done; zero until then
 	Relay      bool      // an officer wrote to the reporter: their answers go back to the assignee
+
+	Marks   map[string]time.Time // clock actions already taken, by name ("remind_first", "escalate_backup", ...), each at most once
+	NextDue time.Time            // when the next clock action falls due; zero when none is pending
 }
 
 // Open reports whether the ticket is not done.
@@ -135,4 +138,15 @@ type Officer struct {
 	Areas []string // kecamatan values it covers; none means all
 	Kinds []Kind   // kinds of ticket it takes; none means all
 	Duty  Hours    // when it is on duty; zero means always
+	// Channel is where notifications go first (SMS when empty); a
+	// failover sender falls back to SMS when it cannot deliver.
+	Channel Channel
+}
+
+// NotifyChannel is the channel the officer's notifications go to.
+func (o Officer) NotifyChannel() Channel {
+	if o.Channel == "" {
+		return SMS
+	}
+	return o.Channel
 }

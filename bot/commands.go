@@ -90,33 +90,6 @@ var statusWords = map[string]Status{
 var statusName = map[Status]string{StatusReceived: "diterima", StatusAssessed: "dinilai",
 	StatusAccompanied: "didampingi", StatusReferred: "dirujuk", StatusDone: "selesai"}
 
-// Policy is the service standard's clocks for one kind of ticket.
-type Policy struct {
-	FirstResponse time.Duration // an officer accepts it within this
-	Done          time.Duration // it is done within this
-}
-
-// DefaultPolicy is the published standard: handling within 30 minutes,
-// done within 7 days.
-var DefaultPolicy = Policy{FirstResponse: 30 * time.Minute, Done: 7 * 24 * time.Hour}
-
-// Late reports which of the ticket's clocks ran out by now.
-func (p Policy) Late(t *Ticket, now time.Time) (firstResponse, done bool) {
-	if t.AcceptedAt.IsZero() && t.Open() && now.Sub(t.CreatedAt) > p.FirstResponse {
-		firstResponse = true
-	}
-	if t.Open() && now.Sub(t.CreatedAt) > p.Done {
-		done = true
-	}
-	return
-}
-
-// IsLate reports whether either clock ran out.
-func (p Policy) IsLate(t *Ticket, now time.Time) bool {
-	a, b := p.Late(t, now)
-	return a || b
-}
-
 // LockingTx is a transaction that can read a ticket for change.
 type LockingTx interface {
 	// Ticket reads a ticket and locks it until the transaction ends.
@@ -158,10 +131,12 @@ func (w *work) touch(t *Ticket, now time.Time) {
 	}
 }
 
-// flush adds the changed tickets to ch.
-func (w *work) flush(ch *Changes) {
+// flush adds the changed tickets to ch, with their next clock action.
+func (w *work) flush(ch *Changes, clocks Clocks) {
 	for _, code := range w.changed {
-		ch.Updates = append(ch.Updates, *w.tickets[code])
+		t := w.tickets[code]
+		t.NextDue = clocks.NextDue(t)
+		ch.Updates = append(ch.Updates, *t)
 	}
 }
 
@@ -306,7 +281,7 @@ func (s *Service) command(ctx context.Context, w *work, o Officer, c Command, m 
 		t.Assignee = to.Phone
 		w.touch(t, now)
 		event(t, "transferred", s.staff.Name(from)+" -> "+to.Name)
-		ch.Outbox = append(ch.Outbox, Outbound{Channel: SMS, To: to.Phone, Purpose: PurposeNotify, TicketCode: t.Code,
+		ch.Outbox = append(ch.Outbox, Outbound{Channel: to.NotifyChannel(), To: to.Phone, Purpose: PurposeNotify, TicketCode: t.Code,
 			Body:      t.Code + " dialihkan kepada Anda oleh " + o.Name + ". Balas TERIMA " + t.Code + ", INFO " + t.Code + ".",
 			CreatedAt: now})
 		reply(t.Code + " dialihkan ke " + to.Name + ".")
@@ -426,7 +401,7 @@ func (s *Service) statusLine(t *Ticket, now time.Time) string {
 	if t.Urgent {
 		line += ", DARURAT"
 	}
-	if first, done := s.cfg.Policy.Late(t, now); first || done {
+	if first, done := s.cfg.Clocks.Late(t, now); first || done {
 		line += ", TERLAMBAT"
 	}
 	return line + "."
@@ -442,7 +417,7 @@ func (s *Service) ticketList(title string, ts []Ticket, now time.Time) string {
 	b.WriteString(fmt.Sprintf("%s (%d):", title, len(ts)))
 	for i, t := range ts {
 		item := fmt.Sprintf("\n%s %s %s", t.Code, statusName[t.Status], age(now.Sub(t.CreatedAt)))
-		if s.cfg.Policy.IsLate(&t, now) {
+		if s.cfg.Clocks.IsLate(&t, now) {
 			item += " TERLAMBAT"
 		}
 		if b.Len()+len(item) > 290 {
@@ -511,7 +486,7 @@ func (s *Service) supervisorReport(ctx context.Context, c Command, now time.Time
 		}
 		var late []Ticket
 		for _, t := range open {
-			if s.cfg.Policy.IsLate(&t, now) {
+			if s.cfg.Clocks.IsLate(&t, now) {
 				late = append(late, t)
 			}
 		}
@@ -541,7 +516,7 @@ func (s *Service) supervisorReport(ctx context.Context, c Command, now time.Time
 		for _, t := range open {
 			n := counts[t.Assignee]
 			n[0]++
-			if s.cfg.Policy.IsLate(&t, now) {
+			if s.cfg.Clocks.IsLate(&t, now) {
 				n[1]++
 			}
 			counts[t.Assignee] = n
@@ -574,7 +549,7 @@ func (s *Service) recap(title string, since time.Time, created, open []Ticket, n
 	late := 0
 	for _, t := range open {
 		byOfficer[t.Assignee]++
-		if s.cfg.Policy.IsLate(&t, now) {
+		if s.cfg.Clocks.IsLate(&t, now) {
 			late++
 		}
 	}

@@ -145,6 +145,15 @@ func (d *Directory) Name(phone string) string {
 	return Mask(phone)
 }
 
+// channelOf is where an officer's notifications go; SMS for a number not
+// in the directory.
+func (d *Directory) channelOf(phone string) Channel {
+	if o, ok := d.ByPhone(phone); ok {
+		return o.NotifyChannel()
+	}
+	return SMS
+}
+
 // Find returns the one officer whose name contains q (any case) or whose
 // number ends in q's digits.
 func (d *Directory) Find(q string) (Officer, bool) {

@@ -24,7 +24,9 @@ type Config struct {
 	Logger        *slog.Logger
 	Observer      Observer // default NopObserver
 
-	Policy Policy // the service standard's clocks; default DefaultPolicy
+	Clocks  Clocks  // the service standard's clocks; zero means DefaultClocks
+	Limits  Limits  // abuse limits; zero means none
+	Counter Counter // counts for the limits (store/redis); nil means no limits
 	// Wiper, when set, is asked to clear a person's chat after HAPUS; it
 	// must not block (it runs after the batch, in the background).
 	Wiper func(ch Channel, addr string)
@@ -57,10 +59,12 @@ type Service struct {
 }
 
 type request struct {
-	ctx  context.Context
-	m    Inbound
-	dup  bool // found to be a redelivery
-	done chan error
+	ctx   context.Context
+	m     Inbound
+	dup   bool // found to be a redelivery
+	pause bool // the sender just went over their limit: tell them to wait
+	drop  bool // the sender is over their limit: record the message, do nothing
+	done  chan error
 }
 
 // NewService returns a Service. Run must be running for Handle to work.
@@ -83,8 +87,8 @@ func NewService(cfg Config) *Service {
 	if cfg.Observer == nil {
 		cfg.Observer = NopObserver{}
 	}
-	if cfg.Policy == (Policy{}) {
-		cfg.Policy = DefaultPolicy
+	if cfg.Clocks == (Clocks{}) {
+		cfg.Clocks = DefaultClocks
 	}
 	s := &Service{cfg: cfg, seed: maphash.MakeSeed(), staff: NewDirectory(cfg.Officers)}
 	s.shards = make([]chan *request, cfg.Shards)
@@ -207,6 +211,7 @@ type conv struct {
 // process handles one batch and returns, appended to deferred, the
 // requests whose conversation is held elsewhere for now.
 func (s *Service) process(ctx context.Context, batch []*request, deferred []*request) []*request {
+	batch = s.limit(ctx, batch)
 	convs := make([]*conv, 0, len(batch))
 	byKey := make(map[string]*conv, len(batch))
 	for _, r := range batch {
@@ -365,6 +370,14 @@ func (s *Service) apply(ctx context.Context, cs []*conv) (err error) {
 				continue
 			}
 			i++
+			if r.drop {
+				continue
+			}
+			if r.pause {
+				ch.Outbox = append(ch.Outbox, Outbound{Channel: r.m.Channel, To: r.m.From, Purpose: PurposeReply,
+					Body: s.cfg.Book.Text("rate_limited", c.state.Lang), CreatedAt: now})
+				continue
+			}
 			if o, ok := s.staff.ByPhone(r.m.From); ok {
 				c.officer = true
 				if err := s.officerMessage(ctx, w, o, r.m, now, &ch); err != nil {
@@ -390,7 +403,7 @@ func (s *Service) apply(ctx context.Context, cs []*conv) (err error) {
 			}
 		}
 	}
-	w.flush(&ch)
+	w.flush(&ch, s.cfg.Clocks)
 	if ch.Empty() {
 		if err := tx.Commit(ctx); err != nil {
 			return err
@@ -431,7 +444,9 @@ func (s *Service) answerLookups(ctx context.Context, ls []lookup, now time.Time)
 	var ch Changes
 	for _, l := range ls {
 		body := s.cfg.Book.Text(dialog.TextStatusNone, l.lang)
-		if code := NormalizeCode(l.code); code != "" {
+		if !s.lookupAllowed(ctx, l.m.From) {
+			body = s.cfg.Book.Text("lookups_limited", l.lang)
+		} else if code := NormalizeCode(l.code); code != "" {
 			t, err := s.cfg.Store.Ticket(ctx, code)
 			switch {
 			case err == nil && sameContact(t.Reporter, l.m.From):
@@ -537,6 +552,7 @@ func (s *Service) open(sub *dialog.Submission, m Inbound, now time.Time, ch *Cha
 		s.setLastAssignee(t.Assignee)
 	}
 	t.Backups = phones(route.Backups)
+	t.NextDue = s.cfg.Clocks.NextDue(&t)
 	detail := fmt.Sprintf("kind=%s channel=%s urgent=%t", t.Kind, t.Channel, t.Urgent)
 	if sub.Done == "" {
 		detail += " partial=danger-words"
@@ -551,7 +567,7 @@ func (s *Service) open(sub *dialog.Submission, m Inbound, now time.Time, ch *Cha
 	note := Notification(t, s.cfg.Book)
 	var told []string
 	notify := func(o Officer, tail string) {
-		ch.Outbox = append(ch.Outbox, Outbound{Channel: SMS, To: o.Phone, Body: note + tail,
+		ch.Outbox = append(ch.Outbox, Outbound{Channel: o.NotifyChannel(), To: o.Phone, Body: note + tail,
 			Purpose: PurposeNotify, TicketCode: t.Code, CreatedAt: now})
 		told = append(told, o.Name)
 	}
@@ -608,7 +624,7 @@ func (s *Service) complete(ctx context.Context, w *work, sub *dialog.Submission,
 	ch.Outbox = append(ch.Outbox, Outbound{Channel: m.Channel, To: m.From,
 		Body: strings.Replace(sub.Done, "{code}", t.Code, 1), Purpose: PurposeReply, TicketCode: t.Code, CreatedAt: now})
 	if t.Assignee != "" {
-		ch.Outbox = append(ch.Outbox, Outbound{Channel: SMS, To: t.Assignee, Purpose: PurposeNotify, TicketCode: t.Code,
+		ch.Outbox = append(ch.Outbox, Outbound{Channel: s.staff.channelOf(t.Assignee), To: t.Assignee, Purpose: PurposeNotify, TicketCode: t.Code,
 			Body: t.Code + " dilengkapi pelapor. INFO " + t.Code + " untuk rincian.", CreatedAt: now})
 	}
 	return nil
@@ -656,7 +672,7 @@ func (s *Service) relay(ctx context.Context, w *work, m Inbound, now time.Time, 
 		return false, nil
 	}
 	text := dialog.Clean(m.Text)
-	ch.Outbox = append(ch.Outbox, Outbound{Channel: SMS, To: t.Assignee, Purpose: PurposeRelay, TicketCode: t.Code,
+	ch.Outbox = append(ch.Outbox, Outbound{Channel: s.staff.channelOf(t.Assignee), To: t.Assignee, Purpose: PurposeRelay, TicketCode: t.Code,
 		Body: "[" + t.Code + "] pelapor: " + text, CreatedAt: now})
 	ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: "citizen", Type: "relay_in", Detail: text})
 	ack := strings.ReplaceAll(s.cfg.Book.Text("relay_ack", dialog.Lang(t.Answers["lang"])), "{code}", t.Code)
@@ -721,6 +737,9 @@ func Notification(t Ticket, book *dialog.Book) string {
 	sb.WriteString(".")
 	return sb.String()
 }
+
+// Book returns the conversation flows the service runs.
+func (s *Service) Book() *dialog.Book { return s.cfg.Book }
 
 // Running reports whether the service takes messages.
 func (s *Service) Running() bool {

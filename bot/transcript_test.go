@@ -112,7 +112,7 @@ func newPipelineEnv(t *testing.T) *pipelineEnv {
 func (e *pipelineEnv) reset(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := e.pg.Pool().Exec(ctx, "TRUNCATE tickets, ticket_events, inbound_seen, outbox, opt_outs RESTART IDENTITY CASCADE"); err != nil {
+	if _, err := e.pg.Pool().Exec(ctx, "TRUNCATE tickets, ticket_events, inbound_seen, outbox, opt_outs, digests RESTART IDENTITY CASCADE"); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.rd.Client().FlushDB(ctx).Err(); err != nil {
@@ -126,7 +126,7 @@ func (e *pipelineEnv) reset(t *testing.T) {
 var transcriptStart = time.Date(2026, 11, 27, 1, 0, 0, 0, time.UTC)
 
 // start runs a Service and Dispatcher until the test ends.
-func (e *pipelineEnv) start(t *testing.T) (*bot.Service, *bot.Dispatcher) {
+func (e *pipelineEnv) start(t *testing.T, opts ...func(*bot.Config)) (*bot.Service, *bot.Dispatcher) {
 	t.Helper()
 	book, err := flows.Load("")
 	if err != nil {
@@ -134,8 +134,12 @@ func (e *pipelineEnv) start(t *testing.T) (*bot.Service, *bot.Dispatcher) {
 	}
 	out := bot.NewDispatcher(bot.DispatcherConfig{Store: e.pg, Now: e.clock.Now, PollInterval: time.Hour,
 		Senders: map[bot.Channel]bot.Sender{bot.SMS: e.sent, bot.WhatsApp: e.sent}})
-	svc := bot.NewService(bot.Config{Store: e.pg, Conversations: e.rd, Book: book, Officers: transcriptOfficers,
-		Outbox: out, Now: e.clock.Now})
+	cfg := bot.Config{Store: e.pg, Conversations: e.rd, Book: book, Officers: transcriptOfficers,
+		Outbox: out, Now: e.clock.Now}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	svc := bot.NewService(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)

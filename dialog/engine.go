@@ -30,7 +30,7 @@ var requiredTexts = []string{TextGreeting, TextRetry, TextHelp, TextCancelled, T
 	TextEmpty, TextEmoji, TextHandover, TextLanguage, TextResume, TextMore, TextStop, TextWipe, TextStatus,
 	TextStatusNone, "status.received", "status.assessed", "status.accompanied", "status.referred", "status.done",
 	// said by the bot package, not the engine: relays and progress messages
-	"relay_ack", "progress.accepted", "progress.received", "progress.assessed", "progress.accompanied",
+	"relay_ack", "rate_limited", "lookups_limited", "progress.accepted", "progress.received", "progress.assessed", "progress.accompanied",
 	"progress.referred", "progress.done"}
 
 // Idle is how long a conversation may rest before the person is asked

@@ -89,7 +89,7 @@ func (e *engine) check(ctx context.Context, pgURL string, fake *channeltest.Fake
 		if pending == 0 || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
 
 	tickets, err := st.Tickets(ctx, bot.TicketFilter{})

@@ -20,19 +20,25 @@ import (
 type app struct {
 	cfg     *config.Config
 	log     *slog.Logger
+	now     func() time.Time
 	store   bot.Store
 	convs   bot.Conversations
 	book    *dialog.Book
 	outbox  *bot.Dispatcher
 	svc     *bot.Service
 	metrics *metrics.Metrics
+	wipes   *wipes        // clears WhatsApp chats after HAPUS; nil when the WhatsApp channel is off
+	waState func() string // the WhatsApp channel's state, for /readyz; nil when it is off
 
 	stopSvc, stopOutbox context.CancelFunc
 	svcDone, outboxDone chan struct{}
 }
 
+// newApp assembles the pipeline. senders is read at each send, so entries
+// may be set after newApp until start. wipes, when not nil, is asked to
+// clear a citizen's WhatsApp chat after HAPUS.
 func newApp(cfg *config.Config, store bot.Store, convs bot.Conversations, senders map[bot.Channel]bot.Sender,
-	now func() time.Time, log *slog.Logger) (*app, error) {
+	wipes *wipes, now func() time.Time, log *slog.Logger) (*app, error) {
 	book, err := flows.Load("")
 	if err != nil {
 		return nil, err
@@ -55,9 +61,20 @@ func newApp(cfg *config.Config, store bot.Store, convs bot.Conversations, sender
 	})
 	svc := bot.NewService(bot.Config{
 		Store: store, Conversations: convs, Book: book, Officers: officers(cfg), Outbox: outbox,
-		Now: now, Logger: log, Observer: m, Claim: cfg.Outbox.Lease.Std(),
+		Now: now, Logger: log, Observer: m, Claim: cfg.Outbox.Lease.Std(), Clocks: cfg.Clocks.Bot(),
+		Limits: cfg.Limits.Bot(), Counter: counter(convs), Wiper: wipes.requester(),
 	})
-	return &app{cfg: cfg, log: log, store: store, convs: convs, book: book, outbox: outbox, svc: svc, metrics: m}, nil
+	return &app{cfg: cfg, log: log, now: now, store: store, convs: convs, book: book, outbox: outbox, svc: svc, metrics: m,
+		wipes: wipes}, nil
+}
+
+// counter returns the conversation store's counters for the limits, if it
+// has them.
+func counter(convs bot.Conversations) bot.Counter {
+	if c, ok := convs.(bot.Counter); ok {
+		return c
+	}
+	return nil
 }
 
 func officers(cfg *config.Config) []bot.Officer {
@@ -69,9 +86,40 @@ func officers(cfg *config.Config) []bot.Officer {
 			kinds[i] = bot.Kind(k)
 		}
 		out = append(out, bot.Officer{Name: o.Name, Phone: o.Phone, Role: bot.Role(o.Role),
-			Areas: o.Areas, Kinds: kinds, Duty: duty})
+			Areas: o.Areas, Kinds: kinds, Duty: duty, Channel: bot.Channel(o.PreferredChannel())})
 	}
 	return out
+}
+
+// notifySupervisors writes body to every supervisor by SMS, through the
+// outbox, and returns how many it wrote to. It fails if the outbox cannot
+// be written.
+func (a *app) notifySupervisors(ctx context.Context, body string) (int, error) {
+	now := a.now()
+	var ch bot.Changes
+	for _, o := range a.cfg.Officers {
+		if o.Role == config.RoleSupervisor {
+			ch.Outbox = append(ch.Outbox, bot.Outbound{Channel: bot.SMS, To: o.Phone, Body: body,
+				Purpose: bot.PurposeNotify, CreatedAt: now})
+		}
+	}
+	if len(ch.Outbox) == 0 {
+		return 0, nil
+	}
+	tx, err := a.store.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Apply(ctx, &ch, now.Add(a.cfg.Outbox.Lease.Std())); err != nil {
+		tx.Rollback(ctx)
+		return 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		tx.Rollback(ctx)
+		return 0, err
+	}
+	a.outbox.Enqueue(ch.Outbox)
+	return len(ch.Outbox), nil
 }
 
 // start runs the pipeline and the outbox dispatcher in the background.
@@ -86,8 +134,17 @@ func (a *app) start() {
 	}()
 	go func() {
 		defer close(a.svcDone)
+		clocks := make(chan struct{})
+		go func() {
+			defer close(clocks)
+			a.svc.RunClockLoop(svcCtx, a.cfg.Clocks.Interval.Std())
+		}()
 		a.svc.Run(svcCtx)
+		<-clocks
 	}()
+	if a.wipes != nil {
+		a.wipes.start()
+	}
 	a.waitRunning()
 }
 
@@ -101,10 +158,14 @@ func (a *app) waitRunning() {
 	}
 }
 
-// stop finishes the messages taken, then the sends under way.
+// stop finishes the messages taken, then the chat wipes they asked for
+// (at once, without their usual wait), then the sends under way.
 func (a *app) stop() {
 	a.stopSvc()
 	<-a.svcDone
+	if a.wipes != nil {
+		a.wipes.stop(context.Background())
+	}
 	a.stopOutbox()
 	<-a.outboxDone
 }
@@ -145,6 +206,11 @@ func (a *app) routes(mux *http.ServeMux, ready func() bool) {
 			} else {
 				body += c.name + ": ok\n"
 			}
+		}
+		// Informational: SMS works whatever WhatsApp's state, so it does
+		// not make the process unready.
+		if a.waState != nil {
+			body += "whatsapp: " + a.waState() + "\n"
 		}
 		w.WriteHeader(status)
 		w.Write([]byte(body))

@@ -83,7 +83,7 @@ func demoCmd(ctx context.Context, e env, args []string) error {
 		Normalize: func(s string) (string, error) { return config.NormalizePhone(s, cfg.Region) },
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := newApp(cfg, store, convs, map[bot.Channel]bot.Sender{bot.SMS: con, bot.WhatsApp: con}, time.Now, log)
+	a, err := newApp(cfg, store, convs, map[bot.Channel]bot.Sender{bot.SMS: con, bot.WhatsApp: con}, nil, time.Now, log)
 	if err != nil {
 		return err
 	}

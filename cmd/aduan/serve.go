@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"aduan/bot"
 	"aduan/channels/twilio"
+	"aduan/channels/whatsapp"
 	"aduan/internal/config"
 	"aduan/store/postgres"
 	"aduan/store/redis"
@@ -45,13 +47,23 @@ func serveCmd(ctx context.Context, e env, args []string) error {
 }
 
 // server is `aduan serve`: the app on PostgreSQL and Redis, with the
-// Twilio channel behind an HTTP server.
+// Twilio channel behind an HTTP server, and the WhatsApp channel when
+// whatsapp.enabled is set.
 type server struct {
 	app      *app
 	pg       *postgres.Store
 	rd       *redis.Conversations
 	handler  http.Handler
 	webhooks gate
+
+	// senders is the dispatcher's: bot.WhatsApp is the WhatsApp channel's
+	// sender (with SMS as staff's fallback) when it is enabled, else
+	// Twilio's (Twilio's WhatsApp addresses).
+	senders map[bot.Channel]bot.Sender
+	waState atomic.Pointer[func() string] // the WhatsApp channel's state; nil when it is off
+	waStop  func()                        // stops the WhatsApp channel and waits for it
+	waOnce  sync.Once
+	waDone  chan struct{} // closed once the WhatsApp channel has stopped
 }
 
 // newServer connects to PostgreSQL and Redis, brings the schema up to date
@@ -86,13 +98,32 @@ func newServer(ctx context.Context, cfg *config.Config, log *slog.Logger, now fu
 		return nil, usagef("twilio: %v", err)
 	}
 	senders := map[bot.Channel]bot.Sender{bot.SMS: sms, bot.WhatsApp: sms}
-	a, err := newApp(cfg, pg, rd, senders, now, log)
+	var wp *wipes
+	if cfg.WhatsApp.Enabled {
+		wp = newWipes(pg.SentTo, senders, log)
+	}
+	a, err := newApp(cfg, pg, rd, senders, wp, now, log)
 	if err != nil {
 		pg.Close()
 		rd.Close()
 		return nil, err
 	}
-	s := &server{app: a, pg: pg, rd: rd}
+	s := &server{app: a, pg: pg, rd: rd, senders: senders, waStop: func() {}}
+	if cfg.WhatsApp.Enabled {
+		// The channel hands messages to the pipeline, which takes them
+		// once serve starts it; until then they wait at WhatsApp.
+		wa, state, stop, err := startWhatsApp(ctx, cfg, pg.Pool(), a.svc, pg, sms, log, s.whatsappDown)
+		if err != nil {
+			pg.Close()
+			rd.Close()
+			return nil, fmt.Errorf("whatsapp: %w", err)
+		}
+		senders[bot.WhatsApp] = wa
+		s.waStop = stop
+		s.waState.Store(&state)
+		a.waState = state
+		a.metrics.WatchWhatsApp(state)
+	}
 	mux := http.NewServeMux()
 	twilio.NewHandler(twilio.HandlerConfig{
 		AuthToken: cfg.Twilio.AuthToken, PublicURL: cfg.HTTP.PublicURL, Pipeline: a.svc,
@@ -126,8 +157,10 @@ func (s *server) refuseWhenStopping(next http.Handler) http.Handler {
 // serve listens until ctx is done, then shuts down in order, within
 // http.shutdown_grace: refuse new webhooks with 503 while those under way
 // finish (each answers once its message is stored), close the listener,
-// finish the messages taken, and let the outbox senders finish the sends
-// under way and record them. Messages still queued stay in the outbox for
+// run the WhatsApp chat wipes still waiting, disconnect from WhatsApp
+// (messages not yet stored stay unacknowledged there, for the next
+// start), finish the messages taken, and let the outbox senders finish
+// the sends under way and record them. Messages still queued stay in the outbox for
 // the next start. It returns nil after a clean stop and an error if the
 // grace period ran out first.
 func (s *server) serve(ctx context.Context) error {
@@ -157,6 +190,14 @@ func (s *server) serve(ctx context.Context) error {
 	}
 	if serr := hs.Shutdown(sctx); serr != nil {
 		s.app.log.Warn("http shutdown", "err", serr)
+	}
+	if s.app.wipes != nil { // while WhatsApp is still connected
+		if werr := s.app.wipes.stop(sctx); werr != nil {
+			s.app.log.Warn("whatsapp chat wipes still under way at the end of the grace period")
+		}
+	}
+	if werr := s.stopWhatsApp(sctx); werr != nil {
+		s.app.log.Warn("whatsapp channel not stopped within the grace period")
 	}
 	if serr := s.app.stopBy(sctx); serr != nil {
 		s.app.log.Error("shutdown: grace period over before the pipeline and the outbox stopped",
@@ -241,7 +282,69 @@ func (g *gate) wait(ctx context.Context) error {
 	}
 }
 
+// stopWhatsApp stops the WhatsApp channel, once, and waits for it or for
+// ctx to be done.
+func (s *server) stopWhatsApp(ctx context.Context) error {
+	s.waOnce.Do(func() {
+		s.waDone = make(chan struct{})
+		go func() {
+			defer close(s.waDone)
+			s.waStop()
+		}()
+	})
+	select {
+	case <-s.waDone:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// whatsappDown tells the supervisors by SMS that the WhatsApp channel is
+// down and why. The channel calls it once per outage, for the reasons that
+// need a person (unlinked, banned, replaced, refused).
+func (s *server) whatsappDown(reason string) {
+	state := ""
+	if f := s.waState.Load(); f != nil {
+		state = (*f)()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n, err := s.app.notifySupervisors(ctx, whatsappDownText(state, reason))
+	if err != nil {
+		s.app.log.Error("supervisors not told that whatsapp is down", "state", state, "err", err)
+		return
+	}
+	s.app.log.Info("supervisors told that whatsapp is down", "state", state, "supervisors", n)
+}
+
+// whatsappDownText is the SMS to supervisors when WhatsApp goes down: in
+// Indonesian, short enough for one SMS, with what to do.
+func whatsappDownText(state, reason string) string {
+	var why string
+	switch whatsapp.State(state) {
+	case whatsapp.StateLoggedOut:
+		why = "perangkat dilepas dari HP kantor; tautkan lagi: aduan whatsapp pair"
+	case whatsapp.StateBanned:
+		why = "nomor diblokir sementara oleh WhatsApp"
+	case whatsapp.StateReplaced:
+		why = "program lain memakai perangkat yang sama"
+	default:
+		if strings.Contains(reason, "client version") {
+			why = "versi aduan ditolak; perbarui aduan"
+		} else {
+			why = "ditolak WhatsApp; lihat log"
+		}
+	}
+	return "aduan: WhatsApp kantor mati (" + why + "). Notifikasi petugas lewat SMS; SMS tetap berjalan."
+}
+
 func (s *server) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.stopWhatsApp(ctx); err != nil {
+		s.app.log.Warn("whatsapp channel not stopped", "err", err)
+	}
 	s.rd.Close()
 	s.pg.Close()
 }

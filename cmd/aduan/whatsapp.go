@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -341,4 +343,181 @@ func startWhatsApp(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, 
 		sender = &whatsapp.Failover{WhatsApp: ch.Sender(), SMS: sms, IsStaff: contacts.IsStaff, Up: ch.Up, Logger: log}
 	}
 	return sender, func() string { return string(ch.State()) }, stop, nil
+}
+
+// wipeDelay is how long a chat wipe waits after HAPUS, so that the last
+// reply ("conversation ended") has been sent and can be wiped too.
+const wipeDelay = 5 * time.Second
+
+// wipeRetries are the waits before the attempts after a failed wipe (say,
+// WhatsApp not connected at that moment).
+var wipeRetries = []time.Duration{30 * time.Second, 2 * time.Minute, 10 * time.Minute}
+
+// wipes clears citizens' WhatsApp chats after HAPUS, in the background:
+// a bounded queue and one worker, so that the pipeline never waits for it.
+// Each wipe waits wipeDelay, finds the provider IDs of every message the
+// outbox sent to the chat, and asks the WhatsApp sender to delete them.
+type wipes struct {
+	// sentTo lists the provider IDs of the messages sent to an address
+	// (postgres.Store.SentTo).
+	sentTo func(ctx context.Context, ch bot.Channel, to string) ([]string, error)
+	// senders is the dispatcher's map: its WhatsApp entry, read at each
+	// wipe, must be a bot.Wiper.
+	senders map[bot.Channel]bot.Sender
+	log     *slog.Logger
+	delay   time.Duration
+	// after is the clock: time.After, unless a test sets it.
+	after func(d time.Duration) <-chan time.Time
+
+	queue    chan wipeJob
+	hurry    chan struct{} // closed by stop: the remaining wipes run at once
+	stopping atomic.Bool
+	stopOnce sync.Once
+	done     chan struct{} // closed when run returns
+	started  atomic.Bool
+}
+
+// wipeJob is one chat to wipe.
+type wipeJob struct {
+	addr    string
+	due     time.Time
+	ids     []string // the messages found by the first attempt; retries wipe these, not later ones
+	attempt int
+}
+
+func newWipes(sentTo func(ctx context.Context, ch bot.Channel, to string) ([]string, error),
+	senders map[bot.Channel]bot.Sender, log *slog.Logger) *wipes {
+	return &wipes{sentTo: sentTo, senders: senders, log: log, delay: wipeDelay, after: time.After,
+		queue: make(chan wipeJob, 256), hurry: make(chan struct{}), done: make(chan struct{})}
+}
+
+// requester returns request, or nil when w is nil (no WhatsApp channel):
+// bot.Config's Wiper.
+func (w *wipes) requester() func(ch bot.Channel, addr string) {
+	if w == nil {
+		return nil
+	}
+	return w.request
+}
+
+// request queues a wipe of addr's chat; it never blocks (it is bot.Config's
+// Wiper, called during a batch). When the queue is full, or the process is
+// stopping, the chat is not wiped and an error is logged.
+func (w *wipes) request(ch bot.Channel, addr string) {
+	if ch != bot.WhatsApp {
+		return
+	}
+	w.enqueue(wipeJob{addr: addr, due: time.Now().Add(w.delay)})
+}
+
+func (w *wipes) enqueue(j wipeJob) {
+	if w.stopping.Load() {
+		w.log.Error("whatsapp chat not wiped: shutting down", "to", bot.Mask(j.addr))
+		return
+	}
+	select {
+	case w.queue <- j:
+	default:
+		w.log.Error("whatsapp chat not wiped: too many wipes queued", "to", bot.Mask(j.addr))
+	}
+}
+
+// start runs the worker in the background.
+func (w *wipes) start() {
+	w.started.Store(true)
+	go w.run()
+}
+
+// run wipes queued chats until stop; then it wipes those still queued at
+// once and returns.
+func (w *wipes) run() {
+	defer close(w.done)
+	for {
+		select {
+		case j := <-w.queue:
+			if wait := time.Until(j.due); wait > 0 {
+				select {
+				case <-w.after(wait):
+				case <-w.hurry:
+				}
+			}
+			w.wipe(j)
+		case <-w.hurry:
+			for {
+				select {
+				case j := <-w.queue:
+					w.wipe(j)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// stop makes run wipe what is queued without waiting, and waits for it to
+// finish, or for ctx to be done. Wipes asked for afterwards are refused,
+// and retries still waiting are dropped (both logged).
+func (w *wipes) stop(ctx context.Context) error {
+	w.stopOnce.Do(func() {
+		w.stopping.Store(true)
+		close(w.hurry)
+	})
+	if !w.started.Load() {
+		return nil
+	}
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// wipe makes one attempt at a chat, and schedules the next when it failed
+// for a reason that may pass.
+func (w *wipes) wipe(j wipeJob) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	j.attempt++
+	err := w.attempt(ctx, &j)
+	if err == nil {
+		w.log.Info("whatsapp chat wiped", "to", bot.Mask(j.addr), "messages", len(j.ids))
+		return
+	}
+	if bot.KindOf(err) == bot.Permanent || j.attempt > len(wipeRetries) || w.stopping.Load() {
+		w.log.Error("whatsapp chat not wiped", "to", bot.Mask(j.addr), "messages", len(j.ids),
+			"attempts", j.attempt, "err", err)
+		return
+	}
+	wait := wipeRetries[j.attempt-1]
+	w.log.Warn("whatsapp chat wipe failed; trying again", "to", bot.Mask(j.addr), "messages", len(j.ids),
+		"attempt", j.attempt, "retry_in", wait.String(), "err", err)
+	go func() {
+		select {
+		case <-w.after(wait):
+			j.due = time.Time{}
+			w.enqueue(j)
+		case <-w.hurry:
+			w.log.Error("whatsapp chat not wiped: shutting down", "to", bot.Mask(j.addr))
+		}
+	}()
+}
+
+func (w *wipes) attempt(ctx context.Context, j *wipeJob) error {
+	wiper, ok := w.senders[bot.WhatsApp].(bot.Wiper)
+	if !ok {
+		return bot.E("wipe", bot.Permanent, errors.New("the WhatsApp sender cannot wipe chats"))
+	}
+	if j.ids == nil {
+		ids, err := w.sentTo(ctx, bot.WhatsApp, j.addr)
+		if err != nil {
+			return fmt.Errorf("find the messages sent: %w", err)
+		}
+		if ids == nil {
+			ids = []string{} // found none: a retry need not look again
+		}
+		j.ids = ids
+	}
+	return wiper.Wipe(ctx, j.addr, j.ids)
 }

@@ -37,6 +37,8 @@ type Config struct {
 	WhatsApp     WhatsApp     `yaml:"whatsapp"`
 	Security     Security     `yaml:"security"`
 	Retention    Retention    `yaml:"retention"`
+	Clocks       Clocks       `yaml:"clocks"`
+	Limits       Limits       `yaml:"limits"`
 	Region       string       `yaml:"region"` // default region for phone numbers without +
 }
 
@@ -194,6 +196,8 @@ func Default() *Config {
 			},
 		},
 		Retention: Retention{Days: DefaultRetentionDays},
+		Clocks:    defaultClocks(),
+		Limits:    defaultLimits(),
 		Region:    DefaultRegion,
 	}
 }
@@ -370,6 +374,12 @@ func (c *Config) Validate() error {
 	}
 	c.Twilio.APIURL = u
 	if err := c.checkOfficers(); err != nil {
+		return err
+	}
+	if err := c.Clocks.validate(); err != nil {
+		return err
+	}
+	if err := c.Limits.validate(); err != nil {
 		return err
 	}
 	switch c.Log.Level {

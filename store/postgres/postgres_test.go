@@ -49,7 +49,7 @@ func openSealed(t testing.TB, k *seal.Keyring) *postgres.Store {
 	if migrateErr != nil {
 		t.Fatalf("Migrate: %v", migrateErr)
 	}
-	if _, err := s.Pool().Exec(ctx, `TRUNCATE tickets, ticket_events, inbound_seen, outbox, opt_outs RESTART IDENTITY`); err != nil {
+	if _, err := s.Pool().Exec(ctx, `TRUNCATE tickets, ticket_events, inbound_seen, outbox, opt_outs, digests RESTART IDENTITY`); err != nil {
 		t.Fatalf("truncate: %v", err)
 	}
 	return s
@@ -154,6 +154,7 @@ func TestServerDown(t *testing.T) {
 		{"Settle", func(ctx context.Context) error { return s.Settle(ctx, []bot.Delivery{{ID: 1, ProviderID: "SM1"}}) }},
 		{"RecordStatus", func(ctx context.Context) error { return s.RecordStatus(ctx, "SM1", "delivered", time.Now()) }},
 		{"Outbox", func(ctx context.Context) error { _, err := s.Outbox(ctx); return err }},
+		{"LateCount", func(ctx context.Context) error { _, err := s.LateCount(ctx, time.Now()); return err }},
 		{"Migrate", func(ctx context.Context) error { return postgres.Migrate(ctx, pool) }},
 	}
 	for _, c := range calls {

@@ -16,7 +16,7 @@ import (
 
 // ticketColumns are the columns scanTickets reads, in order.
 const ticketColumns = `code, kind, status, urgent, kecamatan, answers, channel, reporter, sealed_answers, created_at, updated_at,
-	assignee, backups, accepted_at, closed_at, relay`
+	assignee, backups, accepted_at, closed_at, relay, marks, next_due_at`
 
 // Ticket returns the ticket with the code. Returns NotFound if none has it.
 func (s *Store) Ticket(ctx context.Context, code string) (bot.Ticket, error) {
@@ -90,18 +90,22 @@ func (s *Store) scanTickets(rows pgx.Rows, sizeHint int) ([]bot.Ticket, error) {
 		ts                 = make([]bot.Ticket, 0, max(sizeHint, 0))
 		t                  bot.Ticket
 		answers, private   []byte
-		reporter           []byte
+		reporter, marks    []byte
 		accepted, closedAt pgtype.Timestamptz
+		nextDue            pgtype.Timestamptz
 		o                  = s.opener()
 	)
 	_, err := pgx.ForEachRow(rows, []any{&t.Code, &t.Kind, &t.Status, &t.Urgent, &t.Kecamatan, &answers,
 		&t.Channel, &reporter, &private, &t.CreatedAt, &t.UpdatedAt,
-		&t.Assignee, &t.Backups, &accepted, &closedAt, &t.Relay}, func() error {
+		&t.Assignee, &t.Backups, &accepted, &closedAt, &t.Relay, &marks, &nextDue}, func() error {
 		var err error
 		if len(t.Backups) == 0 {
 			t.Backups = nil
 		}
-		t.AcceptedAt, t.ClosedAt = timeOf(accepted), timeOf(closedAt)
+		t.AcceptedAt, t.ClosedAt, t.NextDue = timeOf(accepted), timeOf(closedAt), timeOf(nextDue)
+		if t.Marks, err = decodeMarks(marks); err != nil {
+			return fmt.Errorf("ticket %s: marks: %w", t.Code, err)
+		}
 		if t.Answers, err = o.Answers(t.Code, answers, private); err != nil {
 			return err
 		}

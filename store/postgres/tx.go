@@ -89,27 +89,28 @@ func (t *Tx) Claim(ctx context.Context, msgs []bot.MessageID) ([]bool, error) {
 const (
 	insertTicketsSQL = `
 INSERT INTO tickets (code, status, urgent, kecamatan, answers, sealed_answers, updated_at, assignee, backups,
-	accepted_at, closed_at, relay, kind, channel, reporter, reporter_hash, created_at)
+	accepted_at, closed_at, relay, marks, next_due_at, kind, channel, reporter, reporter_hash, created_at)
 SELECT code, status, urgent, kecamatan, answers::jsonb, sealed_answers, updated_at, assignee, backups::text[],
-	accepted_at, closed_at, relay, kind, channel, reporter, reporter_hash, created_at
+	accepted_at, closed_at, relay, marks::jsonb, next_due_at, kind, channel, reporter, reporter_hash, created_at
 FROM unnest($1::text::text[], $2::text::text[], $3::text::bool[], $4::text::text[], $5::text::text[],
 	$6::text::bytea[], $7::text::timestamptz[], $8::text::text[], $9::text::text[], $10::text::timestamptz[],
-	$11::text::timestamptz[], $12::text::bool[],
-	$13::text::text[], $14::text::text[], $15::text::bytea[], $16::text::bytea[], $17::text::timestamptz[])
+	$11::text::timestamptz[], $12::text::bool[], $13::text::text[], $14::text::timestamptz[],
+	$15::text::text[], $16::text::text[], $17::text::bytea[], $18::text::bytea[], $19::text::timestamptz[])
 	AS u(code, status, urgent, kecamatan, answers, sealed_answers, updated_at, assignee, backups,
-		accepted_at, closed_at, relay, kind, channel, reporter, reporter_hash, created_at)`
+		accepted_at, closed_at, relay, marks, next_due_at, kind, channel, reporter, reporter_hash, created_at)`
 
 	// updateTicketsSQL writes what may change of a ticket: the same first
-	// twelve parameters as insertTicketsSQL.
+	// fourteen parameters as insertTicketsSQL.
 	updateTicketsSQL = `
 UPDATE tickets t SET status = u.status, urgent = u.urgent, kecamatan = u.kecamatan, answers = u.answers::jsonb,
 	sealed_answers = u.sealed_answers, updated_at = u.updated_at, assignee = u.assignee, backups = u.backups::text[],
-	accepted_at = u.accepted_at, closed_at = u.closed_at, relay = u.relay
+	accepted_at = u.accepted_at, closed_at = u.closed_at, relay = u.relay, marks = u.marks::jsonb,
+	next_due_at = u.next_due_at
 FROM unnest($1::text::text[], $2::text::text[], $3::text::bool[], $4::text::text[], $5::text::text[],
 	$6::text::bytea[], $7::text::timestamptz[], $8::text::text[], $9::text::text[], $10::text::timestamptz[],
-	$11::text::timestamptz[], $12::text::bool[])
+	$11::text::timestamptz[], $12::text::bool[], $13::text::text[], $14::text::timestamptz[])
 	AS u(code, status, urgent, kecamatan, answers, sealed_answers, updated_at, assignee, backups,
-		accepted_at, closed_at, relay)
+		accepted_at, closed_at, relay, marks, next_due_at)
 WHERE t.code = u.code`
 
 	optOutSQL = `
@@ -298,11 +299,12 @@ func (t *Tx) readApply(br pgx.BatchResults, c *bot.Changes, optOut, optIn bool) 
 	return nil
 }
 
-// ticketParams returns the first twelve parameters of insertTicketsSQL and
-// updateTicketsSQL for ts: what may change of a ticket, sealed where it is
-// personal.
+// ticketParams returns the first fourteen parameters of insertTicketsSQL
+// and updateTicketsSQL for ts: what may change of a ticket, sealed where it
+// is personal.
 func ticketParams(a *arrays, z *seal.Sealer, ts []bot.Ticket) ([]any, error) {
 	answers := make([]string, len(ts))
+	marks := make([]string, len(ts))
 	private := make([]map[string]string, len(ts))
 	for i := range ts {
 		var (
@@ -312,6 +314,9 @@ func ticketParams(a *arrays, z *seal.Sealer, ts []bot.Ticket) ([]any, error) {
 		clear, private[i] = seal.SplitAnswers(ts[i].Answers)
 		if answers[i], err = encodeAnswers(clear); err != nil {
 			return nil, fmt.Errorf("ticket %s: %w", ts[i].Code, err)
+		}
+		if marks[i], err = encodeMarks(ts[i].Marks); err != nil {
+			return nil, fmt.Errorf("ticket %s: marks: %w", ts[i].Code, err)
 		}
 	}
 	var sealErr error
@@ -338,6 +343,8 @@ func ticketParams(a *arrays, z *seal.Sealer, ts []bot.Ticket) ([]any, error) {
 		a.timesOrNull(len(ts), func(i int) time.Time { return ts[i].AcceptedAt }),
 		a.timesOrNull(len(ts), func(i int) time.Time { return ts[i].ClosedAt }),
 		a.bools(len(ts), func(i int) bool { return ts[i].Relay }),
+		a.texts(len(ts), func(i int) string { return marks[i] }),
+		a.timesOrNull(len(ts), func(i int) time.Time { return ts[i].NextDue }),
 	}, nil
 }
 

@@ -14,7 +14,7 @@ import (
 
 // ticketColumns are the columns scanTickets reads, in order.
 const ticketColumns = `code, kind, status, urgent, kecamatan, answers, channel, reporter, sealed_answers, created_at, updated_at,
-	assignee, backups, accepted_at, closed_at, relay`
+	assignee, backups, accepted_at, closed_at, relay, marks, next_due_at`
 
 // Ticket returns the ticket with the code. Returns NotFound if none has it.
 func (s *Store) Ticket(ctx context.Context, code string) (bot.Ticket, error) {
@@ -98,12 +98,13 @@ func (s *Store) scanTickets(rows *sql.Rows) ([]bot.Ticket, error) {
 			t                          bot.Ticket
 			answers, reporter, private []byte
 			created, updated           int64
-			backups                    string
+			backups, marks             string
 			accepted, closedAt         sql.NullInt64
+			nextDue                    sql.NullInt64
 		)
 		if err := rows.Scan(&t.Code, &t.Kind, &t.Status, &t.Urgent, &t.Kecamatan, &answers,
 			&t.Channel, &reporter, &private, &created, &updated,
-			&t.Assignee, &backups, &accepted, &closedAt, &t.Relay); err != nil {
+			&t.Assignee, &backups, &accepted, &closedAt, &t.Relay, &marks, &nextDue); err != nil {
 			return nil, err
 		}
 		var err error
@@ -120,6 +121,12 @@ func (s *Store) scanTickets(rows *sql.Rows) ([]bot.Ticket, error) {
 		}
 		if closedAt.Valid {
 			t.ClosedAt = fromMicros(closedAt.Int64)
+		}
+		if nextDue.Valid {
+			t.NextDue = fromMicros(nextDue.Int64)
+		}
+		if t.Marks, err = decodeMarks(marks); err != nil {
+			return nil, fmt.Errorf("ticket %s: marks: %w", t.Code, err)
 		}
 		if t.Answers, err = o.Answers(t.Code, answers, private); err != nil {
 			return nil, err

@@ -81,8 +81,8 @@ func (t *Tx) Apply(ctx context.Context, c *bot.Changes, claimedUntil time.Time) 
 	if len(c.Tickets) > 0 {
 		st, err := t.tx.PrepareContext(ctx, `
 INSERT INTO tickets (code, status, urgent, kecamatan, answers, sealed_answers, updated_at, assignee, backups,
-	accepted_at, closed_at, relay, kind, channel, reporter, reporter_hash, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	accepted_at, closed_at, relay, marks, next_due_at, kind, channel, reporter, reporter_hash, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return wrap(op, err)
 		}
@@ -104,7 +104,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if len(c.Updates) > 0 {
 		st, err := t.tx.PrepareContext(ctx, `
 UPDATE tickets SET status = ?2, urgent = ?3, kecamatan = ?4, answers = ?5, sealed_answers = ?6, updated_at = ?7,
-	assignee = ?8, backups = ?9, accepted_at = ?10, closed_at = ?11, relay = ?12
+	assignee = ?8, backups = ?9, accepted_at = ?10, closed_at = ?11, relay = ?12, marks = ?13, next_due_at = ?14
 WHERE code = ?1`)
 		if err != nil {
 			return wrap(op, err)
@@ -194,7 +194,7 @@ VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?)`)
 	return nil
 }
 
-// ticketArgs returns the first twelve arguments of the ticket insert and
+// ticketArgs returns the first fourteen arguments of the ticket insert and
 // update: what may change of a ticket, sealed where it is personal. The
 // first is the cleaned code.
 func ticketArgs(z *seal.Sealer, tk *bot.Ticket) ([]any, error) {
@@ -220,9 +220,13 @@ func ticketArgs(z *seal.Sealer, tk *bot.Ticket) ([]any, error) {
 		}
 		backups = string(b)
 	}
+	marks, err := encodeMarks(tk.Marks)
+	if err != nil {
+		return nil, fmt.Errorf("ticket %s: marks: %w", tk.Code, err)
+	}
 	return []any{code, clean(string(tk.Status)), tk.Urgent, clean(tk.Kecamatan), answers, clone(sealed),
 		micros(tk.UpdatedAt), clean(tk.Assignee), backups, microsOrNull(tk.AcceptedAt), microsOrNull(tk.ClosedAt),
-		tk.Relay}, nil
+		tk.Relay, marks, microsOrNull(tk.NextDue)}, nil
 }
 
 // microsOrNull is micros, with NULL for the zero time.

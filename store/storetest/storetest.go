@@ -48,6 +48,11 @@ func Run(t *testing.T, open func(t *testing.T) bot.Store) {
 		{"LockingTx", testLockingTx},
 		{"FilterHandling", testFilterHandling},
 		{"OptOuts", testOptOuts},
+		{"ClockRoundTrip", testClockRoundTrip},
+		{"DueTickets", testDueTickets},
+		{"DueTicketsRolledBack", testDueTicketsRolledBack},
+		{"ClaimDigest", testClaimDigest},
+		{"LateCount", testLateCount},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,7 +208,7 @@ func sampleChanges() *bot.Changes {
 }
 
 // norm is what a store gives back for a ticket: times in UTC at microsecond
-// precision, empty answers as nil.
+// precision (marks' times too), empty answers, backups and marks as nil.
 func norm(tk bot.Ticket) bot.Ticket {
 	tk.CreatedAt = micro(tk.CreatedAt)
 	tk.UpdatedAt = micro(tk.UpdatedAt)
@@ -218,6 +223,18 @@ func norm(tk bot.Ticket) bot.Ticket {
 	}
 	if len(tk.Answers) == 0 {
 		tk.Answers = nil
+	}
+	if !tk.NextDue.IsZero() {
+		tk.NextDue = micro(tk.NextDue)
+	}
+	if len(tk.Marks) == 0 {
+		tk.Marks = nil
+	} else {
+		m := make(map[string]time.Time, len(tk.Marks))
+		for k, v := range tk.Marks {
+			m[k] = micro(v)
+		}
+		tk.Marks = m
 	}
 	return tk
 }

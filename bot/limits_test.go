@@ -1,0 +1,105 @@
+package bot_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"aduan/bot"
+)
+
+// startLimited runs a Service with limits on the test stores.
+func startLimited(t *testing.T, e *pipelineEnv, l bot.Limits) (*bot.Service, *bot.Dispatcher) {
+	t.Helper()
+	svc, out := e.start(t)
+	limited := bot.NewService(bot.Config{Store: e.pg, Conversations: e.rd, Book: svc.Book(), Officers: transcriptOfficers,
+		Outbox: out, Now: e.clock.Now, Limits: l, Counter: e.rd})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); limited.Run(ctx) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	for !limited.Running() {
+		time.Sleep(time.Millisecond)
+	}
+	return limited, out
+}
+
+func say(t *testing.T, e *pipelineEnv, svc *bot.Service, out *bot.Dispatcher, from, text string) ([]string, error) {
+	t.Helper()
+	err := svc.Handle(context.Background(), bot.Inbound{Channel: bot.SMS, ExternalID: fmt.Sprintf("lim-%d", reports.Add(1)),
+		From: from, Text: text, Received: e.clock.Now()})
+	waitSent(t, out)
+	var bodies []string
+	for _, m := range e.sent.take(from) {
+		bodies = append(bodies, m.Body)
+	}
+	return bodies, err
+}
+
+func TestSenderRateLimit(t *testing.T) {
+	e := newPipelineEnv(t)
+	e.reset(t)
+	svc, out := startLimited(t, e, bot.Limits{PerSender: 3, Window: time.Minute})
+	for i := 0; i < 3; i++ {
+		if got, _ := say(t, e, svc, out, transcriptCitizen, "halo"); len(got) != 1 || strings.Contains(got[0], "tunggu") {
+			t.Fatalf("message %d: replies %q, want an ordinary answer", i+1, got)
+		}
+	}
+	got, err := say(t, e, svc, out, transcriptCitizen, "halo")
+	if err != nil || len(got) != 1 || !strings.Contains(got[0], "Mohon tunggu sebentar") {
+		t.Fatalf("4th message: %q, %v; want one polite pause", got, err)
+	}
+	for i := 0; i < 3; i++ {
+		if got, err := say(t, e, svc, out, transcriptCitizen, "halo"); err != nil || len(got) != 0 {
+			t.Fatalf("over the limit: replies %q, %v; want silence and no error (Twilio must not retry)", got, err)
+		}
+	}
+	// Others are not held back, and officers never are.
+	if got, _ := say(t, e, svc, out, "+6281299990077", "halo"); len(got) != 1 || strings.Contains(got[0], "tunggu") {
+		t.Errorf("another sender: %q", got)
+	}
+	for i := 0; i < 6; i++ {
+		if got, _ := say(t, e, svc, out, genoveva, "TIKET"); len(got) != 1 || !strings.HasPrefix(got[0], "Tiket Anda") {
+			t.Fatalf("officer, message %d: %q", i+1, got)
+		}
+	}
+}
+
+func TestGlobalLimit(t *testing.T) {
+	e := newPipelineEnv(t)
+	e.reset(t)
+	svc, out := startLimited(t, e, bot.Limits{GlobalPerSec: 2, Window: time.Second})
+	var busy int
+	for i := 0; i < 4; i++ {
+		_, err := say(t, e, svc, out, fmt.Sprintf("+62812999901%02d", i), "halo")
+		if bot.KindOf(err) == bot.Temporary {
+			busy++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if busy == 0 {
+		t.Errorf("4 messages in a second with a limit of 2: none refused")
+	}
+}
+
+func TestLookupLimit(t *testing.T) {
+	e := newPipelineEnv(t)
+	e.reset(t)
+	svc, out := startLimited(t, e, bot.Limits{Lookups: 2, LookupWindow: time.Hour})
+	for i := 0; i < 3; i++ {
+		say(t, e, svc, out, transcriptCitizen, "cek tiket")
+		got, _ := say(t, e, svc, out, transcriptCitizen, "KS-ABCDEF")
+		want := "tidak ditemukan"
+		if i == 2 {
+			want = "Terlalu banyak permintaan"
+		}
+		if len(got) != 1 || !strings.Contains(got[0], want) {
+			t.Errorf("lookup %d: %q, want %q", i+1, got, want)
+		}
+	}
+}
