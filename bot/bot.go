@@ -42,6 +42,7 @@ const (
 	PurposeNotify   Purpose = "notify"   // a ticket forwarded to an officer
 	PurposeRelay    Purpose = "relay"    // an officer's message to a reporter, or the answer back
 	PurposeProgress Purpose = "progress" // a reporter told their ticket moved on
+	PurposeAlert    Purpose = "alert"    // supervisors told that a notification could not be delivered
 )
 
 // Outbound is one message the service sends. It is written to the outbox in

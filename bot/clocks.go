@@ -405,3 +405,60 @@ func (s *Service) RunClockLoop(ctx context.Context, every time.Duration) {
 		}
 	}
 }
+
+// NotifyFailed tells the supervisors that a notification to an officer
+// could not be delivered, by another channel than the one that failed
+// where there is one, so that the ticket is not left with nobody. Meant
+// for DispatcherConfig.GaveUp; it writes the alert to the outbox itself.
+func (s *Service) NotifyFailed(m Outbound, reason string) {
+	if m.Purpose != PurposeNotify && m.Purpose != PurposeRelay {
+		return
+	}
+	now := s.cfg.Now()
+	var ch Changes
+	for _, o := range s.staff.Supervisors() {
+		if o.Phone == m.To {
+			continue
+		}
+		c := o.NotifyChannel()
+		if c == m.Channel {
+			c = map[Channel]Channel{SMS: WhatsApp, WhatsApp: SMS}[c]
+		}
+		if s.cfg.Outbox != nil && !s.cfg.Outbox.CanSend(c) {
+			c = o.NotifyChannel()
+		}
+		body := "Pesan untuk " + s.staff.Name(m.To) + " gagal terkirim"
+		if m.TicketCode != "" {
+			body += " (" + m.TicketCode + "). STATUS " + m.TicketCode + " untuk memeriksa."
+		} else {
+			body += "."
+		}
+		ch.Outbox = append(ch.Outbox, Outbound{Channel: c, To: o.Phone, Body: body, Purpose: PurposeAlert,
+			TicketCode: m.TicketCode, CreatedAt: now})
+	}
+	if m.TicketCode != "" {
+		ch.Events = append(ch.Events, Event{TicketCode: m.TicketCode, At: now, Actor: "system", Type: "undelivered",
+			Detail: "to " + s.staff.Name(m.To)})
+	}
+	if ch.Empty() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tx, err := s.cfg.Store.Begin(ctx)
+	if err == nil {
+		if err = tx.Apply(ctx, &ch, now.Add(s.cfg.Claim)); err == nil {
+			err = tx.Commit(ctx)
+		}
+		if err != nil {
+			tx.Rollback(ctx)
+		}
+	}
+	if err != nil {
+		s.cfg.Logger.Error("tell supervisors of a failed notification", "err", err, "outbox_id", m.ID)
+		return
+	}
+	if s.cfg.Outbox != nil {
+		s.cfg.Outbox.Enqueue(ch.Outbox)
+	}
+}

@@ -103,3 +103,76 @@ func TestLookupLimit(t *testing.T) {
 		}
 	}
 }
+
+// refusing fails every send to one number for good, as Twilio does for an
+// invalid or unsubscribed number.
+type refusing struct {
+	*recorder
+	to string
+}
+
+func (r refusing) Send(ctx context.Context, m bot.Outbound) (string, error) {
+	if m.To == r.to {
+		return "", bot.E("send", bot.Permanent, fmt.Errorf("refused"))
+	}
+	return r.recorder.Send(ctx, m)
+}
+
+func TestFailedNotificationTellsSupervisors(t *testing.T) {
+	e := newPipelineEnv(t)
+	e.reset(t)
+	svc, _ := e.start(t)
+	sender := refusing{recorder: e.sent, to: genoveva}
+	out := bot.NewDispatcher(bot.DispatcherConfig{Store: e.pg, Now: e.clock.Now, PollInterval: time.Hour,
+		Senders: map[bot.Channel]bot.Sender{bot.SMS: sender, bot.WhatsApp: sender}})
+	failing := bot.NewService(bot.Config{Store: e.pg, Conversations: e.rd, Book: svc.Book(), Officers: transcriptOfficers,
+		Outbox: out, Now: e.clock.Now, Clocks: func() bot.Clocks { c := bot.DefaultClocks; c.DigestAt = -1; return c }()})
+	out.SetGaveUp(failing.NotifyFailed)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); out.Run(ctx) }()
+	go func() { defer wg.Done(); failing.Run(ctx) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	for !failing.Running() {
+		time.Sleep(time.Millisecond)
+	}
+	code := fileReport(t, e, failing, out, false)
+	waitSent(t, out)
+	var alerts []bot.Outbound
+	for _, m := range e.sent.take("") {
+		if m.Purpose == bot.PurposeAlert {
+			alerts = append(alerts, m)
+		}
+	}
+	// Outcomes are recorded a moment after the sends.
+	var entries []bot.OutboxEntry
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var err error
+		if entries, err = e.pg.Outbox(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		settled := true
+		for _, en := range entries {
+			settled = settled && en.State != "pending"
+		}
+		if settled {
+			break
+		}
+	}
+	var failed, alerted int
+	for _, en := range entries {
+		if en.To == genoveva && en.State == "failed" {
+			failed++
+		}
+		if en.Purpose == bot.PurposeAlert && en.To == kepala && strings.Contains(en.Body, code) {
+			alerted++
+			if en.Channel != bot.WhatsApp {
+				t.Errorf("alert went by %s, the channel that failed; want the other one", en.Channel)
+			}
+		}
+	}
+	if failed != 1 || alerted != 1 {
+		t.Errorf("failed notifications %d, alerts to the supervisor %d; want 1 and 1 (alerts seen late: %d)", failed, alerted, len(alerts))
+	}
+}

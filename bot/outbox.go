@@ -16,6 +16,9 @@ type DispatcherConfig struct {
 	Now      func() time.Time
 	Logger   *slog.Logger
 	Observer Observer // default NopObserver
+	// GaveUp, when set, is told of each message that failed for good
+	// (after its last retry, or at once when the provider refuses it).
+	GaveUp func(m Outbound, reason string)
 
 	Workers      int           // concurrent sends; default 16
 	MaxAttempts  int           // attempts before a message is failed; default 6
@@ -218,6 +221,8 @@ func (d *Dispatcher) send(m Outbound) Delivery {
 	result := "failed"
 	if !dl.RetryAt.IsZero() {
 		result = "retry"
+	} else if d.cfg.GaveUp != nil {
+		d.cfg.GaveUp(m, err.Error())
 	}
 	d.cfg.Observer.Outbound(m.Channel, m.Purpose, result)
 	d.cfg.Logger.Warn("send failed", "outbox_id", m.ID, "channel", m.Channel, "to", Mask(m.To),
@@ -261,3 +266,10 @@ func (d *Dispatcher) settle() {
 		cancel()
 	}
 }
+
+// CanSend reports whether the dispatcher has a sender for the channel.
+func (d *Dispatcher) CanSend(c Channel) bool { return d.cfg.Senders[c] != nil }
+
+// SetGaveUp sets who is told of messages that failed for good; call it
+// before Run.
+func (d *Dispatcher) SetGaveUp(f func(m Outbound, reason string)) { d.cfg.GaveUp = f }

@@ -64,6 +64,7 @@ func newApp(cfg *config.Config, store bot.Store, convs bot.Conversations, sender
 		Now: now, Logger: log, Observer: m, Claim: cfg.Outbox.Lease.Std(), Clocks: cfg.Clocks.Bot(),
 		Limits: cfg.Limits.Bot(), Counter: counter(convs), Wiper: wipes.requester(),
 	})
+	outbox.SetGaveUp(svc.NotifyFailed)
 	return &app{cfg: cfg, log: log, now: now, store: store, convs: convs, book: book, outbox: outbox, svc: svc, metrics: m,
 		wipes: wipes}, nil
 }
