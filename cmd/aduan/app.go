@@ -65,6 +65,11 @@ func newApp(cfg *config.Config, store bot.Store, convs bot.Conversations, sender
 		Limits: cfg.Limits.Bot(), Counter: counter(convs), Wiper: wipes.requester(),
 	})
 	outbox.SetGaveUp(svc.NotifyFailed)
+	if lc, ok := store.(interface {
+		LateCount(ctx context.Context, now time.Time) (int, error)
+	}); ok {
+		m.SetTicketsLate(func(ctx context.Context) (int, error) { return lc.LateCount(ctx, now()) })
+	}
 	return &app{cfg: cfg, log: log, now: now, store: store, convs: convs, book: book, outbox: outbox, svc: svc, metrics: m,
 		wipes: wipes}, nil
 }

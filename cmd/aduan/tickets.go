@@ -33,10 +33,12 @@ func ticketsCmd(ctx context.Context, e env, args []string) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	var status, kind *string
 	var limit *int
+	var late *bool
 	if sub == "list" {
 		status = fs.String("status", "", "only tickets with this status (received, done, ...)")
 		kind = fs.String("kind", "", "only tickets of this kind (case or complaint)")
 		limit = fs.Int("limit", 100, "at most this many tickets, newest first")
+		late = fs.Bool("late", false, "only open tickets past a clock of the service standard (clocks in the configuration)")
 	}
 	if err := parse(fs, args[1:]); err != nil {
 		return helpOK(err)
@@ -62,7 +64,20 @@ func ticketsCmd(ctx context.Context, e env, args []string) error {
 	}
 	defer pg.Close()
 	if sub == "list" {
-		ts, err := pg.Tickets(ctx, bot.TicketFilter{Status: bot.Status(*status), Kind: bot.Kind(*kind), Limit: *limit})
+		f := bot.TicketFilter{Status: bot.Status(*status), Kind: bot.Kind(*kind), Limit: *limit}
+		if *late {
+			f.Open, f.Limit = true, 0
+		}
+		ts, err := pg.Tickets(ctx, f)
+		if *late {
+			clocks, now, kept := cfg.Clocks.Bot(), time.Now(), ts[:0]
+			for i := range ts {
+				if clocks.IsLate(&ts[i], now) {
+					kept = append(kept, ts[i])
+				}
+			}
+			ts = kept
+		}
 		if err != nil {
 			return err
 		}

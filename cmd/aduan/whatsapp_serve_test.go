@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"aduan/channels/channeltest"
 	"aduan/channels/whatsapp"
 	"aduan/internal/config"
+	"aduan/internal/testenv"
 )
 
 // waCitizen and waOther write to the service on WhatsApp.
@@ -93,7 +93,7 @@ func (f *fakeWhatsApp) wipeCalls() []wipeCall {
 }
 
 // newWhatsAppHarness assembles a serve process with whatsapp.enabled on
-// the harness's stores. No device is paired, so the real channel stands
+// PostgreSQL and Redis. No device is paired, so the real channel stands
 // unpaired; the WhatsApp sender inside the failover is replaced by fake,
 // and with up the failover takes WhatsApp to be connected. prepare, when
 // not nil, adjusts the server before it starts.
@@ -101,6 +101,10 @@ func newWhatsAppHarness(t *testing.T, officers []config.Officer, fake *fakeWhats
 	t.Helper()
 	tw := channeltest.NewFakeTwilio(t, testSID, testToken)
 	cfg := testConfig(t, tw.URL())
+	// A database and Redis DB of their own: the WhatsApp channel's tables
+	// and connection lease stay apart from the other serve tests'.
+	cfg.Postgres.URL = testenv.PostgresURL(t, "cmd_whatsapp")
+	cfg.Redis.URL = testenv.RedisURL(13)
 	cfg.WhatsApp.Enabled = true
 	if officers != nil {
 		cfg.Officers = officers
@@ -109,7 +113,7 @@ func newWhatsAppHarness(t *testing.T, officers []config.Officer, fake *fakeWhats
 		t.Fatal(err)
 	}
 	reset(t, cfg)
-	srv, err := newServer(context.Background(), cfg, slog.New(slog.NewTextHandler(os.Stderr, nil)), time.Now)
+	srv, err := newServer(context.Background(), cfg, slog.New(slog.DiscardHandler), time.Now)
 	if err != nil {
 		t.Fatalf("newServer: %v", err)
 	}
@@ -179,8 +183,6 @@ func TestWhatsAppHapusWipesChat(t *testing.T) {
 			if calls := fake.wipeCalls(); len(calls) != 0 {
 				t.Fatalf("wiped %v before the delay passed, want nothing yet", calls)
 			}
-			_, dbg := fake.sentTo(waCitizen)
-			t.Logf("DEBUG %q %v", dbg, h.srv.app.wipes != nil)
 			tt.wipe(t, h, fire)
 			var got wipeCall
 			select {

@@ -7,6 +7,7 @@
 // other's data. Redis DB indexes in use:
 //
 //	1 store/redis   2 bot   3 channels/twilio   4 cmd/aduan   5 channels/whatsapp   6 dialog/transcripts
+//	13 cmd/aduan whatsapp wiring
 package testenv
 
 import (

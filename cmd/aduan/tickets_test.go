@@ -1,0 +1,49 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"aduan/bot"
+)
+
+func TestTicketsListLate(t *testing.T) {
+	cfg := testConfig(t, "https://api.twilio.com")
+	reset(t, cfg)
+	file := writeConfigFile(t, cfg.Postgres.URL, cfg.Redis.URL)
+	keys, err := cfg.Keyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg := commandStore(t, cfg, keys)
+	now := time.Now()
+	ticket := func(code string, created time.Time, accepted, closed bool) bot.Ticket {
+		t := bot.Ticket{Code: code, Kind: bot.KindCase, Status: bot.StatusReceived, Channel: bot.SMS,
+			Reporter: citizen, CreatedAt: created, UpdatedAt: created}
+		if accepted {
+			t.AcceptedAt, t.Assignee = created.Add(time.Minute), "+6281337785111"
+		}
+		if closed {
+			t.Status, t.ClosedAt = bot.StatusDone, created.Add(time.Hour)
+		}
+		return t
+	}
+	storeChanges(t, pg, &bot.Changes{Tickets: []bot.Ticket{
+		ticket("KS-NEWAA", now.Add(-5*time.Minute), false, false),  // within 30 minutes
+		ticket("KS-LATEA", now.Add(-45*time.Minute), false, false), // nobody took it in 30 minutes
+		ticket("KS-TAKEN", now.Add(-45*time.Minute), true, false),  // taken in time
+		ticket("KS-OLDAA", now.Add(-8*24*time.Hour), true, false),  // open past 7 days
+		ticket("KS-DONEA", now.Add(-8*24*time.Hour), false, true),  // closed
+	}})
+	out, _, err := runCmd(t, "", nil, "tickets", "list", "--late", "--config", file)
+	if err != nil {
+		t.Fatalf("tickets list --late: %v", err)
+	}
+	for code, late := range map[string]bool{"KS-NEWAA": false, "KS-LATEA": true, "KS-TAKEN": false,
+		"KS-OLDAA": true, "KS-DONEA": false} {
+		if strings.Contains(out, code) != late {
+			t.Errorf("%s listed = %v, want %v:\n%s", code, !late, late, out)
+		}
+	}
+}
