@@ -39,7 +39,7 @@ type app struct {
 // clear a citizen's WhatsApp chat after HAPUS.
 func newApp(cfg *config.Config, store bot.Store, convs bot.Conversations, senders map[bot.Channel]bot.Sender,
 	wipes *wipes, now func() time.Time, log *slog.Logger) (*app, error) {
-	book, err := flows.Load("")
+	book, err := flows.Load(cfg.Flows.Dir)
 	if err != nil {
 		return nil, err
 	}

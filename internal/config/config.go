@@ -39,7 +39,16 @@ type Config struct {
 	Retention    Retention    `yaml:"retention"`
 	Clocks       Clocks       `yaml:"clocks"`
 	Limits       Limits       `yaml:"limits"`
+	Flows        Flows        `yaml:"flows"`
 	Region       string       `yaml:"region"` // default region for phone numbers without +
+}
+
+// Flows says where the conversation flows come from.
+type Flows struct {
+	// Dir is a directory of YAML flows (texts.yaml and one file per flow)
+	// that replaces the embedded ones; empty means the embedded ones.
+	// `aduan flows check DIR` checks it.
+	Dir string `yaml:"dir"`
 }
 
 // HTTP configures the web server that receives provider webhooks.
