@@ -86,6 +86,12 @@ var statusWords = map[string]Status{
 	"selesai": StatusDone, "done": StatusDone,
 }
 
+// isStatusWord reports whether arg starts with a status an officer may set.
+func isStatusWord(arg string) bool {
+	f := strings.Fields(arg)
+	return len(f) > 0 && statusWords[strings.ToLower(f[0])] != ""
+}
+
 // statusName is a status in the officers' words.
 var statusName = map[Status]string{StatusReceived: "diterima", StatusAssessed: "dinilai",
 	StatusAccompanied: "didampingi", StatusReferred: "dirujuk", StatusDone: "selesai"}
@@ -148,6 +154,15 @@ func (s *Service) command(ctx context.Context, w *work, o Officer, c Command, m 
 	}
 	event := func(t *Ticket, typ, detail string) {
 		ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: o.Phone, Type: typ, Detail: detail})
+	}
+	if summary := c.Verb == "rekap" || c.Verb == "terlambat" || c.Verb == "petugas" ||
+		c.Verb == "status" && c.Code != "" && o.Role == RoleSupervisor && !isStatusWord(c.Arg); summary && s.cfg.SupervisorPIN != "" {
+		arg, ok := strings.CutSuffix(" "+c.Arg, " "+s.cfg.SupervisorPIN)
+		if !ok || o.Role != RoleSupervisor {
+			reply("Perintah pimpinan perlu PIN di akhir, mis: " + strings.ToUpper(c.Verb) + " PIN.")
+			return nil
+		}
+		c.Arg = strings.TrimSpace(arg)
 	}
 	if usage, ok := needsCode[c.Verb]; ok && c.Code == "" {
 		reply("Format: " + usage)

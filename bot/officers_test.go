@@ -149,3 +149,22 @@ func TestFind(t *testing.T) {
 		}
 	}
 }
+
+func TestSupervisorPIN(t *testing.T) {
+	e := newPipelineEnv(t)
+	e.reset(t)
+	svc, out := e.start(t, func(c *bot.Config) { c.SupervisorPIN = "2468" })
+	for _, tt := range []struct{ text, want string }{
+		{"REKAP", "perlu PIN"},
+		{"REKAP 1111", "perlu PIN"},
+		{"REKAP 2468", "REKAP hari ini"},
+		{"rekap minggu 2468", "REKAP 7 hari"},
+		{"TERLAMBAT 2468", "Tidak ada tiket terlambat"},
+		{"PETUGAS", "perlu PIN"},
+	} {
+		got, err := say(t, e, svc, out, kepala, tt.text)
+		if err != nil || len(got) != 1 || !strings.Contains(got[0], tt.want) {
+			t.Errorf("%q: %q, %v; want %q", tt.text, got, err, tt.want)
+		}
+	}
+}

@@ -24,9 +24,11 @@ type Config struct {
 	Logger        *slog.Logger
 	Observer      Observer // default NopObserver
 
-	Clocks  Clocks  // the service standard's clocks; zero means DefaultClocks
-	Limits  Limits  // abuse limits; zero means none
-	Counter Counter // counts for the limits (store/redis); nil means no limits
+	Clocks Clocks // the service standard's clocks; zero means DefaultClocks
+	Limits Limits // abuse limits; zero means none
+	// SupervisorPIN, when set, must end the supervisors' summary commands.
+	SupervisorPIN string
+	Counter       Counter // counts for the limits (store/redis); nil means no limits
 	// Wiper, when set, is asked to clear a person's chat after HAPUS; it
 	// must not block (it runs after the batch, in the background).
 	Wiper func(ch Channel, addr string)

@@ -229,6 +229,7 @@ var envOverrides = []struct {
 	{"ADUAN_LOG_FORMAT", "log.format", func(c *Config) *string { return &c.Log.Format }},
 	{"ADUAN_ENCRYPTION_KEY", "security.encryption_key", func(c *Config) *string { return &c.Security.EncryptionKey }},
 	{"ADUAN_LOOKUP_KEY", "security.lookup_key", func(c *Config) *string { return &c.Security.LookupKey }},
+	{"ADUAN_SUPERVISOR_PIN", "security.supervisor_pin", func(c *Config) *string { return &c.Security.SupervisorPIN }},
 }
 
 // Load reads the YAML file at path (none when path is ""), applies the

@@ -23,6 +23,11 @@ type Security struct {
 	// LookupKey keys the hashes by which phone numbers are looked up
 	// (HMAC-SHA256). It must never change. Env: ADUAN_LOOKUP_KEY.
 	LookupKey string `yaml:"lookup_key"`
+	// SupervisorPIN, when set, must end the supervisors' summary commands
+	// (REKAP 1234, TERLAMBAT 1234, PETUGAS 1234, STATUS KS-... 1234), so
+	// that a supervisor's lost phone alone does not give them away. Env:
+	// ADUAN_SUPERVISOR_PIN.
+	SupervisorPIN string `yaml:"supervisor_pin"`
 }
 
 // Retention configures how long personal data is kept.
