@@ -58,16 +58,29 @@ func ParseCommand(text string) (Command, bool) {
 	}
 	c := Command{Verb: verb}
 	rest := fields[1:]
-	if len(rest) > 0 {
+	if _, takesCode := needsCode[verb]; (takesCode || verb == "status") && len(rest) > 0 {
 		switch {
 		case NormalizeCode(rest[0]) != "":
 			c.Code, rest = NormalizeCode(rest[0]), rest[1:]
-		case len(rest) > 1 && NormalizeCode(rest[0]+rest[1]) != "":
-			c.Code, rest = NormalizeCode(rest[0]+rest[1]), rest[2:]
+		case len(rest) > 1 && isPrefix(rest[0]) && NormalizeCode(rest[0]+rest[1]) != "":
+			c.Code, rest = NormalizeCode(rest[0]+rest[1]), rest[2:] // "KS 7HQ4XM"
 		}
 	}
 	c.Arg = strings.Join(rest, " ")
 	return c, true
+}
+
+// isPrefix reports whether s can be a code's prefix: two to four letters.
+func isPrefix(s string) bool {
+	if len(s) < 2 || len(s) > 4 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // commandHelp is BANTUAN for officers: two SMS at most.

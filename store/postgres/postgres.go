@@ -2,9 +2,10 @@
 //
 // Every operation on a slice is one round trip: Claim is one INSERT over
 // unnest'ed arrays, Apply one pipelined batch, DueOutbound one UPDATE over a
-// FOR UPDATE SKIP LOCKED subquery, Settle one UPDATE over unnest'ed arrays.
-// Several replicas may share one database: dedupe, outbox leases and
-// migrations are safe against each other.
+// FOR UPDATE SKIP LOCKED subquery, Settle one UPDATE over unnest'ed arrays,
+// DueTickets one SELECT ... FOR UPDATE SKIP LOCKED. Several replicas may
+// share one database: dedupe, outbox leases, clock runs, the daily digest
+// and migrations are safe against each other.
 //
 // Times are stored as timestamptz and returned in UTC, at PostgreSQL's
 // microsecond precision: nanoseconds are truncated.
