@@ -63,7 +63,7 @@ type MessageID struct {
 // Changes is what handling a batch of messages writes.
 type Changes struct {
 	Tickets []Ticket   // new tickets
-	Updates []Ticket   // changed tickets: their status, assignment, answers, times and relay are written
+	Updates []Ticket   // changed tickets: their status, assignment, answers, times, relay, marks and next due are written
 	Events  []Event    // appended to tickets' histories
 	Outbox  []Outbound // messages to send
 	OptOuts []OptOut   // people who said STOP, or wrote again

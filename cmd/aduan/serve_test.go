@@ -77,7 +77,7 @@ func reset(t *testing.T, cfg *config.Config) {
 	if err := postgres.Migrate(ctx, pg.Pool()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pg.Pool().Exec(ctx, "TRUNCATE tickets, ticket_events, inbound_seen, outbox, opt_outs RESTART IDENTITY CASCADE"); err != nil {
+	if _, err := pg.Pool().Exec(ctx, "TRUNCATE tickets, ticket_events, inbound_seen, outbox, opt_outs, digests RESTART IDENTITY CASCADE"); err != nil {
 		t.Fatal(err)
 	}
 	opt, err := goredis.ParseURL(cfg.Redis.URL)

@@ -36,8 +36,8 @@ func clocked(code string) bot.Ticket {
 	return tk
 }
 
-// dueCodes returns the codes of what DueTickets gives at now, in a transaction
-// that is rolled back.
+// dueCodes returns the codes of what DueTickets gives at now, in a
+// transaction that is rolled back.
 func dueCodes(t *testing.T, s bot.Store, now time.Time, limit int) []string {
 	t.Helper()
 	tx := begin(t, s)
