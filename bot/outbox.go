@@ -74,15 +74,26 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	return d
 }
 
-// Enqueue hands freshly stored messages to the senders. A message that does
-// not fit in a full queue stays in the outbox and is sent once its claim
-// runs out.
+// Enqueue hands freshly stored messages to the senders. When a queue is
+// full it waits a little (slowing the pipeline down, as it should under
+// overload); a message that still does not fit stays in the outbox and is
+// sent once its claim runs out.
 func (d *Dispatcher) Enqueue(ms []Outbound) {
+	var timer *time.Timer
 	for _, m := range ms {
 		d.add(1)
 		select {
 		case d.queue(m) <- m:
+			continue
 		default:
+		}
+		if timer == nil {
+			timer = time.NewTimer(100 * time.Millisecond)
+			defer timer.Stop()
+		}
+		select {
+		case d.queue(m) <- m:
+		case <-timer.C:
 			d.add(-1)
 		}
 	}
@@ -246,6 +257,9 @@ func (d *Dispatcher) settle() {
 	batch := make([]Delivery, 0, 256)
 	for r := range d.results {
 		batch = append(batch[:0], r)
+		// Gather what comes in the next few milliseconds too: one write
+		// for many sends.
+		gather := time.NewTimer(2 * time.Millisecond)
 	drain:
 		for len(batch) < cap(batch) {
 			select {
@@ -254,10 +268,11 @@ func (d *Dispatcher) settle() {
 					break drain
 				}
 				batch = append(batch, r)
-			default:
+			case <-gather.C:
 				break drain
 			}
 		}
+		gather.Stop()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		if err := d.cfg.Store.Settle(ctx, batch); err != nil {
 			d.cfg.Observer.DependencyError("postgres")

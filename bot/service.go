@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -33,7 +34,7 @@ type Config struct {
 	// must not block (it runs after the batch, in the background).
 	Wiper func(ch Channel, addr string)
 
-	Shards   int           // independent batch workers; default 8
+	Shards   int           // independent batch workers; default GOMAXPROCS, at least 2
 	MaxBatch int           // most messages handled in one transaction; default 128
 	Claim    time.Duration // how long a freshly written outbox message is reserved for this process; default 30s
 }
@@ -72,7 +73,8 @@ type request struct {
 // NewService returns a Service. Run must be running for Handle to work.
 func NewService(cfg Config) *Service {
 	if cfg.Shards <= 0 {
-		cfg.Shards = 8
+		// Few shards make big batches: one commit for many messages.
+		cfg.Shards = max(2, runtime.GOMAXPROCS(0))
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 128
@@ -359,12 +361,24 @@ func (s *Service) apply(ctx context.Context, cs []*conv) (err error) {
 	var ch Changes
 	var lookups []lookup
 	w := &work{tx: tx}
-	i := 0
+	var fresh []string // senders with no conversation under way: their message may answer an officer
 	for _, c := range cs {
 		c.end = false
 		if err := c.state.UnmarshalBinary(c.lease.State); err != nil {
 			c.state = dialog.State{}
 		}
+		if c.state.Step == "" {
+			if _, staff := s.staff.ByPhone(c.reqs[0].m.From); !staff {
+				fresh = append(fresh, c.reqs[0].m.From)
+			}
+		}
+	}
+	relays, err := s.relayTickets(ctx, fresh)
+	if err != nil {
+		return err
+	}
+	i := 0
+	for _, c := range cs {
 		for _, r := range c.reqs {
 			r.dup = dup[i]
 			if dup[i] {
@@ -387,14 +401,8 @@ func (s *Service) apply(ctx context.Context, cs []*conv) (err error) {
 				}
 				continue
 			}
-			if c.state.Step == "" {
-				relayed, err := s.relay(ctx, w, r.m, now, &ch)
-				if err != nil {
-					return err
-				}
-				if relayed {
-					continue
-				}
+			if t, ok := relays[r.m.From]; ok && c.state.Step == "" && s.relay(&t, r.m, now, &ch) {
+				continue
 			}
 			code, lang, err := s.step(ctx, w, c, r.m, now, &ch)
 			if err != nil {
@@ -649,38 +657,67 @@ type ReporterTickets interface {
 	TicketsByReporter(ctx context.Context, ch Channel, addr string) ([]Ticket, error)
 }
 
-// relay passes a reporter's message to the officer who wrote to them, while
-// the ticket is open. It reports whether it did.
-func (s *Service) relay(ctx context.Context, w *work, m Inbound, now time.Time, ch *Changes) (bool, error) {
+// RelayLookup is implemented by stores that can find, for a whole batch at
+// once, each address's open ticket on which an officer wrote to them.
+type RelayLookup interface {
+	RelayTickets(ctx context.Context, addrs []string) (map[string]Ticket, error)
+}
+
+// relayTickets finds which of addrs have an open ticket whose officer wrote
+// to them: one query for the batch where the store can, else one each.
+func (s *Service) relayTickets(ctx context.Context, addrs []string) (map[string]Ticket, error) {
+	if len(addrs) == 0 {
+		return nil, nil
+	}
+	if rl, ok := s.cfg.Store.(RelayLookup); ok {
+		return rl.RelayTickets(ctx, addrs)
+	}
 	rt, ok := s.cfg.Store.(ReporterTickets)
-	if !ok || strings.TrimSpace(m.Text) == "" {
-		return false, nil
+	if !ok {
+		return nil, nil
 	}
-	if n := dialog.Normalize(m.Text); n == "menu" || n == "batal" || n == "stop" || n == "hapus" || n == "delete" {
-		return false, nil
-	}
-	ts, err := rt.TicketsByReporter(ctx, m.Channel, m.From)
-	if err != nil {
-		return false, err
-	}
-	var t *Ticket
-	for i := range ts {
-		if ts[i].Open() && ts[i].Relay && ts[i].Assignee != "" {
-			t = &ts[i]
-			break
+	var out map[string]Ticket
+	for _, a := range addrs {
+		ts, err := rt.TicketsByReporter(ctx, SMS, a)
+		if err != nil {
+			return nil, err
+		}
+		more, err := rt.TicketsByReporter(ctx, WhatsApp, a)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range append(ts, more...) {
+			if t.Open() && t.Relay && t.Assignee != "" {
+				if out == nil {
+					out = map[string]Ticket{}
+				}
+				if have, ok := out[a]; !ok || t.CreatedAt.After(have.CreatedAt) {
+					out[a] = t
+				}
+			}
 		}
 	}
-	if t == nil {
-		return false, nil
+	return out, nil
+}
+
+// relay passes a reporter's message to the officer who wrote to them, while
+// the ticket is open. It reports whether it did: MENU and the like, and
+// empty messages, go to the conversation instead.
+func (s *Service) relay(t *Ticket, m Inbound, now time.Time, ch *Changes) bool {
+	if t.Assignee == "" || strings.TrimSpace(m.Text) == "" {
+		return false
+	}
+	if n := dialog.Normalize(m.Text); n == "menu" || n == "batal" || n == "stop" || n == "hapus" || n == "delete" {
+		return false
 	}
 	text := dialog.Clean(m.Text)
-	ch.Outbox = append(ch.Outbox, Outbound{Channel: s.staff.channelOf(t.Assignee), To: t.Assignee, Purpose: PurposeRelay, TicketCode: t.Code,
-		Body: "[" + t.Code + "] pelapor: " + text, CreatedAt: now})
+	ch.Outbox = append(ch.Outbox, Outbound{Channel: s.staff.channelOf(t.Assignee), To: t.Assignee, Purpose: PurposeRelay,
+		TicketCode: t.Code, Body: "[" + t.Code + "] pelapor: " + text, CreatedAt: now})
 	ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: "citizen", Type: "relay_in", Detail: text})
 	ack := strings.ReplaceAll(s.cfg.Book.Text("relay_ack", dialog.Lang(t.Answers["lang"])), "{code}", t.Code)
 	ch.Outbox = append(ch.Outbox, Outbound{Channel: m.Channel, To: m.From, Purpose: PurposeReply, TicketCode: t.Code,
 		Body: ack, CreatedAt: now})
-	return true, nil
+	return true
 }
 
 // wipe asks the channel to take the service's messages off the person's

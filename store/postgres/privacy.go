@@ -210,3 +210,41 @@ func (s *Store) OptedOut(ctx context.Context, addr string) (bool, error) {
 	}
 	return out, nil
 }
+
+// RelayTickets returns, for each address that has one, its newest open
+// ticket on which an officer wrote to the reporter (bot.Ticket.Relay), in
+// one query for the whole batch, found by the addresses' lookup hashes on
+// any channel. Returns Invalid if the store has no keyring.
+func (s *Store) RelayTickets(ctx context.Context, addrs []string) (map[string]bot.Ticket, error) {
+	const op = "postgres.RelayTickets"
+	if s.keys == nil {
+		return nil, fmt.Errorf("%s: %w", op, errNoKeyring)
+	}
+	if len(addrs) == 0 {
+		return nil, nil
+	}
+	hashes := make([][]byte, len(addrs))
+	for i, a := range addrs {
+		hashes[i] = s.keys.Hash(clean(a))
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+ticketColumns+` FROM tickets
+WHERE reporter_hash = ANY($1::bytea[]) AND relay AND status <> 'done'
+ORDER BY created_at DESC, code DESC`, hashes)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	ts, err := s.scanTickets(rows, 0)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	var out map[string]bot.Ticket
+	for _, t := range ts {
+		if _, seen := out[t.Reporter]; !seen {
+			if out == nil {
+				out = map[string]bot.Ticket{}
+			}
+			out[t.Reporter] = t
+		}
+	}
+	return out, nil
+}
