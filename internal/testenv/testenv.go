@@ -6,8 +6,13 @@
 // Redis DB index, so that packages run in parallel without touching each
 // other's data. Redis DB indexes in use:
 //
-//	1 store/redis   2 bot   3 channels/twilio   4 cmd/aduan   5 channels/whatsapp   6 dialog/transcripts
-//	13 cmd/aduan whatsapp wiring
+//	1 store/redis   2 bot   3 channels/twilio   4 cmd/aduan   5 channels/whatsapp
+//	10 cmd/aduan-bench (the tool)   11 cmd/aduan-bench (its tests)   12 cmd/aduan (shutdown test)
+//	13 cmd/aduan (WhatsApp wiring)
+//
+// A database is dropped and made anew by the first test process that asks
+// for it, so two runs of one package's tests at the same time disturb each
+// other; CI runs each package once.
 package testenv
 
 import (
