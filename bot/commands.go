@@ -228,6 +228,7 @@ func (s *Service) command(ctx context.Context, w *work, o Officer, c Command, m 
 			return err
 		}
 		reply(s.details(t, evs, now))
+		event(t, "viewed", "") // who read a report is part of its history
 	case "catat":
 		if c.Arg == "" {
 			reply("Format: " + needsCode["catat"])

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -13,12 +14,14 @@ import (
 )
 
 func ticketsCmd(ctx context.Context, e env, args []string) error {
-	if len(args) == 0 || (args[0] != "list" && args[0] != "show" && args[0] != "erase" && args[0] != "-h" && args[0] != "--help") {
-		return usagef("tickets: say list or show, or erase (see aduan tickets -h)")
+	if len(args) == 0 || (args[0] != "list" && args[0] != "show" && args[0] != "erase" && args[0] != "export" && args[0] != "-h" && args[0] != "--help") {
+		return usagef("tickets: say list, show, export or erase (see aduan tickets -h)")
 	}
 	if args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(e.stdout, "Usage:\n  aduan tickets list [--config FILE] [--status S] [--kind K] [--limit N] [--json]\n"+
 			"  aduan tickets show [--config FILE] [--json] CODE\n"+
+			"  aduan tickets export [--config FILE] --format csv --from 2026-11-01 --to 2026-12-01\n"+
+			"      tickets created in [from, to), WITA, with their handling times; no personal data\n"+
 			"  aduan tickets erase [--config FILE] [--by NAME] --yes CODE\n"+
 			"      erase a ticket's personal data on the reporter's request; it keeps the\n"+
 			"      fields statistics count and gets an \"erased\" event\n")
@@ -27,6 +30,9 @@ func ticketsCmd(ctx context.Context, e env, args []string) error {
 	sub := args[0]
 	if sub == "erase" {
 		return ticketsErase(ctx, e, args[1:])
+	}
+	if sub == "export" {
+		return ticketsExport(ctx, e, args[1:])
 	}
 	fs := flags(e, "tickets "+sub, "tickets "+sub+" [flags]")
 	path := fs.String("config", "", "configuration file (YAML); without it, defaults and ADUAN_* environment variables")
@@ -216,4 +222,77 @@ func actor(a string) string {
 		return bot.Mask(a)
 	}
 	return a
+}
+
+// ticketsExport writes the tickets created in a period as CSV: the fields
+// statistics count and the handling times, never the reporter, a name or a
+// story.
+func ticketsExport(ctx context.Context, e env, args []string) error {
+	fs := flags(e, "tickets export", "tickets export [--config FILE] --format csv --from DATE --to DATE")
+	path := fs.String("config", "", "configuration file (YAML)")
+	format := fs.String("format", "csv", "output format: csv")
+	fromS := fs.String("from", "", "first day, YYYY-MM-DD (WITA)")
+	toS := fs.String("to", "", "day after the last, YYYY-MM-DD (WITA)")
+	if err := parse(fs, args); err != nil {
+		return helpOK(err)
+	}
+	if *format != "csv" {
+		return usagef("tickets export: --format %q: only csv", *format)
+	}
+	from, err1 := time.ParseInLocation("2006-01-02", *fromS, bot.WITA)
+	to, err2 := time.ParseInLocation("2006-01-02", *toS, bot.WITA)
+	if err1 != nil || err2 != nil || !from.Before(to) {
+		return usagef("tickets export: give --from and --to as YYYY-MM-DD, from before to")
+	}
+	cfg, err := loadConfig(*path, e)
+	if err != nil {
+		return err
+	}
+	pg, _, err := openStore(ctx, cfg, "tickets export")
+	if err != nil {
+		return err
+	}
+	defer pg.Close()
+	ts, _, err := pg.TicketsCreated(ctx, from, to)
+	if err != nil {
+		return err
+	}
+	clocks := cfg.Clocks.Bot()
+	w := csv.NewWriter(e.stdout)
+	w.Write([]string{"code", "kind", "status", "urgent", "kecamatan", "channel", "reporter_is", "violence",
+		"age_group", "sex", "help", "topic", "created_at", "accepted_at", "closed_at", "first_response_minutes",
+		"late_first_response", "late_done", "assignee"})
+	stamp := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.In(bot.WITA).Format(time.RFC3339)
+	}
+	now := time.Now()
+	for i := range ts {
+		t := &ts[i]
+		first := ""
+		if !t.AcceptedAt.IsZero() {
+			first = fmt.Sprintf("%.0f", t.AcceptedAt.Sub(t.CreatedAt).Minutes())
+		}
+		lateFirst, lateDone := clocks.Late(t, now)
+		if _, ok := t.Marks["late_first"]; ok {
+			lateFirst = true
+		}
+		if _, ok := t.Marks["late_done"]; ok {
+			lateDone = true
+		}
+		assignee := ""
+		for _, o := range cfg.Officers {
+			if o.Phone == t.Assignee {
+				assignee = o.Name
+			}
+		}
+		w.Write([]string{t.Code, string(t.Kind), string(t.Status), yesNo(t.Urgent), t.Kecamatan, string(t.Channel),
+			t.Answers["reporter"], t.Answers["violence"], t.Answers["age_group"], t.Answers["sex"], t.Answers["help"],
+			t.Answers["topic"], stamp(t.CreatedAt), stamp(t.AcceptedAt), stamp(t.ClosedAt), first,
+			yesNo(lateFirst), yesNo(lateDone), assignee})
+	}
+	w.Flush()
+	return w.Error()
 }

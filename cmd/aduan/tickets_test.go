@@ -47,3 +47,44 @@ func TestTicketsListLate(t *testing.T) {
 		}
 	}
 }
+
+func TestTicketsExport(t *testing.T) {
+	cfg := testConfig(t, "https://api.twilio.com")
+	reset(t, cfg)
+	file := writeConfigFile(t, cfg.Postgres.URL, cfg.Redis.URL)
+	keys, err := cfg.Keyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg := commandStore(t, cfg, keys)
+	in := time.Date(2026, 11, 10, 9, 0, 0, 0, bot.WITA)
+	out := time.Date(2026, 12, 1, 9, 0, 0, 0, bot.WITA)
+	storeChanges(t, pg, &bot.Changes{Tickets: []bot.Ticket{
+		{Code: "KS-INNOV", Kind: bot.KindCase, Status: bot.StatusDone, Channel: bot.SMS, Reporter: citizen,
+			Kecamatan: "borong", CreatedAt: in, UpdatedAt: in, AcceptedAt: in.Add(12 * time.Minute),
+			ClosedAt: in.Add(48 * time.Hour), Assignee: "+6281337785111",
+			Answers: map[string]string{"violence": "physical,sexual", "description": "Rahasia sekali"}},
+		{Code: "KS-DECEM", Kind: bot.KindCase, Status: bot.StatusReceived, Channel: bot.SMS, Reporter: citizen,
+			CreatedAt: out, UpdatedAt: out},
+	}})
+	got, _, err := runCmd(t, "", nil, "tickets", "export", "--config", file, "--format", "csv",
+		"--from", "2026-11-01", "--to", "2026-12-01")
+	if err != nil {
+		t.Fatalf("export: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(got), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "code,kind,status") {
+		t.Fatalf("export = %q, want a header and one ticket", got)
+	}
+	for _, want := range []string{"KS-INNOV", "done", "borong", `"physical,sexual"`, ",12,", "Genoveva Lindung"} {
+		if !strings.Contains(lines[1], want) {
+			t.Errorf("row %q lacks %q", lines[1], want)
+		}
+	}
+	if strings.Contains(got, "Rahasia") || strings.Contains(got, citizen[3:]) {
+		t.Errorf("export carries personal data: %q", got)
+	}
+	if _, _, err := runCmd(t, "", nil, "tickets", "export", "--config", file, "--from", "2026-12-01", "--to", "2026-11-01"); err == nil {
+		t.Errorf("a backwards period was accepted")
+	}
+}
