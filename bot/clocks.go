@@ -327,32 +327,12 @@ func (s *Service) digest(ctx context.Context) error {
 	if local.Before(midnight.Add(s.cfg.Clocks.DigestAt)) {
 		return nil
 	}
-	since := now.Add(-24 * time.Hour)
-	created, err := s.cfg.Store.Tickets(ctx, TicketFilter{Since: since})
+	n, err := s.count(ctx, now.Add(-24*time.Hour), now)
 	if err != nil {
 		return err
-	}
-	open, err := s.cfg.Store.Tickets(ctx, TicketFilter{Open: true})
-	if err != nil {
-		return err
-	}
-	closed, err := s.cfg.Store.Tickets(ctx, TicketFilter{Status: StatusDone, Since: since.AddDate(0, 0, -60)})
-	if err != nil {
-		return err
-	}
-	late, done := 0, 0
-	for i := range open {
-		if s.cfg.Clocks.IsLate(&open[i], now) {
-			late++
-		}
-	}
-	for _, t := range closed {
-		if t.ClosedAt.After(since) {
-			done++
-		}
 	}
 	body := fmt.Sprintf("Ringkasan %s: baru %d, terbuka %d, terlambat %d, selesai %d (24 jam terakhir). TERLAMBAT untuk rincian.",
-		local.Format("02/01"), len(created), len(open), late, done)
+		local.Format("02/01"), len(n.created), len(n.open), n.late, n.done)
 	tx, err := s.cfg.Store.Begin(ctx)
 	if err != nil {
 		return err

@@ -56,6 +56,19 @@ func fileReport(t *testing.T, e *pipelineEnv, svc *bot.Service, out *bot.Dispatc
 	return code
 }
 
+// officerSays sends an officer's command and drops what the service sends
+// back: the clocks are what the test watches.
+func officerSays(t *testing.T, e *pipelineEnv, svc *bot.Service, out *bot.Dispatcher, from, text string) {
+	t.Helper()
+	m := bot.Inbound{Channel: bot.SMS, ExternalID: fmt.Sprintf("cmd-%d", reports.Add(1)), From: from, Text: text,
+		Received: e.clock.Now()}
+	if err := svc.Handle(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	waitSent(t, out)
+	sent(e)
+}
+
 func waitSent(t *testing.T, outs ...*bot.Dispatcher) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -153,12 +166,7 @@ func TestAcceptStopsEscalation(t *testing.T) {
 	at(t, e, start, 20*time.Minute, svc, out)
 	want(t, "+30m", at(t, e, start, 30*time.Minute, svc, out), tija+": KS-XXXXXX belum diterima")
 	// The backup answers the escalation.
-	if err := svc.Handle(context.Background(), bot.Inbound{Channel: bot.SMS, ExternalID: "accept", From: tija,
-		Text: "TERIMA " + code, Received: e.clock.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	waitSent(t, out)
-	sent(e)
+	officerSays(t, e, svc, out, tija, "TERIMA "+code)
 	want(t, "+60m after TERIMA", at(t, e, start, 60*time.Minute, svc, out))
 	want(t, "+3d", at(t, e, start, 72*time.Hour, svc, out))
 }
@@ -175,12 +183,7 @@ func TestClockUrgentResend(t *testing.T) {
 	want(t, "+15m", at(t, e, start, 15*time.Minute, svc, out))
 	want(t, "+20m", at(t, e, start, 20*time.Minute, svc, out), kepala+": DARURAT!", kepala+": KS-XXXXXX belum diterima petugas",
 		genoveva+": DARURAT!", tija+": DARURAT!")
-	if err := svc.Handle(context.Background(), bot.Inbound{Channel: bot.SMS, ExternalID: "accept", From: genoveva,
-		Text: "terima " + code, Received: e.clock.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	waitSent(t, out)
-	sent(e)
+	officerSays(t, e, svc, out, genoveva, "terima "+code)
 	want(t, "+30m after TERIMA", at(t, e, start, 30*time.Minute, svc, out))
 }
 
@@ -190,12 +193,7 @@ func TestClockDone(t *testing.T) {
 	svc, out := e.start(t, noDigest)
 	start := e.clock.Now()
 	code := fileReport(t, e, svc, out, false)
-	if err := svc.Handle(context.Background(), bot.Inbound{Channel: bot.SMS, ExternalID: "accept", From: genoveva,
-		Text: "TERIMA " + code, Received: e.clock.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	waitSent(t, out)
-	sent(e)
+	officerSays(t, e, svc, out, genoveva, "TERIMA "+code)
 	want(t, "+5d", at(t, e, start, 5*24*time.Hour, svc, out))
 	want(t, "+6d", at(t, e, start, 6*24*time.Hour, svc, out), genoveva+": Pengingat: KS-XXXXXX harus selesai paling lambat 04/12 09:00")
 	want(t, "+7d", at(t, e, start, 7*24*time.Hour+time.Minute, svc, out), kepala+": KS-XXXXXX melewati batas 7 hari")
@@ -211,12 +209,7 @@ func TestClosedTicketHasNoClock(t *testing.T) {
 	svc, out := e.start(t, noDigest)
 	start := e.clock.Now()
 	code := fileReport(t, e, svc, out, false)
-	if err := svc.Handle(context.Background(), bot.Inbound{Channel: bot.SMS, ExternalID: "done", From: genoveva,
-		Text: "SELESAI " + code + " dirujuk ke puskesmas", Received: e.clock.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	waitSent(t, out)
-	sent(e)
+	officerSays(t, e, svc, out, genoveva, "SELESAI "+code+" dirujuk ke puskesmas")
 	want(t, "+8d", at(t, e, start, 8*24*time.Hour, svc, out))
 }
 

@@ -499,15 +499,11 @@ func (s *Service) supervisorReport(ctx context.Context, c Command, now time.Time
 			}
 			since, title = time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, WITA), "REKAP bulan ini"
 		}
-		created, err := s.cfg.Store.Tickets(ctx, TicketFilter{Since: since})
+		n, err := s.count(ctx, since, now)
 		if err != nil {
 			return "", err
 		}
-		open, err := s.cfg.Store.Tickets(ctx, TicketFilter{Open: true})
-		if err != nil {
-			return "", err
-		}
-		return s.recap(title, since, created, open, now), nil
+		return s.recap(title, n), nil
 	case "terlambat":
 		open, err := s.cfg.Store.Tickets(ctx, TicketFilter{Open: true})
 		if err != nil {
@@ -561,10 +557,44 @@ func (s *Service) supervisorReport(ctx context.Context, c Command, now time.Time
 	}
 }
 
-// recap counts new, open, urgent, late and done tickets, by kind and by officer.
-func (s *Service) recap(title string, since time.Time, created, open []Ticket, now time.Time) string {
-	var newCase, newComplaint, urgent, done int
-	for _, t := range created {
+// summaryCounts is what REKAP and the daily digest count: the tickets created
+// since a time, the tickets open now, how many of those are late, and how
+// many tickets were done since that time.
+type summaryCounts struct {
+	created, open []Ticket
+	late, done    int
+}
+
+func (s *Service) count(ctx context.Context, since, now time.Time) (summaryCounts, error) {
+	var n summaryCounts
+	var err error
+	if n.created, err = s.cfg.Store.Tickets(ctx, TicketFilter{Since: since}); err != nil {
+		return n, err
+	}
+	if n.open, err = s.cfg.Store.Tickets(ctx, TicketFilter{Open: true}); err != nil {
+		return n, err
+	}
+	closed, err := s.cfg.Store.Tickets(ctx, TicketFilter{Status: StatusDone, Since: since.AddDate(0, 0, -60)})
+	if err != nil {
+		return n, err
+	}
+	for i := range n.open {
+		if s.cfg.Clocks.IsLate(&n.open[i], now) {
+			n.late++
+		}
+	}
+	for _, t := range closed {
+		if !t.ClosedAt.Before(since) {
+			n.done++
+		}
+	}
+	return n, nil
+}
+
+// recap says new, open, urgent, late and done tickets, by kind and by officer.
+func (s *Service) recap(title string, n summaryCounts) string {
+	var newCase, newComplaint, urgent int
+	for _, t := range n.created {
 		if t.Kind == KindComplaint {
 			newComplaint++
 		} else {
@@ -575,27 +605,17 @@ func (s *Service) recap(title string, since time.Time, created, open []Ticket, n
 		}
 	}
 	byOfficer := map[string]int{}
-	late := 0
-	for _, t := range open {
+	for _, t := range n.open {
 		byOfficer[t.Assignee]++
-		if s.cfg.Clocks.IsLate(&t, now) {
-			late++
-		}
-	}
-	closed, _ := s.cfg.Store.Tickets(context.Background(), TicketFilter{Status: StatusDone, Since: since.AddDate(0, 0, -60)})
-	for _, t := range closed {
-		if !t.ClosedAt.Before(since) {
-			done++
-		}
 	}
 	b := strings.Builder{}
 	b.WriteString(fmt.Sprintf("%s: baru %d (kasus %d, aduan %d), darurat %d, selesai %d. Terbuka %d, terlambat %d.",
-		title, newCase+newComplaint, newCase, newComplaint, urgent, done, len(open), late))
+		title, newCase+newComplaint, newCase, newComplaint, urgent, n.done, len(n.open), n.late))
 	for _, o := range s.staff.Officers() {
 		b.WriteString(fmt.Sprintf(" %s %d.", firstName(o.Name), byOfficer[o.Phone]))
 	}
-	if n := byOfficer[""]; n > 0 {
-		b.WriteString(fmt.Sprintf(" Belum diambil %d.", n))
+	if c := byOfficer[""]; c > 0 {
+		b.WriteString(fmt.Sprintf(" Belum diambil %d.", c))
 	}
 	return b.String()
 }
