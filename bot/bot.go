@@ -26,9 +26,58 @@ type Inbound struct {
 	From       string // sender address: E.164 for phones
 	To         string // the service's own address the message was sent to
 	Text       string
-	Media      int // number of attachments
+	Media      int    // number of attachments, also those that could not be fetched
+	Files      []File // the attachments fetched, in order
 	Received   time.Time
 }
+
+// File is an attachment fetched with an inbound message: a photo, a voice
+// note, a document, or a shared location (as text).
+type File struct {
+	Kind string // FileImage, FileVoice, ...
+	MIME string // "image/jpeg", "audio/ogg; codecs=opus", "text/plain" for a location
+	Data []byte
+}
+
+// File kinds.
+const (
+	FileImage    = "image"
+	FileVoice    = "voice" // a recorded voice note
+	FileAudio    = "audio"
+	FileVideo    = "video"
+	FileDocument = "document"
+	FileLocation = "location" // Data is the location as text: "Lokasi: -8.61,120.45 (name)"
+)
+
+// Attachment is a file kept by the service with the report it came with.
+// It is stored sealed, like the rest of the report's personal data.
+type Attachment struct {
+	ID         int64
+	TicketCode string // "" while the report it came with is not filed
+	Channel    Channel
+	Sender     string // who sent it
+	ExternalID string // the inbound message it came with
+	Index      int    // its place among that message's files, from 0
+	Kind       string
+	MIME       string
+	Size       int    // bytes
+	Data       []byte // nil in listings
+	Received   time.Time
+}
+
+// AttachmentLink gives a ticket the attachments its reporter sent on the
+// channel since Since that belong to no ticket yet: what came with a report
+// before the report was filed.
+type AttachmentLink struct {
+	TicketCode string
+	Channel    Channel
+	Sender     string
+	Since      time.Time
+}
+
+// AttachmentWindow is how long before a report is filed the files its
+// reporter sent are taken to belong to it.
+const AttachmentWindow = 24 * time.Hour
 
 // Key names the conversation an inbound message belongs to: one per
 // (channel, sender).

@@ -227,7 +227,11 @@ func (s *Service) command(ctx context.Context, w *work, o Officer, c Command, m 
 		if err != nil {
 			return err
 		}
-		reply(s.details(t, evs, now))
+		files, err := s.cfg.Store.Attachments(ctx, t.Code)
+		if err != nil {
+			return err
+		}
+		reply(s.details(t, evs, files, now))
 		event(t, "viewed", "") // who read a report is part of its history
 	case "catat":
 		if c.Arg == "" {
@@ -395,8 +399,9 @@ func (s *Service) mayRead(o Officer, t *Ticket) bool {
 	return o.Role == RoleSupervisor || t.Assignee == "" || t.Assignee == o.Phone || contains(t.Backups, o.Phone)
 }
 
-// details is INFO: the ticket and its last events, at most three SMS.
-func (s *Service) details(t *Ticket, evs []Event, now time.Time) string {
+// details is INFO: the ticket, its files and its last events, at most
+// three SMS.
+func (s *Service) details(t *Ticket, evs []Event, files []Attachment, now time.Time) string {
 	var b strings.Builder
 	b.WriteString(s.statusLine(t, now))
 	book := s.cfg.Book
@@ -414,6 +419,13 @@ func (s *Service) details(t *Ticket, evs []Event, now time.Time) string {
 			label = st.Label.In(dialog.Indonesian)
 		}
 		b.WriteString("\n" + label + ": " + dialogCut(v, 200))
+	}
+	if len(files) > 0 {
+		fs := make([]File, len(files))
+		for i, a := range files {
+			fs[i].Kind = a.Kind
+		}
+		fmt.Fprintf(&b, "\nLampiran: %d (%s), lihat di kantor", len(files), fileNames(fs))
 	}
 	if n := len(evs); n > 0 {
 		b.WriteString("\nRiwayat:")

@@ -529,24 +529,32 @@ func (s *Service) step(ctx context.Context, w *work, c *conv, m Inbound, now tim
 		// Writing again undoes a STOP.
 		ch.OptOuts = append(ch.OptOuts, OptOut{Address: m.From, Out: false, At: now})
 	}
-	res := s.cfg.Book.Handle(&c.state, dialog.Input{Text: m.Text, Media: m.Media}, now)
+	in := dialog.Input{Text: m.Text, Media: m.Media, Kept: len(m.Files)}
+	for _, f := range m.Files {
+		in.Location = in.Location || f.Kind == FileLocation
+	}
+	res := s.cfg.Book.Handle(&c.state, in, now)
 	for _, text := range res.Replies {
 		ch.Outbox = append(ch.Outbox, Outbound{Channel: m.Channel, To: m.From, Body: text,
 			Purpose: PurposeReply, CreatedAt: now})
 	}
+	code := c.state.Ticket // the ticket the message's files go with, if filed
 	switch {
 	case res.Submit != nil && res.Submit.Ticket != "":
-		if err := s.complete(ctx, w, res.Submit, m, now, ch); err != nil {
+		if code, err = s.complete(ctx, w, res.Submit, m, now, ch); err != nil {
 			return "", "", err
 		}
 	case res.Submit != nil:
-		s.open(res.Submit, m, now, ch)
+		code = s.open(res.Submit, m, now, ch)
 	case res.Urgent && c.state.Ticket == "" && !res.End:
 		// Words of danger before any report is filed: open an urgent
 		// ticket now, with what is known; the report completes it later.
-		sub := &dialog.Submission{Kind: string(KindCase), Answers: c.state.Answers, Urgent: true, Lang: c.state.Lang}
+		sub := &dialog.Submission{Kind: string(KindCase), Answers: c.state.Answers, Urgent: true, Lang: c.state.Lang,
+			Files: c.state.Files}
 		c.state.Ticket = s.open(sub, m, now, ch)
+		code = c.state.Ticket
 	}
+	keep(m, code, now, ch)
 	if res.OptOut {
 		ch.OptOuts = append(ch.OptOuts, OptOut{Address: m.From, Out: true, At: now})
 	}
@@ -600,7 +608,13 @@ func (s *Service) open(sub *dialog.Submission, m Inbound, now time.Time, ch *Cha
 			Body: strings.Replace(sub.Done, "{code}", t.Code, 1), Purpose: PurposeReply,
 			TicketCode: t.Code, CreatedAt: now})
 	}
+	// Files sent before the report was filed go with it.
+	ch.Links = append(ch.Links, AttachmentLink{TicketCode: t.Code, Channel: m.Channel, Sender: m.From,
+		Since: now.Add(-AttachmentWindow)})
 	note := Notification(t, s.cfg.Book)
+	if sub.Files > 0 {
+		note += fmt.Sprintf(" Lampiran: %d.", sub.Files)
+	}
 	var told []string
 	notify := func(o Officer, tail string) {
 		ch.Outbox = append(ch.Outbox, Outbound{Channel: o.NotifyChannel(), To: o.Phone, Body: note + tail,
@@ -626,8 +640,9 @@ func (s *Service) open(sub *dialog.Submission, m Inbound, now time.Time, ch *Cha
 }
 
 // complete fills in a ticket opened early (on words of danger) with the
-// finished report, and answers the reporter with its code.
-func (s *Service) complete(ctx context.Context, w *work, sub *dialog.Submission, m Inbound, now time.Time, ch *Changes) error {
+// finished report, and answers the reporter with its code. It returns the
+// ticket's code: a new one if the ticket was erased meanwhile.
+func (s *Service) complete(ctx context.Context, w *work, sub *dialog.Submission, m Inbound, now time.Time, ch *Changes) (string, error) {
 	var t *Ticket
 	for i := range ch.Tickets { // opened in this very batch
 		if ch.Tickets[i].Code == sub.Ticket {
@@ -637,10 +652,9 @@ func (s *Service) complete(ctx context.Context, w *work, sub *dialog.Submission,
 	if t == nil {
 		var err error
 		if t, err = w.ticket(ctx, sub.Ticket); KindOf(err) == NotFound {
-			s.open(sub, m, now, ch) // erased meanwhile: file it anew
-			return nil
+			return s.open(sub, m, now, ch), nil // erased meanwhile: file it anew
 		} else if err != nil {
-			return err
+			return "", err
 		}
 		w.touch(t, now)
 	}
@@ -663,7 +677,7 @@ func (s *Service) complete(ctx context.Context, w *work, sub *dialog.Submission,
 		ch.Outbox = append(ch.Outbox, Outbound{Channel: s.staff.channelOf(t.Assignee), To: t.Assignee, Purpose: PurposeNotify, TicketCode: t.Code,
 			Body: t.Code + " dilengkapi pelapor. INFO " + t.Code + " untuk rincian.", CreatedAt: now})
 	}
-	return nil
+	return t.Code, nil
 }
 
 // officerMessage handles a message from a configured officer or supervisor.
@@ -730,16 +744,26 @@ func (s *Service) relayTickets(ctx context.Context, addrs []string) (map[string]
 // the ticket is open. It reports whether it did: MENU and the like, and
 // empty messages, go to the conversation instead.
 func (s *Service) relay(t *Ticket, m Inbound, now time.Time, ch *Changes) bool {
-	if t.Assignee == "" || strings.TrimSpace(m.Text) == "" {
+	if t.Assignee == "" || strings.TrimSpace(m.Text) == "" && len(m.Files) == 0 {
 		return false
 	}
 	if n := dialog.Normalize(m.Text); n == "menu" || n == "batal" || n == "stop" || n == "hapus" || n == "delete" {
 		return false
 	}
 	text := dialog.Clean(m.Text)
+	body := "[" + t.Code + "] pelapor: " + text
+	if len(m.Files) > 0 {
+		if text != "" {
+			body += " "
+		}
+		body += "(+" + fileNames(m.Files) + ", tersimpan di tiket)"
+	}
 	ch.Outbox = append(ch.Outbox, Outbound{Channel: s.staff.channelOf(t.Assignee), To: t.Assignee, Purpose: PurposeRelay,
-		TicketCode: t.Code, Body: "[" + t.Code + "] pelapor: " + text, CreatedAt: now})
-	ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: "citizen", Type: "relay_in", Detail: text})
+		TicketCode: t.Code, Body: body, CreatedAt: now})
+	if text != "" {
+		ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: "citizen", Type: "relay_in", Detail: text})
+	}
+	keep(m, t.Code, now, ch)
 	ack := strings.ReplaceAll(s.cfg.Book.Text("relay_ack", dialog.Lang(t.Answers["lang"])), "{code}", t.Code)
 	ch.Outbox = append(ch.Outbox, Outbound{Channel: m.Channel, To: m.From, Purpose: PurposeReply, TicketCode: t.Code,
 		Body: ack, CreatedAt: now})

@@ -19,6 +19,12 @@ type Store interface {
 	// Events returns a ticket's history, oldest first. Returns NotFound if
 	// no ticket has the code.
 	Events(ctx context.Context, code string) ([]Event, error)
+	// Attachments lists a ticket's attachments, oldest first, without
+	// their data. Returns NotFound if no ticket has the code.
+	Attachments(ctx context.Context, code string) ([]Attachment, error)
+	// Attachment returns one attachment with its data. Returns NotFound
+	// if there is none with the ID.
+	Attachment(ctx context.Context, id int64) (Attachment, error)
 
 	// DueOutbound claims up to limit outbox messages whose next attempt is
 	// due at now, oldest first, and pushes their next attempt to now+lease
@@ -44,8 +50,9 @@ type Tx interface {
 	// it had been processed before (a duplicate). A duplicate within the
 	// same call counts as a duplicate too.
 	Claim(ctx context.Context, msgs []MessageID) (dup []bool, err error)
-	// Apply writes new tickets, events and outbox messages. It sets the ID
-	// of each outbox message. Outbox messages are stored as claimed until
+	// Apply writes new tickets, events and outbox messages, and
+	// attachments, then links attachments to tickets as c.Links say. It
+	// sets the ID of each outbox message. Outbox messages are stored as claimed until
 	// claimedUntil, so that the caller can send them at once.
 	// Returns Conflict if a ticket code is already taken.
 	Apply(ctx context.Context, c *Changes, claimedUntil time.Time) error
@@ -67,6 +74,9 @@ type Changes struct {
 	Events  []Event    // appended to tickets' histories
 	Outbox  []Outbound // messages to send
 	OptOuts []OptOut   // people who said STOP, or wrote again
+
+	Attachments []Attachment     // files received; TicketCode "" for a report not filed yet
+	Links       []AttachmentLink // applied after Attachments are written
 }
 
 // OptOut records that a person wants no messages the service would start
@@ -80,7 +90,7 @@ type OptOut struct {
 // Empty reports whether there is nothing to write.
 func (c *Changes) Empty() bool {
 	return len(c.Tickets) == 0 && len(c.Updates) == 0 && len(c.Events) == 0 && len(c.Outbox) == 0 &&
-		len(c.OptOuts) == 0
+		len(c.OptOuts) == 0 && len(c.Attachments) == 0 && len(c.Links) == 0
 }
 
 // Reset empties c, keeping its storage.
@@ -90,6 +100,8 @@ func (c *Changes) Reset() {
 	c.Events = c.Events[:0]
 	c.Outbox = c.Outbox[:0]
 	c.OptOuts = c.OptOuts[:0]
+	c.Attachments = c.Attachments[:0]
+	c.Links = c.Links[:0]
 }
 
 // TicketFilter selects tickets. Zero values select all.

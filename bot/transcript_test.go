@@ -32,7 +32,9 @@ var update = flag.Bool("update", false, "rewrite the transcripts from what the p
 //	! from 081337785111      who types from now on (default: the citizen)
 //	! wait 25h               the clock moves on
 //	! lose-redis             Redis forgets every conversation
-//	! media                  a message with an attachment and no text
+//	! media                  a message with an attachment and no text, not fetched (SMS)
+//	! photo [caption]        a message with a photo the channel fetched
+//	! location text          a shared location, as the WhatsApp channel gives it
 //	> text                   a message; {code} is the last ticket code seen,
 //	                         {code:loose} the same typed loosely (lower case, no dash)
 //	< text                   what the service sends back to whoever typed
@@ -166,10 +168,10 @@ func (e *pipelineEnv) replay(t *testing.T, script string) string {
 		code string
 		seq  int
 	)
-	send := func(text string, media int) {
+	send := func(text string, media int, files ...bot.File) {
 		seq++
 		m := bot.Inbound{Channel: bot.SMS, ExternalID: fmt.Sprintf("SM%s%06d", t.Name(), seq), From: from,
-			To: "+6281100000000", Text: text, Media: media, Received: e.clock.Now()}
+			To: "+6281100000000", Text: text, Media: media, Files: files, Received: e.clock.Now()}
 		if err := svc.Handle(ctx, m); err != nil {
 			t.Fatalf("handle %q: %v", text, err)
 		}
@@ -211,6 +213,14 @@ func (e *pipelineEnv) replay(t *testing.T, script string) string {
 		case line == "! media":
 			b.WriteString(line + "\n")
 			send("", 1)
+		case line == "! photo" || strings.HasPrefix(line, "! photo "):
+			b.WriteString(line + "\n")
+			send(strings.TrimSpace(strings.TrimPrefix(line, "! photo")), 1,
+				bot.File{Kind: bot.FileImage, MIME: "image/jpeg", Data: []byte("\xff\xd8 photo " + line)})
+		case strings.HasPrefix(line, "! location "):
+			b.WriteString(line + "\n")
+			text := strings.TrimPrefix(line, "! location ")
+			send(text, 0, bot.File{Kind: bot.FileLocation, MIME: "text/plain; charset=utf-8", Data: []byte(text)})
 		case strings.HasPrefix(line, "! from "):
 			b.WriteString(line + "\n")
 			from = strings.TrimSpace(strings.TrimPrefix(line, "! from "))

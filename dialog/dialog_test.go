@@ -173,6 +173,66 @@ func TestEmojiAndMedia(t *testing.T) {
 	}
 }
 
+// A file the channel kept is acknowledged, counted for the report, and
+// answers no question: the step stays, and it is not a miss.
+func TestKeptFiles(t *testing.T) {
+	b := book(t)
+	var st dialog.State
+	play(t, b, &st, "halo", "1", "1", "tidak")
+	step := st.Step
+	r := b.Handle(&st, dialog.Input{Media: 1, Kept: 1}, now)
+	if len(r.Replies) != 1 || !strings.HasPrefix(r.Replies[0], "Terima kasih, berkas Anda kami simpan") {
+		t.Errorf("photo alone: %q, want the file acknowledged and the question again", r.Replies)
+	}
+	if st.Step != step || st.Misses != 0 || st.Files != 1 {
+		t.Errorf("after a photo: step %q misses %d files %d; want %q, 0, 1", st.Step, st.Misses, st.Files, step)
+	}
+	// A caption that answers nothing is taken as the file's.
+	r = b.Handle(&st, dialog.Input{Text: "ini lukanya", Media: 1, Kept: 1}, now)
+	if st.Step != step || st.Misses != 0 || !strings.HasPrefix(r.Replies[0], "Terima kasih, berkas") {
+		t.Errorf("photo with a caption: step %q misses %d replies %q; want the file acknowledged, no miss", st.Step, st.Misses, r.Replies)
+	}
+	st.Files--
+	// A caption answers the question; the file is counted too.
+	b.Handle(&st, dialog.Input{Text: "1", Media: 1, Kept: 1}, now)
+	if st.Step == step || st.Files != 2 {
+		t.Errorf("photo with caption 1: step %q files %d; want the next question and 2 files", st.Step, st.Files)
+	}
+	// MENU starts over, but the files still go with the report.
+	play(t, b, &st, "menu")
+	if st.Files != 2 {
+		t.Errorf("after MENU: files %d, want 2", st.Files)
+	}
+	r = play(t, b, &st, "1", "1", "tidak", "1", "1", "Borong", "Desa Nggalak", "masih", "Dipukul", "1", "3", "ya")
+	if r.Submit == nil || r.Submit.Files != 2 {
+		t.Fatalf("submission = %+v, want 2 files", r.Submit)
+	}
+}
+
+// A shared location answers the question of the place, and only that one.
+func TestLocation(t *testing.T) {
+	b := book(t)
+	var st dialog.State
+	play(t, b, &st, "halo", "1", "1", "tidak", "1", "1")
+	if st.Step != "case.where" {
+		t.Fatalf("step = %q, want case.where", st.Step)
+	}
+	loc := dialog.Input{Text: "Lokasi: -8.612345,120.456789 (Pasar Borong)", Location: true, Kept: 1}
+	r := b.Handle(&st, loc, now)
+	if st.Step != "case.where" || st.Misses != 0 || !strings.HasPrefix(r.Replies[0], "Terima kasih, berkas") {
+		t.Errorf("location at the kecamatan question: step %q misses %d replies %q; want it kept, the question again",
+			st.Step, st.Misses, r.Replies)
+	}
+	play(t, b, &st, "Borong")
+	if st.Step != "case.place" {
+		t.Fatalf("step = %q, want case.place", st.Step)
+	}
+	b.Handle(&st, loc, now)
+	if got := st.Get(dialog.FieldPlace); got != loc.Text {
+		t.Errorf("place = %q, want the location %q", got, loc.Text)
+	}
+}
+
 func TestChoiceMatching(t *testing.T) {
 	b := book(t)
 	tests := []struct {
@@ -269,7 +329,7 @@ func TestCorrection(t *testing.T) {
 }
 
 func TestStateCodec(t *testing.T) {
-	in := dialog.State{Step: "case.where", Lang: dialog.English, Urgent: true, Paused: true, Misses: 2,
+	in := dialog.State{Step: "case.where", Lang: dialog.English, Urgent: true, Paused: true, Misses: 2, Files: 3,
 		Updated: now.Unix(), Return: "case.confirm", More: "description", Ticket: "KS-7HQ4XM", Trail: []string{"case.who", "case.safe"},
 		Answers: []dialog.Answer{{"reporter", "victim"}, {"description", "ünïcode ✓"}}}
 	b, err := in.MarshalBinary()
@@ -288,6 +348,11 @@ func TestStateCodec(t *testing.T) {
 		if err := s.UnmarshalBinary(b[:i]); err == nil {
 			t.Errorf("truncated to %d bytes: no error", i)
 		}
+	}
+	// Version 1, written before Files, is still read.
+	v1 := []byte{1, 0, 5, 0, 0, 2, 'c', 'x', 0, 0, 0, 0, 0}
+	if err := out.UnmarshalBinary(v1); err != nil || out.Step != "cx" || out.Updated != 5 || out.Files != 0 {
+		t.Errorf("version 1: %+v, %v", out, err)
 	}
 }
 

@@ -14,6 +14,7 @@ const (
 	TextSubmitted   = "submitted"    // after a ticket is opened; {code} is its code
 	TextEmergency   = "emergency"    // said at once on words of immediate danger
 	TextEmpty       = "empty"        // a message with no text (a picture, a voice note)
+	TextAttached    = "attached"     // a file kept with the report
 	TextEmoji       = "emoji"        // a message of only emoji or symbols
 	TextHandover    = "handover"     // after three answers not understood
 	TextLanguage    = "language"     // after switching language
@@ -26,8 +27,12 @@ const (
 	TextStatusWords = "status_words" // not a text: see StatusText
 )
 
+// FieldPlace is the answer a shared location gives: the place where it
+// happened.
+const FieldPlace = "place"
+
 var requiredTexts = []string{TextGreeting, TextRetry, TextHelp, TextCancelled, TextSubmitted, TextEmergency,
-	TextEmpty, TextEmoji, TextHandover, TextLanguage, TextResume, TextMore, TextStop, TextWipe, TextStatus,
+	TextEmpty, TextAttached, TextEmoji, TextHandover, TextLanguage, TextResume, TextMore, TextStop, TextWipe, TextStatus,
 	TextStatusNone, "status.received", "status.assessed", "status.accompanied", "status.referred", "status.done",
 	// said by the bot package, not the engine: relays and progress messages
 	"relay_ack", "rate_limited", "lookups_limited", "progress.accepted", "progress.received", "progress.assessed", "progress.accompanied",
@@ -48,6 +53,7 @@ type State struct {
 	More    string   // a free-text field that further messages may add to
 	Ticket  string   // the code of a ticket already opened for this conversation
 	Misses  int      // answers not understood in a row
+	Files   int      // attachments kept during the conversation
 	Urgent  bool     // the victim is in danger
 	Paused  bool     // asked whether to continue after a long pause
 	Updated int64    // Unix seconds of the last message
@@ -99,6 +105,11 @@ func (s *State) lang() Lang {
 type Input struct {
 	Text  string
 	Media int // attachments with the message
+	// Kept is how many of them the service kept with the report (a
+	// channel that cannot fetch files keeps none); Location says the
+	// message is a shared location, given as Text.
+	Kept     int
+	Location bool
 }
 
 // Result is what one message does.
@@ -124,6 +135,7 @@ type Submission struct {
 	Urgent  bool
 	Lang    Lang
 	Done    string
+	Files   int // attachments kept during the conversation
 }
 
 // Handle moves the conversation st forward on one message at now, and
@@ -133,6 +145,7 @@ func (b *Book) Handle(st *State, in Input, now time.Time) Result {
 	var r Result
 	idle := st.Step != "" && st.Updated > 0 && now.Unix()-st.Updated > int64(Idle/time.Second)
 	st.Updated = now.Unix()
+	st.Files += in.Kept
 	text := Clean(in.Text)
 	norm := Normalize(text)
 
@@ -142,7 +155,7 @@ func (b *Book) Handle(st *State, in Input, now time.Time) Result {
 		r.Replies = append(r.Replies, b.text(TextEmergency, st))
 	}
 	if st.Step == "" || b.steps[st.Step] == nil {
-		*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Updated: st.Updated}
+		*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Files: st.Files, Updated: st.Updated}
 		if cmd, ok := commands[norm]; ok && cmd != cmdMenu && cmd != cmdBack && cmd != cmdHelp {
 			b.command(st, cmd, &r)
 			return r
@@ -182,7 +195,7 @@ func (b *Book) Handle(st *State, in Input, now time.Time) Result {
 		r.Replies = append(r.Replies, b.prompt(st, b.steps[st.Step]))
 		return r
 	}
-	b.answer(st, b.steps[st.Step], text, norm, in.Media, &r)
+	b.answer(st, b.steps[st.Step], text, norm, in, &r)
 	return r
 }
 
@@ -213,7 +226,7 @@ var commands = map[string]command{
 func (b *Book) command(st *State, cmd command, r *Result) {
 	switch cmd {
 	case cmdMenu:
-		*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Updated: st.Updated}
+		*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Files: st.Files, Updated: st.Updated}
 		b.enter(st, b.Start, r)
 	case cmdCancel:
 		r.Replies = append(r.Replies, b.text(TextCancelled, st))
@@ -283,14 +296,27 @@ func (b *Book) resume(st *State, norm string, r *Result) {
 	}
 }
 
-func (b *Book) answer(st *State, s *Step, text, norm string, media int, r *Result) {
+func (b *Book) answer(st *State, s *Step, text, norm string, in Input, r *Result) {
+	if in.Location && (s.Kind != KindText || s.Field != FieldPlace) {
+		// A shared location answers only the question of the place; at
+		// any other question it is kept with the report, as a file.
+		r.Replies = append(r.Replies, b.text(TextAttached, st)+" "+b.prompt(st, s))
+		return
+	}
 	if norm == "" {
 		switch {
+		case in.Kept > 0: // a picture or a voice note, kept with the report
+			r.Replies = append(r.Replies, b.text(TextAttached, st)+" "+b.prompt(st, s))
 		case text != "": // emoji, a sticker's symbol, punctuation
 			r.Replies = append(r.Replies, b.text(TextEmoji, st)+" "+b.prompt(st, s))
 		default: // nothing to read: a picture or a voice note alone
 			r.Replies = append(r.Replies, b.text(TextEmpty, st)+" "+b.prompt(st, s))
 		}
+		return
+	}
+	if in.Kept > 0 && s.Kind != KindText && !b.picks(s, norm, st.lang()) && !(s.Accept == "date" && datePhrase(norm)) {
+		// A caption that answers no choice: the file is what was meant.
+		r.Replies = append(r.Replies, b.text(TextAttached, st)+" "+b.prompt(st, s))
 		return
 	}
 	switch s.Kind {
@@ -306,7 +332,7 @@ func (b *Book) answer(st *State, s *Step, text, norm string, media int, r *Resul
 		if s.Action == "status" {
 			// The caller answers; the person is back at the menu.
 			r.Lookup = text
-			*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Updated: st.Updated, Step: b.Start}
+			*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Files: st.Files, Updated: st.Updated, Step: b.Start}
 			return
 		}
 		b.store(st, s, text)
@@ -332,7 +358,7 @@ func (b *Book) answer(st *State, s *Step, text, norm string, media int, r *Resul
 			if s.Kind != KindConfirm {
 				b.store(st, s, c.Value)
 			}
-			r.Submit = &Submission{Kind: s.Submit, Ticket: st.Ticket, Answers: append([]Answer(nil), st.Answers...),
+			r.Submit = &Submission{Kind: s.Submit, Ticket: st.Ticket, Answers: append([]Answer(nil), st.Answers...), Files: st.Files,
 				Urgent: st.Urgent, Lang: st.lang(), Done: b.text(TextSubmitted, st)}
 			r.End = true
 			return

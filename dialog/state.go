@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// stateVersion is the first byte of an encoded State.
-const stateVersion = 1
+// stateVersion is the first byte of an encoded State. Version 1, without
+// Files, is still read.
+const stateVersion = 2
 
 // ErrBadState is returned when stored state cannot be read; the caller
 // starts the conversation over.
@@ -26,6 +27,7 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 	b = append(b, flags)
 	b = binary.AppendUvarint(b, uint64(s.Updated))
 	b = binary.AppendUvarint(b, uint64(s.Misses))
+	b = binary.AppendUvarint(b, uint64(s.Files))
 	b = appendString(b, string(s.Lang))
 	b = appendString(b, s.Step)
 	b = appendString(b, s.Return)
@@ -53,7 +55,8 @@ func (s *State) MarshalBinary() ([]byte, error) {
 func (s *State) UnmarshalBinary(b []byte) error {
 	*s = State{}
 	d := decoder{b: b}
-	if d.byte() != stateVersion {
+	v := d.byte()
+	if v != stateVersion && v != 1 {
 		return ErrBadState
 	}
 	flags := d.byte()
@@ -61,6 +64,9 @@ func (s *State) UnmarshalBinary(b []byte) error {
 	s.Paused = flags&2 != 0
 	s.Updated = int64(d.uvarint())
 	s.Misses = int(d.uvarint())
+	if v >= 2 {
+		s.Files = int(d.uvarint())
+	}
 	s.Lang = Lang(d.string())
 	s.Step = d.string()
 	s.Return = d.string()

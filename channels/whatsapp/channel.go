@@ -50,6 +50,12 @@ type Config struct {
 	// another connection, outdated. It is called once per outage: not
 	// again until the channel has been connected again.
 	OnDown func(reason string)
+	// OnUp is called, from Run's goroutine, when the channel connects
+	// after an outage for which OnDown was called, and on its first
+	// connection in Run: an outage told by an earlier process, or by
+	// another replica, is over too. OnDown and OnUp together let a caller
+	// keep the "told" mark of an outage outside the process.
+	OnUp func()
 	// Logger receives the channel's logs; nil discards them.
 	Logger *slog.Logger
 	// Now stamps inbound messages; nil means time.Now.
@@ -59,6 +65,9 @@ type Config struct {
 	MediaMaxBytes int64
 	// TooLarge is the reply to a larger one; default DefaultTooLarge.
 	TooLarge string
+	// FetchFailed is the reply to an attachment that could not be
+	// downloaded; default DefaultFetchFailed.
+	FetchFailed string
 	// MarkRead marks a message read once it is stored.
 	MarkRead bool
 
@@ -97,6 +106,7 @@ type Channel struct {
 	reason   atomic.Value // string: why the channel is down
 	current  atomic.Pointer[clientBox]
 	notified bool // OnDown was called for the present outage (Run's goroutine only)
+	upOwed   bool // OnUp is due at the next connection (Run's goroutine only)
 
 	statuses chan receipt
 	wg       sync.WaitGroup
@@ -128,6 +138,9 @@ func New(cfg Config) *Channel {
 	if cfg.TooLarge == "" {
 		mb := (cfg.MediaMaxBytes + 1<<20 - 1) >> 20
 		cfg.TooLarge = fmt.Sprintf(DefaultTooLarge, mb, mb)
+	}
+	if cfg.FetchFailed == "" {
+		cfg.FetchFailed = DefaultFetchFailed
 	}
 	if cfg.HandleTimeout <= 0 {
 		cfg.HandleTimeout = 30 * time.Second
@@ -201,6 +214,7 @@ func (c *Channel) Run(ctx context.Context) error {
 	go c.recordStatuses(ctx)
 	defer c.wg.Wait()
 	defer c.setState(StateStopped, "")
+	c.upOwed = true
 	for ctx.Err() == nil {
 		// Unpaired, logged out or replaced stays so while the lease is
 		// taken again, so that the state does not flicker.
@@ -313,6 +327,12 @@ func (c *Channel) hold(ctx context.Context, lost <-chan struct{}) time.Duration 
 				b.reset()
 				c.notified = false
 				c.setState(StateConnected, "")
+				if c.upOwed {
+					c.upOwed = false
+					if c.cfg.OnUp != nil {
+						c.cfg.OnUp()
+					}
+				}
 			case evDisconnected:
 				if s := c.State(); s == StateConnected || s == StateConnecting {
 					d := b.next()
@@ -363,7 +383,8 @@ func stateOf(k connKind) State {
 	return StateDown
 }
 
-// down marks the channel down and tells OnDown, once per outage.
+// down marks the channel down and tells OnDown, once per outage; OnUp is
+// then due at the next connection.
 func (c *Channel) down(s State, reason string) {
 	c.setState(s, reason)
 	c.log.Error("whatsapp down", "state", string(s), "reason", reason)
@@ -371,6 +392,7 @@ func (c *Channel) down(s State, reason string) {
 		return
 	}
 	c.notified = true
+	c.upOwed = true
 	if c.cfg.OnDown != nil {
 		c.cfg.OnDown(reason)
 	}
@@ -491,6 +513,11 @@ func (c *Channel) handleMessage(cli Client, evt *events.Message) bool {
 			return true
 		}
 	}
+	files, ok := c.fetch(ctx, cli, info, from, &body)
+	if !ok && body.text == "" {
+		c.markRead(cli, info)
+		return true
+	}
 	c.typing(ctx, cli, info, from)
 	in := bot.Inbound{
 		Channel:    bot.WhatsApp,
@@ -499,6 +526,7 @@ func (c *Channel) handleMessage(cli Client, evt *events.Message) bool {
 		To:         addressOf(cli.OwnJID()),
 		Text:       body.text,
 		Media:      body.media,
+		Files:      files,
 		Received:   c.cfg.Now(),
 	}
 	if err := c.handle(ctx, in); err != nil {
@@ -596,15 +624,7 @@ func (c *Channel) markRead(cli Client, info *types.MessageInfo) {
 // large to accept.
 func (c *Channel) tooLarge(to, kind string) {
 	c.log.Info("whatsapp attachment too large", "from", bot.Mask(to), "kind", kind, "limit", c.cfg.MediaMaxBytes)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_, err := c.sender.Send(ctx, bot.Outbound{Channel: bot.WhatsApp, To: to, Body: c.cfg.TooLarge,
-			Purpose: bot.PurposeReply, CreatedAt: c.cfg.Now()})
-		if err != nil {
-			c.log.Warn("whatsapp too-large notice not sent", "to", bot.Mask(to), "err", err)
-		}
-	}()
+	c.notice(to, c.cfg.TooLarge, "too-large notice")
 }
 
 // handleReceipt queues the delivery and read receipts of sent messages

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -84,6 +85,7 @@ type harness struct {
 
 	mu    sync.Mutex
 	downs []string
+	ups   int // OnUp calls
 }
 
 type option func(*whatsapp.Config)
@@ -140,6 +142,7 @@ func newHarness(t *testing.T, opts ...option) *harness {
 		},
 		Statuses:     pg,
 		OnDown:       h.down,
+		OnUp:         h.up,
 		MarkRead:     true,
 		RetryWait:    time.Millisecond,
 		ReconnectMin: time.Millisecond,
@@ -187,6 +190,18 @@ func (h *harness) down(reason string) {
 	h.downs = append(h.downs, reason)
 }
 
+func (h *harness) up() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ups++
+}
+
+func (h *harness) Ups() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.ups
+}
+
 func (h *harness) Downs() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -217,6 +232,11 @@ func (h *harness) repliesTo(user string) []string {
 func TestInbound(t *testing.T) {
 	h := newHarness(t)
 	h.fake.lids[lid("111222333")] = pn("6281337700009")
+	photo, visum, voice := []byte("\xff\xd8 a photo"), []byte("%PDF a letter"), []byte("OggS a voice note")
+	h.fake.putMedia("/v/photo", photo)
+	h.fake.putMedia("/v/visum", visum)
+	h.fake.putMedia("/v/voice", voice)
+	place := "Lokasi: -8.612345,120.456789 (Pasar Borong, Jl. Trans Flores)"
 
 	for _, tc := range []struct {
 		label string
@@ -226,6 +246,7 @@ func TestInbound(t *testing.T) {
 		wantFrom    string // its sender
 		wantText    string
 		wantMedia   int
+		wantFiles   []bot.File
 	}{
 		{label: "text", evt: dm("T1", citizen, text("halo")),
 			wantHandled: true, wantFrom: "+" + citizen, wantText: "halo"},
@@ -233,26 +254,34 @@ func TestInbound(t *testing.T) {
 			&waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: proto.String("  tolong  ")}}),
 			wantHandled: true, wantFrom: "+6281337700002", wantText: "tolong"},
 		{label: "image with caption", evt: dm("T3", "6281337700003", &waE2E.Message{ImageMessage: &waE2E.ImageMessage{
-			Caption: proto.String("foto luka"), FileLength: proto.Uint64(200_000), Mimetype: proto.String("image/jpeg")}}),
-			wantHandled: true, wantFrom: "+6281337700003", wantText: "foto luka", wantMedia: 1},
+			Caption: proto.String("foto luka"), FileLength: proto.Uint64(200_000), Mimetype: proto.String("image/jpeg"),
+			DirectPath: proto.String("/v/photo")}}),
+			wantHandled: true, wantFrom: "+6281337700003", wantText: "foto luka", wantMedia: 1,
+			wantFiles: []bot.File{{Kind: bot.FileImage, MIME: "image/jpeg", Data: photo}}},
 		{label: "document with caption", evt: dm("T4", "6281337700004", &waE2E.Message{DocumentMessage: &waE2E.DocumentMessage{
-			Caption: proto.String("surat visum"), FileLength: proto.Uint64(1 << 20)}}),
-			wantHandled: true, wantFrom: "+6281337700004", wantText: "surat visum", wantMedia: 1},
+			Caption: proto.String("surat visum"), FileLength: proto.Uint64(1 << 20), DirectPath: proto.String("/v/visum")}}),
+			wantHandled: true, wantFrom: "+6281337700004", wantText: "surat visum", wantMedia: 1,
+			wantFiles: []bot.File{{Kind: bot.FileDocument, MIME: "application/octet-stream", Data: visum}}},
 		{label: "location", evt: dm("T5", "6281337700005", &waE2E.Message{LocationMessage: &waE2E.LocationMessage{
 			DegreesLatitude: proto.Float64(-8.612345), DegreesLongitude: proto.Float64(120.456789),
 			Name: proto.String("Pasar Borong"), Address: proto.String("Jl. Trans Flores")}}),
-			wantHandled: true, wantFrom: "+6281337700005", wantText: "Lokasi: -8.612345,120.456789 (Pasar Borong, Jl. Trans Flores)"},
+			wantHandled: true, wantFrom: "+6281337700005", wantText: place,
+			wantFiles: []bot.File{{Kind: bot.FileLocation, MIME: "text/plain; charset=utf-8", Data: []byte(place)}}},
 		{label: "location without a name, with a comment", evt: dm("T5b", "6281337700005", &waE2E.Message{LocationMessage: &waE2E.LocationMessage{
 			DegreesLatitude: proto.Float64(-8.6), DegreesLongitude: proto.Float64(120.5), Comment: proto.String(" rumah biru ")}}),
-			wantHandled: true, wantFrom: "+6281337700005", wantText: "Lokasi: -8.600000,120.500000\nrumah biru"},
+			wantHandled: true, wantFrom: "+6281337700005", wantText: "Lokasi: -8.600000,120.500000\nrumah biru",
+			wantFiles: []bot.File{{Kind: bot.FileLocation, MIME: "text/plain; charset=utf-8", Data: []byte("Lokasi: -8.600000,120.500000\nrumah biru")}}},
 		{label: "live location", evt: dm("T5c", "6281337700005", &waE2E.Message{LiveLocationMessage: &waE2E.LiveLocationMessage{
 			DegreesLatitude: proto.Float64(-8.5), DegreesLongitude: proto.Float64(120.25)}}),
-			wantHandled: true, wantFrom: "+6281337700005", wantText: "Lokasi: -8.500000,120.250000"},
+			wantHandled: true, wantFrom: "+6281337700005", wantText: "Lokasi: -8.500000,120.250000",
+			wantFiles: []bot.File{{Kind: bot.FileLocation, MIME: "text/plain; charset=utf-8", Data: []byte("Lokasi: -8.500000,120.250000")}}},
 		{label: "sticker", evt: dm("T5d", "6281337700005", &waE2E.Message{StickerMessage: &waE2E.StickerMessage{}}),
 			wantHandled: true, wantFrom: "+6281337700005"},
 		{label: "voice note", evt: dm("T6", "6281337700006", &waE2E.Message{AudioMessage: &waE2E.AudioMessage{
-			PTT: proto.Bool(true), Seconds: proto.Uint32(12), FileLength: proto.Uint64(40_000)}}),
-			wantHandled: true, wantFrom: "+6281337700006", wantMedia: 1},
+			PTT: proto.Bool(true), Seconds: proto.Uint32(12), FileLength: proto.Uint64(40_000),
+			Mimetype: proto.String("audio/ogg; codecs=opus"), DirectPath: proto.String("/v/voice")}}),
+			wantHandled: true, wantFrom: "+6281337700006", wantMedia: 1,
+			wantFiles: []bot.File{{Kind: bot.FileVoice, MIME: "audio/ogg; codecs=opus", Data: voice}}},
 		{label: "lid sender with phone number alongside", evt: message("T7", types.MessageSource{
 			Chat: lid("444555666"), Sender: lid("444555666"), SenderAlt: pn("6281337700007"), AddressingMode: types.AddressingModeLID},
 			text("halo")),
@@ -294,8 +323,8 @@ func TestInbound(t *testing.T) {
 			}
 			m := got[0]
 			want := bot.Inbound{Channel: bot.WhatsApp, ExternalID: tc.evt.Info.ID, From: tc.wantFrom, To: "+" + office,
-				Text: tc.wantText, Media: tc.wantMedia, Received: m.Received}
-			if m != want {
+				Text: tc.wantText, Media: tc.wantMedia, Files: tc.wantFiles, Received: m.Received}
+			if !reflect.DeepEqual(m, want) {
 				t.Errorf("inbound = %+v, want %+v", m, want)
 			}
 			reads := h.fake.Calls("read")
@@ -464,6 +493,9 @@ func TestReadReceiptsRecorded(t *testing.T) {
 func TestConnectionEvents(t *testing.T) {
 	h := newHarness(t)
 	connects := h.fake.Connects()
+	// The first connection says up: an outage an earlier process told of
+	// is over.
+	eventually(t, "OnUp at the first connection", func() bool { return h.Ups() == 1 })
 
 	// A drop: the channel reconnects by itself, and nobody is told.
 	h.fake.emit(&events.Disconnected{})
@@ -475,6 +507,9 @@ func TestConnectionEvents(t *testing.T) {
 	eventually(t, "a reconnect after failed keepalives", func() bool { return h.fake.Connects() > connects && h.ch.Up() })
 	if got := h.Downs(); len(got) != 0 {
 		t.Errorf("down notices = %q, want none for a drop", got)
+	}
+	if got := h.Ups(); got != 1 {
+		t.Errorf("OnUp calls = %d, want 1: a drop is no outage", got)
 	}
 
 	// Banned: down, supervisors told once, however often WhatsApp says it.
@@ -498,13 +533,22 @@ func TestConnectionEvents(t *testing.T) {
 		t.Errorf("Send while down = %v, want a temporary not-connected error", err)
 	}
 
-	// Connected again: a new outage is a new notice.
+	if got := h.Ups(); got != 1 {
+		t.Errorf("OnUp calls = %d while down, want 1", got)
+	}
+
+	// Connected again: the outage is over, once, and a new outage is a
+	// new notice.
 	h.fake.emit(&events.Connected{})
 	eventually(t, "connected", h.ch.Up)
+	eventually(t, "OnUp after the outage", func() bool { return h.Ups() == 2 })
 	h.fake.emit(&events.StreamReplaced{})
 	eventually(t, "the replaced state", func() bool { return h.ch.State() == whatsapp.StateReplaced })
 	if got := h.Downs(); len(got) != 2 || !strings.Contains(got[1], "replaced") {
 		t.Errorf("down notices = %q, want a second about the replaced stream", got)
+	}
+	if got := h.Ups(); got != 2 {
+		t.Errorf("OnUp calls = %d, want 2", got)
 	}
 	if !strings.Contains(h.ch.Reason(), "replaced") {
 		t.Errorf("Reason() = %q, want the replaced stream", h.ch.Reason())
@@ -530,9 +574,10 @@ func TestLoggedOut(t *testing.T) {
 	if got := h.Downs(); len(got) != 1 || !strings.Contains(got[0], "pair again") {
 		t.Errorf("down notices = %q, want one asking to pair again", got)
 	}
-	// Paired again: the channel connects.
+	// Paired again: the channel connects, and says the outage is over.
 	h.unpaired.Store(false)
 	eventually(t, "connected again", h.ch.Up)
+	eventually(t, "OnUp after the outage", func() bool { return h.Ups() == 2 })
 }
 
 func TestDisappearingChat(t *testing.T) {

@@ -66,10 +66,15 @@ type fakeClient struct {
 	calls      []call
 	order      []string // "typing:<user>", "send:<user>", in call order
 	nextID     int
+
+	media     map[string][]byte // attachments on the media servers, by direct path
+	mediaFail map[string]int    // downloads of the path that fail before one succeeds
+	downloads int
 }
 
 func newFake(own string) *fakeClient {
-	return &fakeClient{own: types.NewJID(own, types.DefaultUserServer), lids: map[types.JID]types.JID{}, autoLogin: true}
+	return &fakeClient{own: types.NewJID(own, types.DefaultUserServer), lids: map[types.JID]types.JID{}, autoLogin: true,
+		media: map[string][]byte{}, mediaFail: map[string]int{}}
 }
 
 var _ whatsapp.Client = (*fakeClient)(nil)
@@ -193,6 +198,38 @@ func (f *fakeClient) PNForLID(ctx context.Context, lid types.JID) (types.JID, er
 }
 
 func (f *fakeClient) OwnJID() types.JID { return f.own }
+
+// Download serves the attachment from media, failing as mediaFail says;
+// an unknown path is expired media (404), as WhatsApp's servers answer.
+func (f *fakeClient) Download(ctx context.Context, msg whatsmeow.DownloadableMessage) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.downloads++
+	path := msg.GetDirectPath()
+	if f.mediaFail[path] > 0 {
+		f.mediaFail[path]--
+		return nil, fmt.Errorf("download %s: %w", path, whatsmeow.ErrMediaDownloadFailedWith404)
+	}
+	data, ok := f.media[path]
+	if !ok {
+		return nil, whatsmeow.ErrMediaDownloadFailedWith404
+	}
+	return append([]byte(nil), data...), nil
+}
+
+// putMedia places data on the fake media servers and returns its path.
+func (f *fakeClient) putMedia(path string, data []byte) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.media[path] = data
+	return path
+}
+
+func (f *fakeClient) Downloads() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.downloads
+}
 
 func (f *fakeClient) record(c call) {
 	f.mu.Lock()

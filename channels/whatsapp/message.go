@@ -4,9 +4,12 @@ import (
 	"strconv"
 	"strings"
 
+	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
+
+	"aduan/bot"
 )
 
 // ignoreReason says why a message event is not for the pipeline, or ""
@@ -54,20 +57,25 @@ type content struct {
 	text     string
 	media    int    // attachments accepted
 	tooLarge bool   // an attachment was over the size limit and not counted
-	kind     string // for logs: text, image, voice, audio, video, document, location, other
+	kind     string // text, or a bot.File kind: image, voice, audio, video, document, location; or other
+
+	// file is the accepted attachment to download, with its declared
+	// type; nil when there is none.
+	file whatsmeow.DownloadableMessage
+	mime string
 }
 
-// extract reads m's text, caption or location and counts its attachment.
-// An attachment larger than maxBytes is not counted and sets tooLarge.
+// extract reads m's text, caption or location and finds its attachment.
+// An attachment larger than maxBytes is not taken and sets tooLarge.
 func extract(m *waE2E.Message, maxBytes int64) content {
 	var c content
-	attach := func(kind string, size uint64, caption string) {
+	attach := func(kind string, file whatsmeow.DownloadableMessage, size uint64, mime, caption string) {
 		c.kind, c.text = kind, caption
 		if maxBytes > 0 && size > uint64(maxBytes) {
 			c.tooLarge = true
 			return
 		}
-		c.media = 1
+		c.media, c.file, c.mime = 1, file, mime
 	}
 	switch {
 	case m.Conversation != nil:
@@ -76,27 +84,27 @@ func extract(m *waE2E.Message, maxBytes int64) content {
 		c.kind, c.text = "text", m.GetExtendedTextMessage().GetText()
 	case m.ImageMessage != nil:
 		im := m.GetImageMessage()
-		attach("image", im.GetFileLength(), im.GetCaption())
+		attach(bot.FileImage, im, im.GetFileLength(), im.GetMimetype(), im.GetCaption())
 	case m.DocumentMessage != nil:
 		d := m.GetDocumentMessage()
-		attach("document", d.GetFileLength(), d.GetCaption())
+		attach(bot.FileDocument, d, d.GetFileLength(), d.GetMimetype(), d.GetCaption())
 	case m.AudioMessage != nil:
 		a := m.GetAudioMessage()
-		kind := "audio"
+		kind := bot.FileAudio
 		if a.GetPTT() {
-			kind = "voice"
+			kind = bot.FileVoice
 		}
-		attach(kind, a.GetFileLength(), "")
+		attach(kind, a, a.GetFileLength(), a.GetMimetype(), "")
 	case m.VideoMessage != nil:
 		v := m.GetVideoMessage()
-		attach("video", v.GetFileLength(), v.GetCaption())
+		attach(bot.FileVideo, v, v.GetFileLength(), v.GetMimetype(), v.GetCaption())
 	case m.LocationMessage != nil:
 		l := m.GetLocationMessage()
-		c.kind = "location"
+		c.kind = bot.FileLocation
 		c.text = location(l.GetDegreesLatitude(), l.GetDegreesLongitude(), l.GetName(), l.GetAddress(), l.GetComment())
 	case m.LiveLocationMessage != nil:
 		l := m.GetLiveLocationMessage()
-		c.kind = "location"
+		c.kind = bot.FileLocation
 		c.text = location(l.GetDegreesLatitude(), l.GetDegreesLongitude(), "", "", l.GetCaption())
 	default:
 		// A sticker, contact card, poll...: the dialog gets an empty

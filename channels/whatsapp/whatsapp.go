@@ -52,6 +52,11 @@ type Client interface {
 	// off in a chat.
 	SetDisappearingTimer(ctx context.Context, chat types.JID, timer time.Duration, settingTS time.Time) error
 
+	// Download fetches and decrypts a message's attachment (an
+	// *waE2E.ImageMessage, AudioMessage, ...) from WhatsApp's media
+	// servers.
+	Download(ctx context.Context, msg whatsmeow.DownloadableMessage) ([]byte, error)
+
 	// PNForLID looks up the phone-number JID of a LID (@lid) in the
 	// device store; it returns an empty JID when none is known.
 	PNForLID(ctx context.Context, lid types.JID) (types.JID, error)

@@ -112,7 +112,7 @@ func newServer(ctx context.Context, cfg *config.Config, log *slog.Logger, now fu
 	if cfg.WhatsApp.Enabled {
 		// The channel hands messages to the pipeline, which takes them
 		// once serve starts it; until then they wait at WhatsApp.
-		wa, state, stop, err := startWhatsApp(ctx, cfg, pg.Pool(), a.svc, pg, sms, log, s.whatsappDown)
+		wa, state, stop, err := startWhatsApp(ctx, cfg, pg.Pool(), a.svc, pg, sms, log, s.whatsappDown, s.whatsappUp)
 		if err != nil {
 			pg.Close()
 			rd.Close()
@@ -301,8 +301,10 @@ func (s *server) stopWhatsApp(ctx context.Context) error {
 }
 
 // whatsappDown tells the supervisors by SMS that the WhatsApp channel is
-// down and why. The channel calls it once per outage, for the reasons that
-// need a person (unlinked, banned, replaced, refused).
+// down and why. The channel calls it once per outage in a process, for the
+// reasons that need a person (unlinked, banned, replaced, refused); the
+// mark in Redis (claimDownNotice) makes it once per outage across restarts
+// and replicas too, until whatsappUp clears it.
 func (s *server) whatsappDown(reason string) {
 	state := ""
 	if f := s.waState.Load(); f != nil {
@@ -310,9 +312,14 @@ func (s *server) whatsappDown(reason string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if !s.claimDownNotice(ctx, state) {
+		s.app.log.Info("supervisors already told that whatsapp is down", "state", state)
+		return
+	}
 	n, err := s.app.notifySupervisors(ctx, whatsappDownText(state, reason))
 	if err != nil {
 		s.app.log.Error("supervisors not told that whatsapp is down", "state", state, "err", err)
+		s.unclaimDownNotice(ctx)
 		return
 	}
 	s.app.log.Info("supervisors told that whatsapp is down", "state", state, "supervisors", n)

@@ -285,8 +285,10 @@ func whatsappLogout(ctx context.Context, e env, wa *waStore) error {
 // With whatsapp.enabled unset it returns a nil sender, a state of
 // "disabled" and a stop that does nothing. It fails if whatsmeow's tables
 // cannot be brought up to date.
+//
+// onDown and onUp (at most one) become the channel's OnDown and OnUp.
 func startWhatsApp(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, pipeline whatsapp.Pipeline,
-	statuses whatsapp.StatusRecorder, sms bot.Sender, log *slog.Logger, onDown func(reason string),
+	statuses whatsapp.StatusRecorder, sms bot.Sender, log *slog.Logger, onDown func(reason string), onUp ...func(),
 ) (sender bot.Sender, state func() string, stop func(), err error) {
 	if !cfg.WhatsApp.Enabled {
 		return nil, func() string { return "disabled" }, func() {}, nil
@@ -310,6 +312,10 @@ func startWhatsApp(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, 
 		staff = append(staff, o.Phone)
 	}
 	contacts := whatsapp.NewContacts(staff, known)
+	var up func()
+	if len(onUp) > 0 {
+		up = onUp[0]
+	}
 	p := cfg.WhatsApp.Pacing
 	ch := whatsapp.New(whatsapp.Config{
 		Pipeline: pipeline,
@@ -323,6 +329,7 @@ func startWhatsApp(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, 
 		},
 		Statuses:      statuses,
 		OnDown:        onDown,
+		OnUp:          up,
 		Logger:        log,
 		MediaMaxBytes: cfg.WhatsApp.MediaMaxBytes,
 		MarkRead:      cfg.WhatsApp.MarkRead,

@@ -285,6 +285,66 @@ func TestWhatsAppDownTellsSupervisors(t *testing.T) {
 	}
 }
 
+func TestWhatsAppDownToldOnceAcrossProcesses(t *testing.T) {
+	h := newWhatsAppHarness(t, nil, newFakeWhatsApp(), false, nil)
+	// A second process on the same PostgreSQL and Redis: a restart, or a
+	// replica that took the WhatsApp connection over.
+	other, err := newServer(context.Background(), h.cfg, slog.New(slog.DiscardHandler), time.Now)
+	if err != nil {
+		t.Fatalf("newServer: %v", err)
+	}
+	other.app.start()
+	t.Cleanup(func() {
+		other.app.stop()
+		other.close()
+	})
+	const reason = "temporary ban: sent to too many people"
+	// notices counts the SMS to the supervisor in the outbox: whatsappDown
+	// has committed its own before it returns.
+	notices := func() int {
+		t.Helper()
+		entries, err := h.srv.pg.Outbox(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range entries {
+			if e.To == "+6281234567890" {
+				n++
+			}
+		}
+		return n
+	}
+
+	// Each process's channel tells of the same outage once.
+	h.srv.whatsappDown(reason)
+	other.whatsappDown(reason)
+	if got := notices(); got != 1 {
+		t.Errorf("supervisor notices after two processes saw one outage = %d, want 1", got)
+	}
+	// Connected again (in either process): the next outage is told again,
+	// once.
+	other.whatsappUp()
+	other.whatsappDown(reason)
+	h.srv.whatsappDown(reason)
+	if got := notices(); got != 2 {
+		t.Errorf("supervisor notices after a second outage = %d, want 2", got)
+	}
+	// Redis unreachable: the outage is told anyway, though already told.
+	other.rd.Close()
+	other.whatsappDown(reason)
+	if got := notices(); got != 3 {
+		t.Errorf("supervisor notices with Redis unreachable = %d, want 3", got)
+	}
+	if _, err := h.twilio.WaitFor(3, 10*time.Second); err != nil {
+		t.Fatalf("waiting for the supervisor's SMS: %v", err)
+	}
+	h.outboxDrained()
+	if got := h.twilio.Count(); got != 3 {
+		t.Errorf("SMS sent = %d, want 3", got)
+	}
+}
+
 func TestWhatsAppDownText(t *testing.T) {
 	tests := []struct {
 		state, reason, want string

@@ -51,13 +51,18 @@ type Counts struct {
 	Tickets int64
 	Events  int64
 	Outbox  int64
+	// Attachments counts files deleted, or sealed again by Rotate.
+	Attachments int64
 }
 
 // Total is the sum of the counts.
-func (c Counts) Total() int64 { return c.Tickets + c.Events + c.Outbox }
+func (c Counts) Total() int64 { return c.Tickets + c.Events + c.Outbox + c.Attachments }
 
 func (c Counts) String() string {
-	return fmt.Sprintf("tickets %d, events %d, outbox messages %d", c.Tickets, c.Events, c.Outbox)
+	if c.Attachments == 0 {
+		return fmt.Sprintf("tickets %d, events %d, outbox messages %d", c.Tickets, c.Events, c.Outbox)
+	}
+	return fmt.Sprintf("tickets %d, events %d, outbox messages %d, attachments %d", c.Tickets, c.Events, c.Outbox, c.Attachments)
 }
 
 // SplitAnswers divides ticket answers into those kept in clear

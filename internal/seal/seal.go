@@ -49,6 +49,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -318,4 +319,13 @@ const (
 	PlaceRecipient    = "outbox.recipient"
 	PlaceBody         = "outbox.body"
 	PlaceConversation = "conversation"
+	// An attachment's file and its sender; the ID is AttachmentID's.
+	PlaceAttachmentData   = "attachments.data"
+	PlaceAttachmentSender = "attachments.sender"
 )
+
+// AttachmentID is the AAD ID of an attachment: known before the row is
+// written, and unique (one inbound message's files, in order).
+func AttachmentID(channel, externalID string, index int) string {
+	return channel + ":" + externalID + ":" + strconv.Itoa(index)
+}

@@ -272,6 +272,10 @@ func TestCounts(t *testing.T) {
 	if c.Total() != 6 || c.String() != "tickets 1, events 2, outbox messages 3" {
 		t.Errorf("Counts = %d, %q", c.Total(), c)
 	}
+	c.Attachments = 4
+	if c.Total() != 10 || c.String() != "tickets 1, events 2, outbox messages 3, attachments 4" {
+		t.Errorf("Counts = %d, %q", c.Total(), c)
+	}
 }
 
 func TestPolicy(t *testing.T) {

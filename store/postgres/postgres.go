@@ -15,8 +15,9 @@
 //
 // Personal data is sealed (internal/seal) before it leaves the process:
 // the reporter's address, the answers that are free text, event details,
-// and each outbox message's recipient and body. Addresses are also stored
-// as lookup hashes, for TicketsByReporter and SentTo. A store without a
+// each outbox message's recipient and body, and each attachment's file and
+// sender. Addresses are also stored as lookup hashes, for
+// TicketsByReporter, SentTo and linking attachments to tickets. A store without a
 // keyring (WithKeyring) refuses to write or read any of these.
 package postgres
 

@@ -76,7 +76,9 @@ const hasPrivateAnswers = `EXISTS (SELECT 1 FROM jsonb_object_keys(answers) AS a
 // statistic (name, description, place, ...), the detail of every event but
 // status changes and earlier erasures, and the recipient and body of every
 // outbox message about the ticket or to the reporter about no ticket.
-// Messages still waiting to be sent are failed. The ticket keeps its
+// Messages still waiting to be sent are failed. It deletes the ticket's
+// attachments, and those the reporter sent that belong to no ticket yet
+// (on any channel: the lookup hash is the address's). The ticket keeps its
 // structured fields, and gets an "erased" event by actor at at. All of it
 // is one transaction. It returns how many rows it changed. Returns
 // NotFound if no ticket has the code and Invalid if the store has no
@@ -122,6 +124,11 @@ WHERE (ticket_code = $1 OR (ticket_code IS NULL AND recipient_hash = $2 AND chan
 			return err
 		}
 		n.Outbox = tag.RowsAffected()
+		if tag, err = tx.Exec(ctx, `DELETE FROM attachments
+WHERE ticket_code = $1 OR (ticket_code IS NULL AND sender_hash = $2)`, code, hash); err != nil {
+			return err
+		}
+		n.Attachments = tag.RowsAffected()
 		detail := z.Text(seal.PlaceDetail, code, "personal data erased: "+n.String())
 		_, err = tx.Exec(ctx, `INSERT INTO ticket_events (ticket_code, at, actor, type, detail) VALUES ($1, $2, $3, 'erased', $4)`,
 			code, at, clean(actor), detail)
@@ -149,8 +156,9 @@ func closedSQL(p string) string {
 // "done") before closedBefore, it removes the reporter's address, every
 // answer that is not a statistic, the detail of notes and relayed messages,
 // and the recipient and body of sent or failed outbox messages about the
-// ticket; and it does the same to sent or failed messages about no ticket
-// (conversation replies) written before closedBefore. Tickets keep their
+// ticket; it deletes the ticket's attachments; and it does the same to
+// sent or failed messages about no ticket (conversation replies) written
+// before closedBefore. Tickets keep their
 // structured fields (kind, status, kecamatan, statistics answers, times)
 // and the rest of their history. With dryRun it changes nothing and says
 // what it would change. It is one transaction, and running it again
@@ -185,6 +193,10 @@ WHERE state <> 'pending' AND (length(recipient) > 0 OR length(body) > 0)
 		return n, wrap(op, err)
 	}
 	n.Outbox = tag.RowsAffected()
+	if tag, err = tx.Exec(ctx, `DELETE FROM attachments WHERE ticket_code IN (`+closedSQL("$1")+`)`, closedBefore); err != nil {
+		return n, wrap(op, err)
+	}
+	n.Attachments = tag.RowsAffected()
 	if dryRun {
 		return n, nil // rolled back
 	}
@@ -192,6 +204,27 @@ WHERE state <> 'pending' AND (length(recipient) > 0 OR length(body) > 0)
 		return seal.Counts{}, wrap(op, err)
 	}
 	return n, nil
+}
+
+// PurgeAttachments deletes the attachments received before receivedBefore
+// that belong to no ticket: files whose report was never filed. With
+// dryRun it deletes nothing and says how many it would. It returns how
+// many it deleted.
+func (s *Store) PurgeAttachments(ctx context.Context, receivedBefore time.Time, dryRun bool) (int64, error) {
+	const op = "postgres.PurgeAttachments"
+	const where = ` FROM attachments WHERE ticket_code IS NULL AND received_at < $1`
+	if dryRun {
+		var n int64
+		if err := s.pool.QueryRow(ctx, `SELECT count(*)`+where, receivedBefore).Scan(&n); err != nil {
+			return 0, wrap(op, err)
+		}
+		return n, nil
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE`+where, receivedBefore)
+	if err != nil {
+		return 0, wrap(op, err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // OptedOut reports whether the address said STOP and has not written

@@ -49,3 +49,23 @@ func cleanMap(a map[string]string) map[string]string {
 	}
 	return a
 }
+
+// sealData seals an attachment's file for its ID (seal.AttachmentID). An
+// empty file is sealed too: every stored file opens to what was written.
+// k must not be nil.
+func sealData(k *seal.Keyring, id string, data []byte) []byte {
+	return k.Seal(data, seal.AAD(make([]byte, 0, 64), seal.PlaceAttachmentData, id))
+}
+
+// openData opens an attachment's stored file. Returns seal.ErrNoKeyring
+// if k is nil.
+func openData(k *seal.Keyring, stored []byte, id string) ([]byte, error) {
+	if k == nil {
+		return nil, seal.ErrNoKeyring
+	}
+	b, err := k.Open(stored, seal.AAD(make([]byte, 0, 64), seal.PlaceAttachmentData, id))
+	if err != nil {
+		return nil, fmt.Errorf("%s of %q: %w", seal.PlaceAttachmentData, id, err)
+	}
+	return b, nil
+}

@@ -17,9 +17,11 @@ const DefaultRotateBatch = 200
 // batch rows at a time, each batch one short transaction, so that the
 // service keeps running meanwhile. It also seals values written before
 // sealing began, moves their free-text answers out of the clear answers,
-// and fills in missing lookup hashes. A row changed by someone else between
-// Rotate's read and its write is left for the next run. It returns how
-// many rows it rewrote; run again, it finds nothing to do.
+// and fills in missing lookup hashes. Attachments' files are read a few
+// at a time (16 MiB or one file), however large the batch. A row changed
+// by someone else between Rotate's read and its write is left for the next
+// run. It returns how many rows of each table it rewrote (Attachments:
+// files sealed again); run again, it finds nothing to do.
 //
 // Every replica must run with the new current key before Rotate starts,
 // or they go on writing under the old one. Returns Invalid if the store
@@ -43,6 +45,9 @@ func (s *Store) Rotate(ctx context.Context, batch int) (seal.Counts, error) {
 		return n, wrap(op, err)
 	}
 	if n.Outbox, err = r.outbox(ctx); err != nil {
+		return n, wrap(op, err)
+	}
+	if n.Attachments, err = r.attachments(ctx); err != nil {
 		return n, wrap(op, err)
 	}
 	return n, nil
@@ -232,6 +237,107 @@ WHERE id = $1 AND recipient = $5 AND body = $6`,
 		}
 		after = last
 	}
+}
+
+// rotateBytes is about how many bytes of attachments' files Rotate reads
+// at once; a file larger than that is read alone.
+const rotateBytes = 16 << 20
+
+// sealedHead is how many bytes start a sealed value with its key and
+// nonce: they tell one sealing from every other, so that Rotate can check
+// that a file is still the one it read without sending it back.
+const sealedHead = seal.PrefixSize + 12
+
+// sealedFile is an attachment Rotate rewrites: its AAD ID, its stored
+// sender and the size of its stored file.
+type sealedFile struct {
+	id     int64
+	aid    string
+	sender []byte
+	size   int64
+}
+
+func (r *rotation) attachments(ctx context.Context) (int64, error) {
+	var total, after int64
+	for {
+		rows, err := r.s.pool.Query(ctx, `SELECT id, channel, external_id, idx, sender, length(data) FROM attachments
+WHERE id > $1 AND (`+stale("sender")+` OR (length(sender) > 0 AND sender_hash IS NULL) OR `+stale("data")+`)
+ORDER BY id LIMIT $3`, after, r.prefix, r.batch)
+		if err != nil {
+			return total, err
+		}
+		var (
+			page    []sealedFile
+			f       sealedFile
+			ch, ext string
+			idx     int
+		)
+		_, err = pgx.ForEachRow(rows, []any{&f.id, &ch, &ext, &idx, &f.sender, &f.size}, func() error {
+			f.aid = seal.AttachmentID(ch, ext, idx)
+			f.sender = clone(f.sender)
+			page = append(page, f)
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		if len(page) == 0 {
+			return total, nil
+		}
+		after = page[len(page)-1].id
+		for len(page) > 0 {
+			k, size := 1, page[0].size
+			for k < len(page) && size+page[k].size <= rotateBytes {
+				size += page[k].size
+				k++
+			}
+			n, err := r.files(ctx, page[:k])
+			total += n
+			if err != nil {
+				return total, err
+			}
+			page = page[k:]
+		}
+	}
+}
+
+// files reads and seals again a group of attachments.
+func (r *rotation) files(ctx context.Context, fs []sealedFile) (int64, error) {
+	ids := make([]int64, len(fs))
+	byID := make(map[int64]*sealedFile, len(fs))
+	for i := range fs {
+		ids[i] = fs[i].id
+		byID[fs[i].id] = &fs[i]
+	}
+	rows, err := r.s.pool.Query(ctx, `SELECT id, data FROM attachments WHERE id = ANY($1) ORDER BY id`, ids)
+	if err != nil {
+		return 0, err
+	}
+	var (
+		b    pgx.Batch
+		id   int64
+		data []byte
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &data}, func() error {
+		f := byID[id]
+		sender, err := r.o.Text(f.sender, seal.PlaceAttachmentSender, f.aid)
+		if err != nil {
+			return fmt.Errorf("attachment %d: %w", id, err)
+		}
+		plain, err := openData(r.s.keys, data, f.aid)
+		if err != nil {
+			return fmt.Errorf("attachment %d: %w", id, err)
+		}
+		b.Queue(`UPDATE attachments SET sender = $2, sender_hash = $3, data = $4
+WHERE id = $1 AND sender = $5 AND substring(data from 1 for $6) = $7`,
+			id, clone(r.z.Text(seal.PlaceAttachmentSender, f.aid, sender)), clone(r.z.Hash(sender)),
+			sealData(r.s.keys, f.aid, plain), f.sender, sealedHead, clone(data[:min(len(data), sealedHead)]))
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return r.apply(ctx, &b)
 }
 
 // clone copies b, keeping nil nil and empty empty: the sealer reuses its

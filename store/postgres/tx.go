@@ -141,9 +141,11 @@ RETURNING id`
 )
 
 // Apply writes the changes in one round trip and sets the ID (and, where it
-// was zero, CreatedAt) of each outbox message. Returns Conflict if a ticket
-// code is taken and NotFound if an event names no ticket; the transaction
-// is then aborted and must be rolled back.
+// was zero, CreatedAt) of each outbox message, and the ID of each
+// attachment (zero for one stored before). Attachments are written after
+// the tickets, then the links are applied. Returns Conflict if a ticket
+// code is taken and NotFound if an event, an attachment or a link names no
+// ticket; the transaction is then aborted and must be rolled back.
 func (t *Tx) Apply(ctx context.Context, c *bot.Changes, claimedUntil time.Time) error {
 	const op = "postgres.Apply"
 	if c.Empty() {
@@ -215,6 +217,7 @@ func (t *Tx) Apply(ctx context.Context, c *bot.Changes, claimedUntil time.Time) 
 			claimedUntil,
 		)
 	}
+	t.queueAttachments(&b, z, c)
 
 	br := t.tx.SendBatch(ctx, &b)
 	if err := t.readApply(br, c, len(out) > 0, len(in) > 0); err != nil {
@@ -258,9 +261,16 @@ func (t *Tx) readApply(br pgx.BatchResults, c *bot.Changes, optOut, optIn bool) 
 			return fmt.Errorf("remove opt-outs: %w", err)
 		}
 	}
-	if len(c.Outbox) == 0 {
-		return nil
+	if len(c.Outbox) > 0 {
+		if err := readOutbox(br, c); err != nil {
+			return err
+		}
 	}
+	return readAttachments(br, c)
+}
+
+// readOutbox reads the IDs of the outbox messages Apply inserted.
+func readOutbox(br pgx.BatchResults, c *bot.Changes) error {
 	rows, err := br.Query()
 	if err != nil {
 		return fmt.Errorf("insert %d outbox messages: %w", len(c.Outbox), err)

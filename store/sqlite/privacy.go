@@ -94,7 +94,9 @@ const hasPrivateAnswers = `EXISTS (SELECT 1 FROM json_each(answers) AS a WHERE a
 // statistic (name, description, place, ...), the detail of every event but
 // status changes and earlier erasures, and the recipient and body of every
 // outbox message about the ticket or to the reporter about no ticket.
-// Messages still waiting to be sent are failed. The ticket keeps its
+// Messages still waiting to be sent are failed. It deletes the ticket's
+// attachments, and those the reporter sent that belong to no ticket yet
+// (on any channel: the lookup hash is the address's). The ticket keeps its
 // structured fields, and gets an "erased" event by actor at at. All of it
 // is one transaction. It returns how many rows it changed. Returns
 // NotFound if no ticket has the code and Invalid if the store has no
@@ -145,6 +147,10 @@ WHERE (ticket_code = ?1 OR (ticket_code IS NULL AND recipient_hash = ?2 AND chan
 	AND (length(recipient) > 0 OR length(body) > 0)`, code, hash, ch)); err != nil {
 		return seal.Counts{}, wrap(op, err)
 	}
+	if n.Attachments, err = count(tx.ExecContext(ctx, `DELETE FROM attachments
+WHERE ticket_code = ?1 OR (ticket_code IS NULL AND sender_hash = ?2)`, code, hash)); err != nil {
+		return seal.Counts{}, wrap(op, err)
+	}
 	detail := z.Text(seal.PlaceDetail, code, "personal data erased: "+n.String())
 	if _, err := tx.ExecContext(ctx, `INSERT INTO ticket_events (ticket_code, at, actor, type, detail) VALUES (?, ?, ?, 'erased', ?)`,
 		code, micros(at), clean(actor), detail); err != nil {
@@ -167,8 +173,9 @@ const closedSQL = `SELECT code FROM tickets t WHERE status = 'done'
 // "done") before closedBefore, it removes the reporter's address, every
 // answer that is not a statistic, the detail of notes and relayed messages,
 // and the recipient and body of sent or failed outbox messages about the
-// ticket; and it does the same to sent or failed messages about no ticket
-// (conversation replies) written before closedBefore. Tickets keep their
+// ticket; it deletes the ticket's attachments; and it does the same to
+// sent or failed messages about no ticket (conversation replies) written
+// before closedBefore. Tickets keep their
 // structured fields (kind, status, kecamatan, statistics answers, times)
 // and the rest of their history. With dryRun it changes nothing and says
 // what it would change. It is one transaction, and running it again
@@ -206,11 +213,40 @@ WHERE state <> 'pending' AND (length(recipient) > 0 OR length(body) > 0)
 		nil, cut)); err != nil {
 		return seal.Counts{}, wrap(op, err)
 	}
+	if n.Attachments, err = count(tx.ExecContext(ctx, `DELETE FROM attachments WHERE ticket_code IN (`+closedSQL+`)`,
+		nil, cut)); err != nil {
+		return seal.Counts{}, wrap(op, err)
+	}
 	if dryRun {
 		return n, nil // rolled back
 	}
 	if err := tx.Commit(); err != nil {
 		return seal.Counts{}, wrap(op, err)
+	}
+	return n, nil
+}
+
+// PurgeAttachments deletes the attachments received before receivedBefore
+// that belong to no ticket: files whose report was never filed. With
+// dryRun it deletes nothing and says how many it would. It returns how
+// many it deleted.
+func (s *Store) PurgeAttachments(ctx context.Context, receivedBefore time.Time, dryRun bool) (int64, error) {
+	const op = "sqlite.PurgeAttachments"
+	const where = ` FROM attachments WHERE ticket_code IS NULL AND received_at < ?`
+	if dryRun {
+		var n int64
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*)`+where, micros(receivedBefore)).Scan(&n); err != nil {
+			return 0, wrap(op, err)
+		}
+		return n, nil
+	}
+	res, err := s.db.ExecContext(ctx, `DELETE`+where, micros(receivedBefore))
+	if err != nil {
+		return 0, wrap(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, wrap(op, err)
 	}
 	return n, nil
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 
 	"aduan/internal/seal"
@@ -15,9 +16,11 @@ const DefaultRotateBatch = 200
 // Rotate seals every personal value again under the keyring's current key,
 // batch rows at a time, each batch one short transaction. It also seals
 // values written before sealing began, moves their free-text answers out
-// of the clear answers, and fills in missing lookup hashes. A row changed
-// by someone else between Rotate's read and its write is left for the
-// next run. It returns how many rows it rewrote; run again, it finds
+// of the clear answers, and fills in missing lookup hashes. Attachments'
+// files are read a few at a time (16 MiB or one file), however large the
+// batch. A row changed by someone else between Rotate's read and its
+// write is left for the next run. It returns how many rows of each table
+// it rewrote (Attachments: files sealed again); run again, it finds
 // nothing to do. Returns Invalid if the store has no keyring, and an error
 // naming the row if a value is sealed under a key the keyring lacks.
 func (s *Store) Rotate(ctx context.Context, batch int) (seal.Counts, error) {
@@ -38,6 +41,9 @@ func (s *Store) Rotate(ctx context.Context, batch int) (seal.Counts, error) {
 		return n, wrap(op, err)
 	}
 	if n.Outbox, err = r.outbox(ctx); err != nil {
+		return n, wrap(op, err)
+	}
+	if n.Attachments, err = r.attachments(ctx); err != nil {
 		return n, wrap(op, err)
 	}
 	return n, nil
@@ -238,4 +244,101 @@ WHERE id = ?1 AND ifnull(CAST(recipient AS BLOB), X'') = ifnull(?5, X'') AND ifn
 		}
 		after = last
 	}
+}
+
+// rotateBytes is about how many bytes of attachments' files Rotate reads
+// at once; a file larger than that is read alone.
+const rotateBytes = 16 << 20
+
+// sealedHead is how many bytes start a sealed value with its key and
+// nonce: they tell one sealing from every other, so that Rotate can check
+// that a file is still the one it read without comparing all of it.
+const sealedHead = seal.PrefixSize + 12
+
+// sealedFile is an attachment Rotate rewrites: its AAD ID, its stored
+// sender and the size of its stored file.
+type sealedFile struct {
+	id     int64
+	aid    string
+	sender []byte
+	size   int64
+}
+
+func (r *rotation) attachments(ctx context.Context) (int64, error) {
+	var total, after int64
+	for {
+		var (
+			fs      []sealedFile
+			f       sealedFile
+			ch, ext string
+			idx     int
+		)
+		err := page(ctx, r.s.db, `SELECT id, channel, external_id, idx, sender, length(data) FROM attachments
+WHERE id > ?1 AND (`+stale("sender")+` OR (length(sender) > 0 AND sender_hash IS NULL) OR `+stale("data")+`)
+ORDER BY id LIMIT ?3`, []any{after, r.prefix, r.batch}, []any{&f.id, &ch, &ext, &idx, &f.sender, &f.size}, func() error {
+			f.aid = seal.AttachmentID(ch, ext, idx)
+			fs = append(fs, f)
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		if len(fs) == 0 {
+			return total, nil
+		}
+		after = fs[len(fs)-1].id
+		for len(fs) > 0 {
+			k, size := 1, fs[0].size
+			for k < len(fs) && size+fs[k].size <= rotateBytes {
+				size += fs[k].size
+				k++
+			}
+			n, err := r.files(ctx, fs[:k])
+			total += n
+			if err != nil {
+				return total, err
+			}
+			fs = fs[k:]
+		}
+	}
+}
+
+// files reads and seals again a group of attachments.
+func (r *rotation) files(ctx context.Context, fs []sealedFile) (int64, error) {
+	ids := make([]int64, len(fs))
+	byID := make(map[int64]*sealedFile, len(fs))
+	for i := range fs {
+		ids[i] = fs[i].id
+		byID[fs[i].id] = &fs[i]
+	}
+	idJSON, err := json.Marshal(ids)
+	if err != nil {
+		return 0, err
+	}
+	var (
+		us   []update
+		id   int64
+		data []byte
+	)
+	err = page(ctx, r.s.db, `SELECT id, data FROM attachments WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`,
+		[]any{string(idJSON)}, []any{&id, &data}, func() error {
+			f := byID[id]
+			sender, err := r.o.Text(f.sender, seal.PlaceAttachmentSender, f.aid)
+			if err != nil {
+				return fmt.Errorf("attachment %d: %w", id, err)
+			}
+			plain, err := openData(r.s.keys, data, f.aid)
+			if err != nil {
+				return fmt.Errorf("attachment %d: %w", id, err)
+			}
+			us = append(us, update{`UPDATE attachments SET sender = ?2, sender_hash = ?3, data = ?4
+WHERE id = ?1 AND ifnull(CAST(sender AS BLOB), X'') = ifnull(?5, X'') AND substr(data, 1, ?6) = ?7`,
+				[]any{id, clone(r.z.Text(seal.PlaceAttachmentSender, f.aid, sender)), clone(r.z.Hash(sender)),
+					sealData(r.s.keys, f.aid, plain), f.sender, sealedHead, clone(data[:min(len(data), sealedHead)])}})
+			return nil
+		})
+	if err != nil {
+		return 0, err
+	}
+	return r.apply(ctx, us)
 }

@@ -11,9 +11,9 @@
 // Times are stored as microseconds since the Unix epoch and returned in UTC.
 //
 // Personal data is sealed (internal/seal) as store/postgres seals it: the
-// reporter's address, the answers that are free text, event details, and
-// each outbox message's recipient and body, with lookup hashes of
-// addresses. A store without a keyring (WithKeyring) refuses to write or
+// reporter's address, the answers that are free text, event details,
+// each outbox message's recipient and body, and each attachment's file and
+// sender, with lookup hashes of addresses. A store without a keyring (WithKeyring) refuses to write or
 // read any of these.
 package sqlite
 

@@ -66,9 +66,11 @@ func (t *Tx) Claim(ctx context.Context, msgs []bot.MessageID) ([]bool, error) {
 }
 
 // Apply writes the changes and sets the ID (and, where it was zero,
-// CreatedAt) of each outbox message. Returns Conflict if a ticket code is
-// taken and NotFound if an event names no ticket; the transaction must
-// then be rolled back.
+// CreatedAt) of each outbox message, and the ID of each attachment (zero
+// for one stored before). Attachments are written after the tickets, then
+// the links are applied. Returns Conflict if a ticket code is taken and
+// NotFound if an event, an attachment or a link names no ticket; the
+// transaction must then be rolled back.
 func (t *Tx) Apply(ctx context.Context, c *bot.Changes, claimedUntil time.Time) error {
 	const op = "sqlite.Apply"
 	if c.Empty() {
@@ -191,7 +193,7 @@ VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?)`)
 			}
 		}
 	}
-	return nil
+	return t.applyAttachments(ctx, z, c)
 }
 
 // ticketArgs returns the first fourteen arguments of the ticket insert and

@@ -21,6 +21,7 @@ type Private interface {
 	SentTo(ctx context.Context, ch bot.Channel, to string) ([]string, error)
 	EraseTicket(ctx context.Context, code string, at time.Time, actor string) (seal.Counts, error)
 	Purge(ctx context.Context, closedBefore time.Time, dryRun bool) (seal.Counts, error)
+	PurgeAttachments(ctx context.Context, receivedBefore time.Time, dryRun bool) (int64, error)
 	Rotate(ctx context.Context, batch int) (seal.Counts, error)
 }
 
@@ -31,8 +32,9 @@ type Sealed struct {
 	// Reopen returns a store on the same database as s, sealing under k
 	// (nil: no keyring), as a process restarted with a new configuration.
 	Reopen func(t *testing.T, s Private, k *seal.Keyring) Private
-	// Dump returns every value stored in the tickets, ticket_events and
-	// outbox tables, as text; binary values in lower-case hex.
+	// Dump returns every value stored in the tickets, ticket_events,
+	// outbox and attachments tables, as text; binary values in lower-case
+	// hex.
 	Dump func(t *testing.T, s Private) string
 }
 
@@ -55,7 +57,8 @@ func Keyring(t testing.TB, current byte, old ...byte) *seal.Keyring {
 
 // RunPrivate runs the privacy contract as subtests of t: personal data is
 // sealed at rest and read back whole; lookups by address; erasure on
-// request; the retention purge; key rotation; and refusal without a key.
+// request; the retention purge; key rotation, large files too; and refusal
+// without a key.
 func RunPrivate(t *testing.T, impl Sealed) {
 	tests := []struct {
 		name string
@@ -68,6 +71,7 @@ func RunPrivate(t *testing.T, impl Sealed) {
 		{"Erase", testErase},
 		{"Purge", testPurge},
 		{"Rotate", testRotate},
+		{"RotateFiles", testRotateFiles},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, impl) })
@@ -84,10 +88,12 @@ const (
 	secretNote     = "Korban dirujuk ke RSUD Borong"
 	secretRelayOut = "Ibu, petugas akan datang besok pagi"
 	secretRelayIn  = "Terima kasih, saya tunggu di rumah"
+	secretPhoto    = "\xff\xd8\xff\xe0\x00\x10JFIF foto luka memar di lengan kiri"
+	secretLocation = "Lokasi: -8.6123,120.4567 (" + secretPlace + ")"
 )
 
 var secrets = []string{secretReporter, "81399990123", secretDesc, secretName, secretPlace, secretNote,
-	secretRelayOut, secretRelayIn}
+	secretRelayOut, secretRelayIn, secretPhoto, secretLocation}
 
 // privateTicket is a case report with statistics and free text.
 func privateTicket(code, reporter string, ch bot.Channel, created time.Time) bot.Ticket {
@@ -100,7 +106,8 @@ func privateTicket(code, reporter string, ch bot.Channel, created time.Time) bot
 
 // privateFixture writes one ticket (KS-PRIV1) from secretReporter with its
 // history and messages, a message about no ticket to the same reporter,
-// and returns what it wrote.
+// a photo of the ticket, a location the reporter sent that belongs to no
+// ticket yet and a file from someone else, and returns what it wrote.
 func privateFixture(t *testing.T, s bot.Store) *bot.Changes {
 	t.Helper()
 	c := &bot.Changes{
@@ -119,7 +126,13 @@ func privateFixture(t *testing.T, s bot.Store) *bot.Changes {
 			{Channel: bot.SMS, To: secretReporter, Body: secretRelayOut, Purpose: bot.PurposeReply, TicketCode: "KS-PRIV1", CreatedAt: t0},
 			{Channel: bot.SMS, To: "+6281337785111", Body: secretRelayIn, Purpose: bot.PurposeNotify, TicketCode: "KS-PRIV1", CreatedAt: t0},
 		},
+		Attachments: []bot.Attachment{
+			file("KS-PRIV1", secretReporter, "wamid.PRIV1", 0, t0, []byte(secretPhoto)),
+			file("", secretReporter, "wamid.PRIV2", 0, t0.Add(time.Minute), []byte(secretLocation)),
+			file("", secretOther, "wamid.PRIV3", 0, t0, []byte("foto orang lain")),
+		},
 	}
+	c.Attachments[1].Kind, c.Attachments[1].MIME = bot.FileLocation, "text/plain"
 	apply(t, s, c, t0)
 	return c
 }
@@ -173,18 +186,43 @@ func testSealedAtRest(t *testing.T, impl Sealed) {
 			t.Errorf("Outbox[%d] = %q to %q, want %q to %q", i, e.Body, e.To, w.Body, w.To)
 		}
 	}
+	as, err := s.Attachments(ctx, "KS-PRIV1")
+	if err != nil {
+		t.Fatalf("Attachments: %v", err)
+	}
+	if want := []bot.Attachment{listed(c.Attachments[0], "KS-PRIV1")}; !reflect.DeepEqual(as, want) {
+		t.Errorf("Attachments = %+v, want %+v", as, want)
+	}
+	for i, a := range c.Attachments {
+		code := ""
+		if i == 0 {
+			code = "KS-PRIV1"
+		}
+		checkAttachment(t, s, a, code)
+	}
 }
 
 func testNoKeyring(t *testing.T, impl Sealed) {
 	ctx := ctxFor(t)
 	s := impl.Open(t, Keyring(t, 1))
-	privateFixture(t, s)
+	fx := privateFixture(t, s)
 	bare := impl.Reopen(t, s, nil)
 
 	tx := begin(t, bare)
 	err := tx.Apply(ctx, &bot.Changes{Tickets: []bot.Ticket{privateTicket("KS-BARE1", secretOther, bot.SMS, t0)}}, t0)
 	if got := bot.KindOf(err); got != bot.Invalid {
 		t.Errorf("Apply without a keyring: KindOf(%v) = %v, want %v", err, got, bot.Invalid)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatalf("Rollback: %v", err)
+	}
+	tx = begin(t, bare)
+	err = tx.Apply(ctx, &bot.Changes{Attachments: []bot.Attachment{file("", secretOther, "wamid.BARE1", 0, t0, []byte(secretPhoto))}}, t0)
+	if got := bot.KindOf(err); got != bot.Invalid {
+		t.Errorf("Apply(attachment) without a keyring: KindOf(%v) = %v, want %v", err, got, bot.Invalid)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatalf("Rollback: %v", err)
 	}
 	calls := []struct {
 		name string
@@ -193,6 +231,8 @@ func testNoKeyring(t *testing.T, impl Sealed) {
 		{"Ticket", func() error { _, err := bare.Ticket(ctx, "KS-PRIV1"); return err }},
 		{"Events", func() error { _, err := bare.Events(ctx, "KS-PRIV1"); return err }},
 		{"Outbox", func() error { _, err := bare.Outbox(ctx); return err }},
+		{"Attachments", func() error { _, err := bare.Attachments(ctx, "KS-PRIV1"); return err }},
+		{"Attachment", func() error { _, err := bare.Attachment(ctx, fx.Attachments[0].ID); return err }},
 		{"TicketsByReporter", func() error { _, err := bare.TicketsByReporter(ctx, bot.SMS, secretReporter); return err }},
 		{"SentTo", func() error { _, err := bare.SentTo(ctx, bot.SMS, secretReporter); return err }},
 		{"EraseTicket", func() error { _, err := bare.EraseTicket(ctx, "KS-PRIV1", t0, "admin"); return err }},
@@ -303,6 +343,7 @@ func testErase(t *testing.T, impl Sealed) {
 			{Channel: bot.SMS, To: secretReporter, Body: "Kode Anda KS-PRIV2", Purpose: bot.PurposeReply, TicketCode: "KS-PRIV2", CreatedAt: t0},
 			{Channel: bot.SMS, To: secretReporter, Body: "Balasan tertunda", Purpose: bot.PurposeReply, CreatedAt: t0},
 		},
+		Attachments: []bot.Attachment{file("KS-PRIV2", secretReporter, "wamid.PRIV4", 0, t0, []byte("foto tiket lain"))},
 	}
 	apply(t, s, other, t0.Add(time.Hour))
 	if err := s.Settle(ctx, []bot.Delivery{{ID: c.Outbox[0].ID, ProviderID: "SM-E1"}}); err != nil {
@@ -316,8 +357,9 @@ func testErase(t *testing.T, impl Sealed) {
 	}
 	// The ticket; its note, relays and created event (not its status
 	// change); its four messages, the reply about no ticket, and the
-	// pending reply about no ticket.
-	if want := (seal.Counts{Tickets: 1, Events: 4, Outbox: 6}); n != want {
+	// pending reply about no ticket; its photo and the reporter's location
+	// that belonged to no ticket yet.
+	if want := (seal.Counts{Tickets: 1, Events: 4, Outbox: 6, Attachments: 2}); n != want {
 		t.Errorf("EraseTicket counts = %+v, want %+v", n, want)
 	}
 
@@ -375,6 +417,17 @@ func testErase(t *testing.T, impl Sealed) {
 	if ids, err := s.SentTo(ctx, bot.SMS, secretReporter); err != nil || len(ids) != 0 {
 		t.Errorf("SentTo after erasure = %v, %v; want none", ids, err)
 	}
+	if as, err := s.Attachments(ctx, "KS-PRIV1"); err != nil || len(as) != 0 {
+		t.Errorf("Attachments after erasure = %+v, %v; want none", as, err)
+	}
+	for _, a := range c.Attachments[:2] {
+		if _, err := s.Attachment(ctx, a.ID); bot.KindOf(err) != bot.NotFound {
+			t.Errorf("Attachment(%d) after erasure: KindOf(%v) = %v, want %v", a.ID, err, bot.KindOf(err), bot.NotFound)
+		}
+	}
+	// Someone else's file, and the other ticket's, stay.
+	checkAttachment(t, s, c.Attachments[2], "")
+	checkAttachment(t, s, other.Attachments[0], "KS-PRIV2")
 	dump := impl.Dump(t, s)
 	assertNoSecrets(t, dump)
 
@@ -428,6 +481,16 @@ func testPurge(t *testing.T, impl Sealed) {
 		bot.Outbound{Channel: bot.SMS, To: secretReporter, Body: "Periksa: " + secretDesc, Purpose: bot.PurposeReply, CreatedAt: old},
 		bot.Outbound{Channel: bot.SMS, To: secretReporter, Body: "tertunda", Purpose: bot.PurposeReply, CreatedAt: old},
 		bot.Outbound{Channel: bot.SMS, To: secretReporter, Body: "baru", Purpose: bot.PurposeReply, CreatedAt: recent})
+	// Files of purged tickets go with them; those of kept tickets stay,
+	// however old. Files of no ticket are PurgeAttachments's.
+	c.Attachments = []bot.Attachment{
+		file("KS-OLD01", secretReporter, "wamid.PA1", 0, t0, []byte(secretPhoto)),
+		file("KS-OLD02", secretReporter, "wamid.PA2", 0, t0, []byte(secretPhoto)),
+		file("KS-NEW01", secretReporter, "wamid.PA3", 0, t0, []byte(secretPhoto)),
+		file("KS-OPEN1", secretReporter, "wamid.PA4", 0, old, []byte(secretPhoto)),
+		file("", secretReporter, "wamid.PA5", 0, old, []byte(secretLocation)),
+		file("", secretReporter, "wamid.PA6", 0, recent, []byte(secretLocation)),
+	}
 	apply(t, s, c, t0)
 	var ds []bot.Delivery
 	for i, m := range c.Outbox {
@@ -440,7 +503,7 @@ func testPurge(t *testing.T, impl Sealed) {
 	}
 
 	before := snapshot(t, s)
-	want := seal.Counts{Tickets: 3, Events: 6, Outbox: 4}
+	want := seal.Counts{Tickets: 3, Events: 6, Outbox: 4, Attachments: 2}
 	n, err := s.Purge(ctx, cut, true)
 	if err != nil || n != want {
 		t.Fatalf("Purge(dry run) = %+v, %v; want %+v", n, err, want)
@@ -494,6 +557,30 @@ func testPurge(t *testing.T, impl Sealed) {
 	if ts, err := s.TicketsByReporter(ctx, bot.SMS, secretReporter); err != nil || len(ts) != len(c.Tickets)-len(purged) {
 		t.Errorf("TicketsByReporter after purge: %d tickets, %v; want %d", len(ts), err, len(c.Tickets)-len(purged))
 	}
+	for _, a := range c.Attachments {
+		_, err := s.Attachment(ctx, a.ID)
+		if gone := purged[a.TicketCode]; gone != (bot.KindOf(err) == bot.NotFound) || (!gone && err != nil) {
+			t.Errorf("Attachment(%d) of ticket %q after purge: %v; want purged = %v", a.ID, a.TicketCode, err, gone)
+		}
+	}
+
+	// Files whose report was never filed, received before the cut.
+	pending := c.Attachments[4]
+	if n, err := s.PurgeAttachments(ctx, cut, true); err != nil || n != 1 {
+		t.Fatalf("PurgeAttachments(dry run) = %d, %v; want 1", n, err)
+	}
+	checkAttachment(t, s, pending, "")
+	if n, err := s.PurgeAttachments(ctx, cut, false); err != nil || n != 1 {
+		t.Fatalf("PurgeAttachments = %d, %v; want 1", n, err)
+	}
+	if n, err := s.PurgeAttachments(ctx, cut, false); err != nil || n != 0 {
+		t.Errorf("PurgeAttachments again = %d, %v; want 0", n, err)
+	}
+	if _, err := s.Attachment(ctx, pending.ID); bot.KindOf(err) != bot.NotFound {
+		t.Errorf("Attachment(%d) after PurgeAttachments: KindOf(%v) = %v, want %v", pending.ID, err, bot.KindOf(err), bot.NotFound)
+	}
+	checkAttachment(t, s, c.Attachments[3], "KS-OPEN1")
+	checkAttachment(t, s, c.Attachments[5], "")
 }
 
 // snapshot reads everything the store gives back.
@@ -511,6 +598,17 @@ func snapshot(t *testing.T, s bot.Store) []any {
 			t.Fatal(err)
 		}
 		out = append(out, es)
+		as, err := s.Attachments(ctx, tk.Code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, as)
+		for _, a := range as {
+			if a, err = s.Attachment(ctx, a.ID); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, a)
+		}
 	}
 	ob, err := s.Outbox(ctx)
 	if err != nil {
@@ -523,7 +621,7 @@ func testRotate(t *testing.T, impl Sealed) {
 	ctx := ctxFor(t)
 	k1 := Keyring(t, 1)
 	s1 := impl.Open(t, k1)
-	privateFixture(t, s1)
+	fx := privateFixture(t, s1)
 	apply(t, s1, &bot.Changes{Tickets: []bot.Ticket{privateTicket("KS-PRIV3", secretOther, bot.WhatsApp, t0.Add(time.Hour))}}, t0)
 	want := snapshot(t, s1)
 
@@ -537,8 +635,10 @@ func testRotate(t *testing.T, impl Sealed) {
 		t.Fatalf("before rotation, the new ring reads %+v, want %+v", got, want)
 	}
 	// Written during rotation: under the new key already.
-	apply(t, s2, &bot.Changes{Outbox: []bot.Outbound{{Channel: bot.SMS, To: secretOther, Body: "baru",
-		Purpose: bot.PurposeReply, CreatedAt: t0}}}, t0)
+	during := &bot.Changes{Outbox: []bot.Outbound{{Channel: bot.SMS, To: secretOther, Body: "baru",
+		Purpose: bot.PurposeReply, CreatedAt: t0}},
+		Attachments: []bot.Attachment{file("KS-PRIV3", secretOther, "wamid.ROT1", 0, t0, []byte("foto baru"))}}
+	apply(t, s2, during, t0)
 	want = snapshot(t, s2)
 
 	n, err := s2.Rotate(ctx, 2) // small batches: several pages
@@ -546,9 +646,9 @@ func testRotate(t *testing.T, impl Sealed) {
 		t.Fatalf("Rotate: %v", err)
 	}
 	// Two tickets; the fixture's five events with detail (the other's
-	// have none); five outbox messages (not the one written under the new
-	// key).
-	if wantN := (seal.Counts{Tickets: 2, Events: 5, Outbox: 5}); n != wantN {
+	// have none); five outbox messages and three files (not those written
+	// under the new key).
+	if wantN := (seal.Counts{Tickets: 2, Events: 5, Outbox: 5, Attachments: 3}); n != wantN {
 		t.Errorf("Rotate = %+v, want %+v", n, wantN)
 	}
 	if n, err := s2.Rotate(ctx, 2); err != nil || n != (seal.Counts{}) {
@@ -564,5 +664,50 @@ func testRotate(t *testing.T, impl Sealed) {
 	if err != nil || len(ts) != 1 || ts[0].Code != "KS-PRIV3" {
 		t.Errorf("TicketsByReporter after rotation = %v, %v; want KS-PRIV3", ts, err)
 	}
+	// Files of no ticket too; and the old key alone no longer opens any.
+	old := impl.Reopen(t, s1, k1)
+	for _, a := range fx.Attachments[1:] {
+		checkAttachment(t, s3, a, "")
+		if _, err := old.Attachment(ctx, a.ID); err == nil {
+			t.Errorf("Attachment(%d) under the old key alone after rotation = nil error, want one", a.ID)
+		}
+	}
 	assertNoSecrets(t, impl.Dump(t, s3))
+}
+
+// testRotateFiles rotates files that do not fit in memory at once: Rotate
+// reads them a few at a time, and each reads back whole.
+func testRotateFiles(t *testing.T, impl Sealed) {
+	ctx := ctxFor(t)
+	k1 := Keyring(t, 1)
+	s1 := impl.Open(t, k1)
+	c := &bot.Changes{}
+	for i := range 3 {
+		c.Attachments = append(c.Attachments, file("", secretReporter, "wamid.BIG", i, t0, randomBytes(7<<20)))
+	}
+	apply(t, s1, c, t0)
+
+	s2 := impl.Reopen(t, s1, Keyring(t, 2, 1))
+	if n, err := s2.Rotate(ctx, 10); err != nil || n != (seal.Counts{Attachments: 3}) {
+		t.Fatalf("Rotate = %+v, %v; want the three files", n, err)
+	}
+	if n, err := s2.Rotate(ctx, 10); err != nil || n != (seal.Counts{}) {
+		t.Errorf("Rotate again = %+v, %v; want nothing to do", n, err)
+	}
+	s3 := impl.Reopen(t, s1, Keyring(t, 2))
+	for _, a := range c.Attachments {
+		checkAttachment(t, s3, a, "")
+		if _, err := impl.Reopen(t, s1, k1).Attachment(ctx, a.ID); err == nil {
+			t.Errorf("Attachment(%d) under the old key alone after rotation = nil error, want one", a.ID)
+		}
+	}
+	// The senders' lookup hashes are the same under every key: the
+	// report filed now finds its files.
+	apply(t, s3, &bot.Changes{
+		Tickets: []bot.Ticket{privateTicket("KS-BIG01", secretReporter, bot.WhatsApp, t0)},
+		Links:   []bot.AttachmentLink{{TicketCode: "KS-BIG01", Channel: bot.WhatsApp, Sender: secretReporter, Since: t0}},
+	}, t0)
+	if as, err := s3.Attachments(ctx, "KS-BIG01"); err != nil || len(as) != 3 || as[0].Sender != secretReporter {
+		t.Errorf("Attachments(KS-BIG01) after rotation = %d files, %v; want the three from the reporter", len(as), err)
+	}
 }

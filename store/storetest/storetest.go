@@ -1,6 +1,7 @@
 // Package storetest is the contract every bot.Store implementation passes:
 // dedupe of inbound IDs, tickets and their events read back as written, the
-// outbox's leases, retries and delivery reports.
+// outbox's leases, retries and delivery reports, attachments and their
+// linking to tickets.
 //
 // An implementation's test calls Run with a function that returns an empty
 // store (freshly migrated or truncated) for each subtest.
@@ -53,6 +54,10 @@ func Run(t *testing.T, open func(t *testing.T) bot.Store) {
 		{"DueTicketsRolledBack", testDueTicketsRolledBack},
 		{"ClaimDigest", testClaimDigest},
 		{"LateCount", testLateCount},
+		{"AttachmentsReadBack", testAttachmentsReadBack},
+		{"AttachmentLinks", testAttachmentLinks},
+		{"AttachmentsUnknown", testAttachmentsUnknown},
+		{"AttachmentRepeat", testAttachmentRepeat},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
