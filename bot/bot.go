@@ -92,6 +92,7 @@ const (
 	PurposeRelay    Purpose = "relay"    // an officer's message to a reporter, or the answer back
 	PurposeProgress Purpose = "progress" // a reporter told their ticket moved on
 	PurposeAlert    Purpose = "alert"    // supervisors told that a notification could not be delivered
+	PurposeFile     Purpose = "file"     // a ticket's file sent to the officer who asked for it
 )
 
 // Outbound is one message the service sends. It is written to the outbox in
@@ -103,6 +104,9 @@ type Outbound struct {
 	Body       string
 	Purpose    Purpose
 	TicketCode string // empty when the message concerns no ticket
+	// Attachment is the ID of a kept file sent with Body as its caption;
+	// 0 for a text. Only the WhatsApp channel sends files.
+	Attachment int64
 	Attempts   int
 	CreatedAt  time.Time
 }

@@ -31,16 +31,18 @@ var verbs = map[string]string{
 	"rekap": "rekap", "summary": "rekap",
 	"terlambat": "terlambat", "late": "terlambat",
 	"petugas": "petugas", "officers": "petugas",
+	"lampiran": "lampiran", "files": "lampiran", "berkas": "lampiran", "foto": "lampiran",
 }
 
 // needsCode lists the verbs that act on one ticket, with their usage.
 var needsCode = map[string]string{
-	"terima":  "TERIMA <kode>",
-	"info":    "INFO <kode>",
-	"catat":   "CATAT <kode> <catatan>",
-	"balas":   "BALAS <kode> <pesan>",
-	"selesai": "SELESAI <kode> <ringkasan>",
-	"alihkan": "ALIHKAN <kode> <nama petugas>",
+	"terima":   "TERIMA <kode>",
+	"info":     "INFO <kode>",
+	"catat":    "CATAT <kode> <catatan>",
+	"balas":    "BALAS <kode> <pesan>",
+	"selesai":  "SELESAI <kode> <ringkasan>",
+	"alihkan":  "ALIHKAN <kode> <nama petugas>",
+	"lampiran": "LAMPIRAN <kode>",
 }
 
 // ParseCommand reads an officer's message: case-insensitive, forgiving about
@@ -85,7 +87,8 @@ func isPrefix(s string) bool {
 
 // commandHelp is BANTUAN for officers: two SMS at most.
 const commandHelp = "Perintah: TERIMA kode | INFO kode | CATAT kode teks | BALAS kode pesan | " +
-	"STATUS kode dinilai/didampingi/dirujuk/selesai | SELESAI kode ringkasan | ALIHKAN kode nama | TIKET"
+	"STATUS kode dinilai/didampingi/dirujuk/selesai | SELESAI kode ringkasan | ALIHKAN kode nama | TIKET | " +
+	"LAMPIRAN kode"
 
 const supervisorHelp = " | Pimpinan: STATUS kode | REKAP / REKAP MINGGU / REKAP BULAN | TERLAMBAT | PETUGAS"
 
@@ -233,6 +236,19 @@ func (s *Service) command(ctx context.Context, w *work, o Officer, c Command, m 
 		}
 		reply(s.details(t, evs, files, now))
 		event(t, "viewed", "") // who read a report is part of its history
+	case "lampiran":
+		if !s.mayRead(o, t) {
+			reply(t.Code + " ditangani petugas lain. Hubungi pimpinan.")
+			return nil
+		}
+		files, err := s.cfg.Store.Attachments(ctx, t.Code)
+		if err != nil {
+			return err
+		}
+		s.sendFiles(t, files, m, now, ch, reply)
+		if len(files) > 0 && m.Channel == WhatsApp {
+			event(t, "files_sent", fmt.Sprintf("%d", min(len(files), maxFilesSent)))
+		}
 	case "catat":
 		if c.Arg == "" {
 			reply("Format: " + needsCode["catat"])
@@ -425,7 +441,7 @@ func (s *Service) details(t *Ticket, evs []Event, files []Attachment, now time.T
 		for i, a := range files {
 			fs[i].Kind = a.Kind
 		}
-		fmt.Fprintf(&b, "\nLampiran: %d (%s), lihat di kantor", len(files), fileNames(fs))
+		fmt.Fprintf(&b, "\nLampiran: %d (%s), LAMPIRAN %s", len(files), fileNames(fs), t.Code)
 	}
 	if n := len(evs); n > 0 {
 		b.WriteString("\nRiwayat:")

@@ -60,3 +60,36 @@ func byteSize(n int) string {
 	}
 	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 }
+
+// maxFilesSent bounds the files one LAMPIRAN sends.
+const maxFilesSent = 10
+
+// sendFiles answers LAMPIRAN: on WhatsApp, a list of the ticket's files
+// then each file, with a caption saying which it is; on SMS, which cannot
+// carry files, the list and where to see them.
+func (s *Service) sendFiles(t *Ticket, files []Attachment, m Inbound, now time.Time, ch *Changes, reply func(string)) {
+	if len(files) == 0 {
+		reply(t.Code + " tidak punya lampiran.")
+		return
+	}
+	fs := make([]File, len(files))
+	for i, a := range files {
+		fs[i].Kind = a.Kind
+	}
+	list := fmt.Sprintf("%s: %d lampiran (%s).", t.Code, len(files), fileNames(fs))
+	if m.Channel != WhatsApp {
+		reply(list + " Berkas hanya bisa dikirim lewat WhatsApp; atau lihat di kantor.")
+		return
+	}
+	n := min(len(files), maxFilesSent)
+	if n < len(files) {
+		list += fmt.Sprintf(" Dikirim %d pertama; sisanya lihat di kantor.", n)
+	}
+	reply(list)
+	for i, a := range files[:n] {
+		ch.Outbox = append(ch.Outbox, Outbound{Channel: WhatsApp, To: m.From, Purpose: PurposeFile, TicketCode: t.Code,
+			Attachment: a.ID, CreatedAt: now,
+			Body: fmt.Sprintf("[%s] %d/%d %s, %s", t.Code, i+1, len(files), FileName(a.Kind),
+				a.Received.In(WITA).Format("02/01 15:04"))})
+	}
+}

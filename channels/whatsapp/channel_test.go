@@ -139,6 +139,7 @@ func newHarness(t *testing.T, opts ...option) *harness {
 			Contacts:     whatsapp.NewContacts([]string{officer}, contacts),
 			PerRecipient: whatsapp.Rate{Interval: time.Millisecond, Burst: 10},
 			Overall:      whatsapp.Rate{Interval: time.Millisecond, Burst: 100},
+			Files:        pg.Attachment,
 		},
 		Statuses:     pg,
 		OnDown:       h.down,

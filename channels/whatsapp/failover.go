@@ -46,6 +46,10 @@ func (f *Failover) Send(ctx context.Context, m bot.Outbound) (string, error) {
 	}
 	sms := m
 	sms.Channel = bot.SMS
+	if m.Attachment != 0 { // SMS carries no file: say where it is
+		sms.Attachment = 0
+		sms.Body += " (berkas hanya bisa dikirim lewat WhatsApp; lihat di kantor)"
+	}
 	return f.SMS.Send(ctx, sms)
 }
 

@@ -217,6 +217,23 @@ func (f *fakeClient) Download(ctx context.Context, msg whatsmeow.DownloadableMes
 	return append([]byte(nil), data...), nil
 }
 
+// Upload puts the file on the fake media servers, where Download finds it.
+func (f *fakeClient) Upload(ctx context.Context, data []byte, kind whatsmeow.MediaType) (whatsmeow.UploadResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	path := fmt.Sprintf("/up/%d", len(f.media))
+	f.media[path] = append([]byte(nil), data...)
+	return whatsmeow.UploadResponse{URL: "https://mmg.whatsapp.net" + path, DirectPath: path,
+		MediaKey: []byte("k"), FileSHA256: []byte("s"), FileEncSHA256: []byte("e"), FileLength: uint64(len(data))}, nil
+}
+
+// media returns what is on the fake media servers at path.
+func (f *fakeClient) mediaAt(path string) []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.media[path]
+}
+
 // putMedia places data on the fake media servers and returns its path.
 func (f *fakeClient) putMedia(path string, data []byte) string {
 	f.mu.Lock()

@@ -186,3 +186,59 @@ func TestFetchFailures(t *testing.T) {
 		t.Errorf("pipeline got %d messages, want 2", len(got))
 	}
 }
+
+// An officer on WhatsApp asks for a ticket's files and gets each as what it
+// is, with a caption; a location comes as text. The request is part of the
+// ticket's history.
+func TestOfficerGetsFiles(t *testing.T) {
+	h := newHarness(t)
+	photo, voice := []byte("\xff\xd8\xff a bruise"), []byte("OggS the story")
+	h.fake.putMedia("/v/p", photo)
+	h.fake.putMedia("/v/v", voice)
+	h.say("E", "halo", "tolong saya dipukul suami") // an urgent ticket now
+	tk := h.onlyTicket()
+	for i, m := range []*waE2E.Message{photoMsg("/v/p", "", len(photo)), voiceNote("/v/v", len(voice)),
+		locationMsg(-8.6, 120.5, "Rumah")} {
+		if !h.fake.emit(dm("F"+string(rune('a'+i)), citizen, m)) {
+			t.Fatal("not acknowledged")
+		}
+	}
+	h.settle()
+	before := len(h.fake.Sent())
+	staff := strings.TrimPrefix(officer, "+")
+	if !h.fake.emit(dm("O1", staff, text("lampiran "+tk.Code))) {
+		t.Fatal("command not acknowledged")
+	}
+	h.settle()
+	var got []sent
+	for _, s := range h.fake.Sent()[before:] {
+		if s.To == pn(staff) {
+			got = append(got, s)
+		}
+	}
+	if len(got) != 4 {
+		t.Fatalf("officer got %d messages, want the list and 3 files", len(got))
+	}
+	if want := tk.Code + ": 3 lampiran (foto, pesan suara, lokasi)."; got[0].Text() != want {
+		t.Errorf("list = %q, want %q", got[0].Text(), want)
+	}
+	img := got[1].Msg.GetImageMessage()
+	if img == nil || !bytes.Equal(h.fake.mediaAt(img.GetDirectPath()), photo) ||
+		!strings.HasPrefix(img.GetCaption(), "["+tk.Code+"] 1/3 foto") || img.GetMimetype() != "image/jpeg" {
+		t.Errorf("first file = %v, want the photo with its caption", got[1].Msg)
+	}
+	audio := got[2].Msg.GetAudioMessage()
+	if audio == nil || !audio.GetPTT() || !bytes.Equal(h.fake.mediaAt(audio.GetDirectPath()), voice) {
+		t.Errorf("second file = %v, want the voice note", got[2].Msg)
+	}
+	if loc := got[3].Text(); !strings.Contains(loc, "3/3 lokasi") || !strings.Contains(loc, "Lokasi: -8.600000,120.500000 (Rumah)") {
+		t.Errorf("third file = %q, want the location as text", loc)
+	}
+	evs, err := h.pg.Events(context.Background(), tk.Code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := evs[len(evs)-1]; last.Type != "files_sent" || last.Actor != officer || last.Detail != "3" {
+		t.Errorf("last event = %+v, want the officer's files_sent 3", last)
+	}
+}

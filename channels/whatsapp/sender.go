@@ -41,6 +41,10 @@ type SenderConfig struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Logger receives warnings; nil discards them.
 	Logger *slog.Logger
+	// Files reads a kept file, for messages that send one
+	// (bot.Outbound.Attachment); bot.Store.Attachment is the real one.
+	// Nil refuses such messages.
+	Files func(ctx context.Context, id int64) (bot.Attachment, error)
 }
 
 // Sender sends bot.Outbound messages on WhatsApp and wipes chats. It
@@ -151,7 +155,13 @@ func (s *Sender) Send(ctx context.Context, m bot.Outbound) (string, error) {
 			return "", bot.E(op, bot.Temporary, err)
 		}
 	}
-	resp, err := cli.SendMessage(ctx, to, s.text(m.To, m.Body), whatsmeow.SendRequestExtra{ID: messageID(m)})
+	msg := s.text(m.To, m.Body)
+	if m.Attachment != 0 {
+		if msg, err = s.file(ctx, cli, m); err != nil {
+			return "", err
+		}
+	}
+	resp, err := cli.SendMessage(ctx, to, msg, whatsmeow.SendRequestExtra{ID: messageID(m)})
 	if err != nil {
 		return "", classify(op, err)
 	}

@@ -313,3 +313,32 @@ func TestFailover(t *testing.T) {
 		})
 	}
 }
+
+// A file that cannot go on WhatsApp reaches staff by SMS as its caption,
+// saying where the file is; a file that is gone fails for good.
+func TestFileFailover(t *testing.T) {
+	wa := &fakeSender{err: bot.E("x", bot.Temporary, whatsapp.ErrNotConnected)}
+	sms := &fakeSender{id: "SM1"}
+	f := &whatsapp.Failover{WhatsApp: wa, SMS: sms, IsStaff: func(string) bool { return true }}
+	if _, err := f.Send(context.Background(), bot.Outbound{ID: 1, Channel: bot.WhatsApp, To: officer,
+		Body: "[KS-7HQ4XM] 1/1 foto", Purpose: bot.PurposeFile, Attachment: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if m := sms.msgs[0]; m.Attachment != 0 || !strings.HasPrefix(m.Body, "[KS-7HQ4XM] 1/1 foto (berkas hanya bisa dikirim lewat WhatsApp") {
+		t.Errorf("sms = %+v, want the caption and where the file is", m)
+	}
+
+	fake := newFake(office)
+	fake.autoLogin = false
+	fake.Connect()
+	s := whatsapp.NewSender(whatsapp.SenderConfig{Client: func() whatsapp.Client { return fake },
+		Contacts: whatsapp.NewContacts([]string{officer}, nil),
+		Files: func(context.Context, int64) (bot.Attachment, error) {
+			return bot.Attachment{}, bot.E("test", bot.NotFound, errors.New("no such file"))
+		}})
+	_, err := s.Send(context.Background(), bot.Outbound{ID: 2, Channel: bot.WhatsApp, To: officer, Body: "x",
+		Purpose: bot.PurposeFile, Attachment: 8})
+	if bot.KindOf(err) != bot.Permanent || len(fake.Sent()) != 0 {
+		t.Errorf("send of an erased file = %v (sent %d), want a permanent error and nothing sent", err, len(fake.Sent()))
+	}
+}

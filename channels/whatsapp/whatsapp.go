@@ -57,6 +57,10 @@ type Client interface {
 	// servers.
 	Download(ctx context.Context, msg whatsmeow.DownloadableMessage) ([]byte, error)
 
+	// Upload encrypts a file and puts it on WhatsApp's media servers,
+	// for a message that sends it.
+	Upload(ctx context.Context, plaintext []byte, appInfo whatsmeow.MediaType) (whatsmeow.UploadResponse, error)
+
 	// PNForLID looks up the phone-number JID of a LID (@lid) in the
 	// device store; it returns an empty JID when none is known.
 	PNForLID(ctx context.Context, lid types.JID) (types.JID, error)

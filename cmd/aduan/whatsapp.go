@@ -287,8 +287,9 @@ func whatsappLogout(ctx context.Context, e env, wa *waStore) error {
 // cannot be brought up to date.
 //
 // onDown and onUp (at most one) become the channel's OnDown and OnUp.
+// store records read receipts and gives the files officers ask for.
 func startWhatsApp(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, pipeline whatsapp.Pipeline,
-	statuses whatsapp.StatusRecorder, sms bot.Sender, log *slog.Logger, onDown func(reason string), onUp ...func(),
+	store whatsappStore, sms bot.Sender, log *slog.Logger, onDown func(reason string), onUp ...func(),
 ) (sender bot.Sender, state func() string, stop func(), err error) {
 	if !cfg.WhatsApp.Enabled {
 		return nil, func() string { return "disabled" }, func() {}, nil
@@ -326,8 +327,9 @@ func startWhatsApp(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, 
 			PerRecipient: whatsapp.Rate{Interval: p.PerRecipient.Std(), Burst: p.PerRecipientBurst},
 			Overall:      whatsapp.Rate{Interval: p.Overall.Std(), Burst: p.OverallBurst},
 			Typing:       cfg.WhatsApp.Typing.Std(),
+			Files:        store.Attachment,
 		},
-		Statuses:      statuses,
+		Statuses:      store,
 		OnDown:        onDown,
 		OnUp:          up,
 		Logger:        log,
@@ -350,6 +352,12 @@ func startWhatsApp(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, 
 		sender = &whatsapp.Failover{WhatsApp: ch.Sender(), SMS: sms, IsStaff: contacts.IsStaff, Up: ch.Up, Logger: log}
 	}
 	return sender, func() string { return string(ch.State()) }, stop, nil
+}
+
+// whatsappStore is what the WhatsApp channel needs of the store.
+type whatsappStore interface {
+	whatsapp.StatusRecorder
+	Attachment(ctx context.Context, id int64) (bot.Attachment, error)
 }
 
 // wipeDelay is how long a chat wipe waits after HAPUS, so that the last

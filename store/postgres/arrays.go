@@ -120,6 +120,15 @@ func (a *arrays) texts(n int, at func(i int) string) []byte {
 	return a.close()
 }
 
+// ints writes a bigint[] literal of n elements.
+func (a *arrays) ints(n int, at func(i int) int64) []byte {
+	a.open()
+	for i := range n {
+		a.int(at(i))
+	}
+	return a.close()
+}
+
 // timesOrNull writes a timestamptz[] literal of n elements, NULL for the
 // zero time.
 func (a *arrays) timesOrNull(n int, at func(i int) time.Time) []byte {

@@ -24,9 +24,10 @@ WITH due AS (
 	UPDATE outbox o SET next_attempt_at = $2
 	FROM due WHERE o.id = due.id
 	RETURNING o.id, o.channel, o.recipient, o.body, o.purpose, coalesce(o.ticket_code, '') AS ticket_code, o.attempts,
-		o.created_at, due.next_attempt_at AS was_due
+		o.created_at, coalesce(o.attachment_id, 0) AS attachment_id, due.next_attempt_at AS was_due
 )
-SELECT id, channel, recipient, body, purpose, ticket_code, attempts, created_at FROM leased ORDER BY was_due, id`
+SELECT id, channel, recipient, body, purpose, ticket_code, attempts, created_at, attachment_id
+FROM leased ORDER BY was_due, id`
 
 // DueOutbound leases up to limit pending messages due at now, longest due
 // first, until now+lease.
@@ -45,7 +46,8 @@ func (s *Store) DueOutbound(ctx context.Context, now time.Time, lease time.Durat
 		to, body []byte
 		o        = s.opener()
 	)
-	_, err = pgx.ForEachRow(rows, []any{&m.ID, &m.Channel, &to, &body, &m.Purpose, &m.TicketCode, &m.Attempts, &m.CreatedAt}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&m.ID, &m.Channel, &to, &body, &m.Purpose, &m.TicketCode, &m.Attempts, &m.CreatedAt,
+		&m.Attachment}, func() error {
 		var err error
 		if m.To, m.Body, err = o.Outbound(to, body, m.TicketCode); err != nil {
 			return fmt.Errorf("outbox message %d: %w", m.ID, err)
@@ -141,7 +143,7 @@ func (s *Store) Outbox(ctx context.Context) ([]bot.OutboxEntry, error) {
 	const op = "postgres.Outbox"
 	rows, err := s.pool.Query(ctx, `
 SELECT id, channel, recipient, body, purpose, coalesce(ticket_code, ''), attempts, created_at,
-	state, coalesce(provider_id, ''), last_error, delivery_status, sent_at
+	coalesce(attachment_id, 0), state, coalesce(provider_id, ''), last_error, delivery_status, sent_at
 FROM outbox ORDER BY id`)
 	if err != nil {
 		return nil, wrap(op, err)
@@ -154,7 +156,7 @@ FROM outbox ORDER BY id`)
 		o        = s.opener()
 	)
 	_, err = pgx.ForEachRow(rows, []any{&e.ID, &e.Channel, &to, &body, &e.Purpose, &e.TicketCode, &e.Attempts,
-		&e.CreatedAt, &e.State, &e.ProviderID, &e.LastError, &e.DeliveryStatus, &sentAt}, func() error {
+		&e.CreatedAt, &e.Attachment, &e.State, &e.ProviderID, &e.LastError, &e.DeliveryStatus, &sentAt}, func() error {
 		var err error
 		if e.To, e.Body, err = o.Outbound(to, body, e.TicketCode); err != nil {
 			return fmt.Errorf("outbox message %d: %w", e.ID, err)

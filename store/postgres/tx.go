@@ -131,11 +131,13 @@ ORDER BY ord`
 	// The id column's default is evaluated as rows are inserted, in slice
 	// order, so sorting the returned IDs gives them in slice order.
 	insertOutboxSQL = `
-INSERT INTO outbox (channel, recipient, recipient_hash, body, purpose, ticket_code, created_at, next_attempt_at)
-SELECT channel, recipient, recipient_hash, body, purpose, NULLIF(ticket_code, ''), created_at, $8::timestamptz
+INSERT INTO outbox (channel, recipient, recipient_hash, body, purpose, ticket_code, created_at, attachment_id,
+	next_attempt_at)
+SELECT channel, recipient, recipient_hash, body, purpose, NULLIF(ticket_code, ''), created_at, NULLIF(attachment_id, 0),
+	$9::timestamptz
 FROM unnest($1::text::text[], $2::text::bytea[], $3::text::bytea[], $4::text::bytea[], $5::text::text[],
-	$6::text::text[], $7::text::timestamptz[])
-	WITH ORDINALITY AS u(channel, recipient, recipient_hash, body, purpose, ticket_code, created_at, ord)
+	$6::text::text[], $7::text::timestamptz[], $8::text::int8[])
+	WITH ORDINALITY AS u(channel, recipient, recipient_hash, body, purpose, ticket_code, created_at, attachment_id, ord)
 ORDER BY ord
 RETURNING id`
 )
@@ -214,6 +216,7 @@ func (t *Tx) Apply(ctx context.Context, c *bot.Changes, claimedUntil time.Time) 
 			a.texts(len(ms), func(i int) string { return string(ms[i].Purpose) }),
 			a.texts(len(ms), func(i int) string { return ms[i].TicketCode }),
 			a.times(len(ms), func(i int) time.Time { return ms[i].CreatedAt }),
+			a.ints(len(ms), func(i int) int64 { return ms[i].Attachment }),
 			claimedUntil,
 		)
 	}

@@ -219,7 +219,8 @@ func (s *Store) DueOutbound(ctx context.Context, now time.Time, lease time.Durat
 	}
 	defer tx.Rollback()
 	rows, err := tx.QueryContext(ctx, `
-SELECT id, channel, recipient, body, purpose, coalesce(ticket_code, ''), attempts, created_at
+SELECT id, channel, recipient, body, purpose, coalesce(ticket_code, ''), attempts, created_at,
+	coalesce(attachment_id, 0)
 FROM outbox
 WHERE state = 'pending' AND next_attempt_at <= ?
 ORDER BY next_attempt_at, id
@@ -237,7 +238,8 @@ LIMIT ?`, micros(now), limit)
 			created  int64
 			to, body []byte
 		)
-		if err := rows.Scan(&m.ID, &m.Channel, &to, &body, &m.Purpose, &m.TicketCode, &m.Attempts, &created); err != nil {
+		if err := rows.Scan(&m.ID, &m.Channel, &to, &body, &m.Purpose, &m.TicketCode, &m.Attempts, &created,
+			&m.Attachment); err != nil {
 			rows.Close()
 			return nil, wrap(op, err)
 		}
@@ -356,7 +358,7 @@ func (s *Store) Outbox(ctx context.Context) ([]bot.OutboxEntry, error) {
 	const op = "sqlite.Outbox"
 	rows, err := s.db.QueryContext(ctx, `
 SELECT id, channel, recipient, body, purpose, coalesce(ticket_code, ''), attempts, created_at,
-	state, coalesce(provider_id, ''), last_error, delivery_status, sent_at
+	coalesce(attachment_id, 0), state, coalesce(provider_id, ''), last_error, delivery_status, sent_at
 FROM outbox ORDER BY id`)
 	if err != nil {
 		return nil, wrap(op, err)
@@ -374,7 +376,7 @@ FROM outbox ORDER BY id`)
 			to, body []byte
 		)
 		if err := rows.Scan(&e.ID, &e.Channel, &to, &body, &e.Purpose, &e.TicketCode, &e.Attempts, &created,
-			&e.State, &e.ProviderID, &e.LastError, &e.DeliveryStatus, &sentAt); err != nil {
+			&e.Attachment, &e.State, &e.ProviderID, &e.LastError, &e.DeliveryStatus, &sentAt); err != nil {
 			return nil, wrap(op, err)
 		}
 		var err error

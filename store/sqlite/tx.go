@@ -165,8 +165,9 @@ ON CONFLICT (address_hash) DO UPDATE SET at = excluded.at`, hash, micros(o.At))
 	}
 	if len(c.Outbox) > 0 {
 		st, err := t.tx.PrepareContext(ctx, `
-INSERT INTO outbox (channel, recipient, recipient_hash, body, purpose, ticket_code, created_at, next_attempt_at)
-VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?)`)
+INSERT INTO outbox (channel, recipient, recipient_hash, body, purpose, ticket_code, created_at, attachment_id,
+	next_attempt_at)
+VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?, NULLIF(?, 0), ?)`)
 		if err != nil {
 			return wrap(op, err)
 		}
@@ -184,7 +185,7 @@ VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?)`)
 			to := clone(z.Text(seal.PlaceRecipient, code, clean(m.To)))
 			hash := clone(z.Hash(clean(m.To)))
 			res, err := st.ExecContext(ctx, clean(string(m.Channel)), to, hash, z.Text(seal.PlaceBody, code, clean(m.Body)),
-				clean(string(m.Purpose)), code, micros(m.CreatedAt), micros(claimedUntil))
+				clean(string(m.Purpose)), code, micros(m.CreatedAt), m.Attachment, micros(claimedUntil))
 			if err != nil {
 				return wrap(op, fmt.Errorf("insert outbox message: %w", err))
 			}

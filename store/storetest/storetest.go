@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) bot.Store) {
 		{"ClaimedOutboxNotDue", testClaimedOutboxNotDue},
 		{"DueOutboundLeases", testDueOutboundLeases},
 		{"DueOutboundOrderAndLimit", testDueOutboundOrderAndLimit},
+		{"OutboxAttachment", testOutboxAttachment},
 		{"Settle", testSettle},
 		{"RecordStatus", testRecordStatus},
 		{"TicketsFilter", testTicketsFilter},
@@ -517,6 +518,43 @@ func testDueOutboundOrderAndLimit(t *testing.T, s bot.Store) {
 		got := due(t, s, t0, time.Minute, tt.limit)
 		if !reflect.DeepEqual(bodies(got), emptyIfNil(tt.want)) {
 			t.Errorf("call %d: DueOutbound(limit %d) = %v, want %v", i, tt.limit, bodies(got), tt.want)
+		}
+	}
+}
+
+// testOutboxAttachment checks that an outbox message's file reads back
+// from DueOutbound and Outbox, and a plain text's as 0. File 42 is not
+// stored: the outbox does not require it to be.
+func testOutboxAttachment(t *testing.T, s bot.Store) {
+	c := &bot.Changes{Outbox: []bot.Outbound{
+		{Channel: bot.WhatsApp, To: "+6281200000001", Body: "Foto laporan", Purpose: bot.PurposeFile, Attachment: 42, CreatedAt: t0},
+		{Channel: bot.WhatsApp, To: "+6281200000001", Body: "Teks biasa", Purpose: bot.PurposeReply, CreatedAt: t0},
+	}}
+	apply(t, s, c, t0)
+	want := map[int64]int64{c.Outbox[0].ID: 42, c.Outbox[1].ID: 0}
+
+	got := due(t, s, t0, time.Minute, 10)
+	if len(got) != len(want) {
+		t.Fatalf("DueOutbound = %v, want %d messages", bodies(got), len(want))
+	}
+	for _, m := range got {
+		if m.Attachment != want[m.ID] {
+			t.Errorf("DueOutbound message %d: Attachment = %d, want %d", m.ID, m.Attachment, want[m.ID])
+		}
+	}
+	out, err := s.Outbox(ctxFor(t))
+	if err != nil {
+		t.Fatalf("Outbox: %v", err)
+	}
+	if len(out) != len(want) {
+		t.Fatalf("Outbox has %d entries, want %d", len(out), len(want))
+	}
+	for _, e := range out {
+		if e.Attachment != want[e.ID] {
+			t.Errorf("Outbox entry %d: Attachment = %d, want %d", e.ID, e.Attachment, want[e.ID])
+		}
+		if e.ID == c.Outbox[0].ID && e.Purpose != bot.PurposeFile {
+			t.Errorf("Outbox entry %d: Purpose = %q, want %q", e.ID, e.Purpose, bot.PurposeFile)
 		}
 	}
 }

@@ -29,6 +29,9 @@ ALTER TABLE attachments ALTER COLUMN data SET STORAGE EXTERNAL;
 CREATE INDEX attachments_ticket_idx ON attachments (ticket_code, id);
 -- The files of a report not filed yet, found by their sender when it is.
 CREATE INDEX attachments_pending_idx ON attachments (channel, sender_hash, received_at) WHERE ticket_code IS NULL;
+-- The kept file an outbox message sends, Body its caption (NULL: none); no foreign key, an erased file fails the send.
+ALTER TABLE outbox ADD COLUMN attachment_id bigint;
 
 -- +goose Down
+ALTER TABLE outbox DROP COLUMN attachment_id;
 DROP TABLE attachments;
