@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -302,7 +303,7 @@ func testInbound(t *testing.T, c inboundCase) {
 	}
 	want := bot.Inbound{Channel: c.WantChannel, ExternalID: sid, From: c.WantFrom, To: c.WantTo,
 		Text: c.WantText, Media: 0, Received: epoch}
-	if got[0] != want {
+	if !reflect.DeepEqual(got[0], want) {
 		t.Fatalf("inbound = %+v, want %+v", got[0], want)
 	}
 
@@ -384,7 +385,7 @@ func TestStatusCallback(t *testing.T) {
 				return
 			}
 			want := statusReport{sid, "delivered", epoch}
-			if len(got) != 1 || got[0] != want {
+			if len(got) != 1 || !reflect.DeepEqual(got[0], want) {
 				t.Fatalf("recorded %v, want [%v]", got, want)
 			}
 			if n := len(s.Pipeline.received()); n != 0 {

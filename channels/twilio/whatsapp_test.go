@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 	"time"
 
@@ -51,7 +52,7 @@ func TestWhatsAppRoundTrip(t *testing.T) {
 	}
 	in := msgs[0]
 	want := bot.Inbound{Channel: bot.WhatsApp, ExternalID: sid, From: citizen, To: service, Text: "foto luka", Media: 1, Received: epoch}
-	if in != want {
+	if !reflect.DeepEqual(in, want) {
 		t.Errorf("inbound = %+v, want %+v", in, want)
 	}
 

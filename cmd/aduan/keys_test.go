@@ -59,6 +59,10 @@ func TestKeyUsageErrors(t *testing.T) {
 		{"erase without --yes", nil, []string{"tickets", "erase", "KS-7HQ4XM"}, "run again with --yes"},
 		{"erase a bad code", nil, []string{"tickets", "erase", "--yes", "nope"}, "not a ticket code"},
 		{"purge with negative days", nil, []string{"purge", "--days", "-1"}, "negative"},
+		{"files without keys", nil, []string{"tickets", "files", "--config", noKeys, "--dir", dir, "KS-7HQ4XM"},
+			"security.encryption_key"},
+		{"files without --dir", nil, []string{"tickets", "files", "KS-7HQ4XM"}, "give --dir"},
+		{"files of a bad code", nil, []string{"tickets", "files", "--dir", dir, "nope"}, "not a ticket code"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.label, func(t *testing.T) {

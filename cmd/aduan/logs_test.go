@@ -111,6 +111,7 @@ const (
 	leakNote  = "Korban sudah dirujuk ke RSUD Ben Mboi"
 	leakOut   = "Ibu Maria, kami datang besok jam sembilan"
 	leakIn    = "Baik pak, saya tunggu di rumah kakak saya"
+	leakFile  = "FOTO-LUKA-MEMAR-LENGAN-KIRI" // in the bytes of the photo the citizen sends
 )
 
 // phoneForms are the ways a number may be written: +62..., 62...,
@@ -176,17 +177,43 @@ func secretsIn(text string, secrets []string) []string {
 	return found
 }
 
-// TestNothingLeaks runs a whole conversation, officer's note and relayed
-// messages included, with the server logging at debug level and one send
-// failing, and then looks for the citizen's number (in any form), the
-// officers' numbers, and the text of every message in the logs, in a
-// pg_dump of the database, and, midway, in Redis.
+// sendPhoto hands the pipeline a photo from the citizen whose bytes hold
+// leakFile, as the WhatsApp channel does with the files it fetches (on SMS:
+// the harness has no WhatsApp sender for the reply), once the citizen's
+// ticket is taken: it is announced to the officer and kept with the
+// ticket.
+func sendPhoto(t *testing.T, h *harness, code string) {
+	t.Helper()
+	officer := testOfficers[0].Phone
+	before := len(h.sentTo(officer))
+	photo := append([]byte("\xff\xd8\xff\xe0"+leakFile), bytes.Repeat([]byte{0x5a}, 4096)...)
+	m := bot.Inbound{Channel: bot.SMS, ExternalID: h.sid(), From: citizen, To: serviceNum, Media: 1,
+		Files: []bot.File{{Kind: bot.FileImage, MIME: "image/jpeg", Data: photo}}, Received: time.Now()}
+	if err := h.srv.app.svc.Handle(context.Background(), m); err != nil {
+		t.Fatalf("handle the photo: %v", err)
+	}
+	eventually(t, "the photo announced to the officer", func() bool {
+		return strings.Contains(strings.Join(h.sentTo(officer)[before:], "\n"), "tersimpan di tiket")
+	})
+	files, err := h.srv.pg.Attachments(context.Background(), code)
+	if err != nil || len(files) != 1 || files[0].Size != len(photo) {
+		t.Fatalf("the ticket's files = %+v, %v; want the photo", files, err)
+	}
+	h.outboxDrained()
+}
+
+// TestNothingLeaks runs a whole conversation, officer's note, relayed
+// messages and a photo included, with the server logging at debug level
+// and one send failing, and then looks for the citizen's number (in any
+// form), the officers' numbers, the text of every message and the photo's
+// content in the logs, in a pg_dump of the database, and, midway, in
+// Redis.
 func TestNothingLeaks(t *testing.T) {
 	var logs safeBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := newLoggedHarness(t, log)
 
-	texts := []string{leakPlace, leakStory, leakNote, leakOut, leakIn}
+	texts := []string{leakPlace, leakStory, leakNote, leakOut, leakIn, leakFile}
 	numbers := phoneForms(citizen)
 	for _, o := range testOfficers {
 		numbers = append(numbers, phoneForms(o.Phone)[3])
@@ -196,6 +223,7 @@ func TestNothingLeaks(t *testing.T) {
 	code := converse(t, h, func() {
 		redisDump = dumpRedis(t, h.cfg.Redis.URL)
 	})
+	sendPhoto(t, h, code)
 
 	// Every message the service sent, longer than a menu choice, is a text
 	// that must not be logged either.
@@ -234,8 +262,9 @@ func TestNothingLeaks(t *testing.T) {
 		if err != nil {
 			t.Fatalf("pg_dump: %v: %s", err, stderr.String())
 		}
-		if !bytes.Contains(dump, []byte(code)) || !bytes.Contains(dump, []byte("borong")) {
-			t.Fatalf("the dump lacks the ticket %s and its kecamatan: not a dump of the test's data", code)
+		if !bytes.Contains(dump, []byte(code)) || !bytes.Contains(dump, []byte("borong")) ||
+			!bytes.Contains(dump, []byte("image/jpeg")) {
+			t.Fatalf("the dump lacks the ticket %s, its kecamatan or its photo: not a dump of the test's data", code)
 		}
 		citizenForms := phoneForms(citizen)
 		for _, s := range secretsIn(string(dump), append(citizenForms, texts...)) {

@@ -40,7 +40,7 @@ func commands() []command {
 		{"serve", "run the service: webhooks, conversations, outbox", serveCmd},
 		{"demo", "try the service in the terminal, with nothing else installed", demoCmd},
 		{"migrate", "bring the PostgreSQL schema up to date, or show where it stands", migrateCmd},
-		{"tickets", "list tickets, show one with its history, or erase its personal data", ticketsCmd},
+		{"tickets", "list tickets, show one with its history, write out its files, or erase its personal data", ticketsCmd},
 		{"flows", "check conversation flows", flowsCmd},
 		{"whatsapp", "pair the WhatsApp device, check it, or unlink it", whatsappCmd},
 		{"keys", "make encryption keys, or encrypt stored data again under a new one", keysCmd},

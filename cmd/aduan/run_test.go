@@ -85,7 +85,7 @@ func TestUsageErrors(t *testing.T) {
 		{"missing config file", []string{"serve", "--config", filepath.Join(dir, "none.yaml")}, "none.yaml"},
 		{"serve without twilio", []string{"serve", "--config", noTwilio}, "twilio.account_sid"},
 		{"no officers", []string{"serve"}, "officers"},
-		{"tickets without verb", []string{"tickets"}, "say list, show, export or erase"},
+		{"tickets without verb", []string{"tickets"}, "say list, show, files, export or erase"},
 		{"tickets show bad code", []string{"tickets", "show", "nope"}, "not a ticket code"},
 	}
 	for _, tt := range tests {

@@ -14,12 +14,16 @@ import (
 )
 
 func ticketsCmd(ctx context.Context, e env, args []string) error {
-	if len(args) == 0 || (args[0] != "list" && args[0] != "show" && args[0] != "erase" && args[0] != "export" && args[0] != "-h" && args[0] != "--help") {
-		return usagef("tickets: say list, show, export or erase (see aduan tickets -h)")
+	if len(args) == 0 || (args[0] != "list" && args[0] != "show" && args[0] != "files" && args[0] != "erase" &&
+		args[0] != "export" && args[0] != "-h" && args[0] != "--help") {
+		return usagef("tickets: say list, show, files, export or erase (see aduan tickets -h)")
 	}
 	if args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(e.stdout, "Usage:\n  aduan tickets list [--config FILE] [--status S] [--kind K] [--limit N] [--json]\n"+
 			"  aduan tickets show [--config FILE] [--json] CODE\n"+
+			"  aduan tickets files [--config FILE] [--by NAME] --dir DIR CODE\n"+
+			"      write the files the reporter sent (photos, voice notes, ...) into DIR,\n"+
+			"      decrypted; the ticket gets a \"files_exported\" event\n"+
 			"  aduan tickets export [--config FILE] --format csv --from 2026-11-01 --to 2026-12-01\n"+
 			"      tickets created in [from, to), WITA, with their handling times; no personal data\n"+
 			"  aduan tickets erase [--config FILE] [--by NAME] --yes CODE\n"+
@@ -33,6 +37,9 @@ func ticketsCmd(ctx context.Context, e env, args []string) error {
 	}
 	if sub == "export" {
 		return ticketsExport(ctx, e, args[1:])
+	}
+	if sub == "files" {
+		return ticketsFiles(ctx, e, args[1:])
 	}
 	fs := flags(e, "tickets "+sub, "tickets "+sub+" [flags]")
 	path := fs.String("config", "", "configuration file (YAML); without it, defaults and ADUAN_* environment variables")
@@ -109,9 +116,14 @@ func ticketsCmd(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	files, err := pg.Attachments(ctx, code)
+	if err != nil {
+		return err
+	}
 	if *asJSON {
 		v := ticketsJSON([]bot.Ticket{t})[0]
 		v.Events = evs
+		v.Files = filesJSON(files)
 		return writeJSON(e, v)
 	}
 	fmt.Fprintf(e.stdout, "Ticket %s\n  kind:      %s\n  status:    %s\n  urgent:    %s\n  kecamatan: %s\n"+
@@ -125,6 +137,16 @@ func ticketsCmd(ctx context.Context, e env, args []string) error {
 	sort.Strings(keys)
 	for _, k := range keys {
 		fmt.Fprintf(e.stdout, "  %-12s %s\n", k+":", strings.ReplaceAll(t.Answers[k], "\n", " "))
+	}
+	// Files are listed by what they are, never by what they hold or who
+	// sent them: `tickets files` writes them out, and records that it did.
+	fmt.Fprintln(e.stdout, "Files:")
+	if len(files) == 0 {
+		fmt.Fprintln(e.stdout, "  -")
+	}
+	for i, f := range files {
+		fmt.Fprintf(e.stdout, "  %d  %-24s %-28s %8s  %s\n", i+1, fileKind(f.Kind), dash(f.MIME), fileSize(f.Size),
+			f.Received.In(bot.WITA).Format("2006-01-02 15:04:05")+" WITA")
 	}
 	fmt.Fprintln(e.stdout, "Events:")
 	for _, ev := range evs {
@@ -185,6 +207,25 @@ type ticketJSON struct {
 	CreatedAt time.Time         `json:"created_at"`
 	UpdatedAt time.Time         `json:"updated_at"`
 	Events    []bot.Event       `json:"events,omitempty"`
+	Files     []fileJSON        `json:"files,omitempty"`
+}
+
+// fileJSON describes an attachment in `tickets show --json`: not its
+// content, nor its sender.
+type fileJSON struct {
+	Number   int       `json:"number"` // from 1, as `tickets files` names it
+	Kind     string    `json:"kind"`
+	MIME     string    `json:"mime"`
+	Size     int       `json:"size"` // bytes
+	Received time.Time `json:"received"`
+}
+
+func filesJSON(fs []bot.Attachment) []fileJSON {
+	out := make([]fileJSON, len(fs))
+	for i, f := range fs {
+		out[i] = fileJSON{Number: i + 1, Kind: f.Kind, MIME: f.MIME, Size: f.Size, Received: f.Received}
+	}
+	return out
 }
 
 func ticketsJSON(ts []bot.Ticket) []ticketJSON {

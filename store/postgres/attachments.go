@@ -23,21 +23,25 @@ VALUES (NULLIF($1, ''), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (channel, external_id, idx) DO NOTHING
 RETURNING id`
 
-	// linkSQL gives ticket $1 the files its reporter (hash $3) sent on
-	// channel $2 since $4 that belong to no ticket yet, and says whether
-	// the ticket exists.
+	// linkSQL applies a batch's links in one statement: it gives each
+	// ticket ($1) the files its reporter (hash $3) sent on channel $2
+	// since $4 that belong to no ticket yet, and counts the links that
+	// name no ticket.
 	linkSQL = `
-WITH linked AS (
-	UPDATE attachments SET ticket_code = $1
-	WHERE ticket_code IS NULL AND channel = $2 AND sender_hash = $3 AND received_at >= $4
-	RETURNING id
+WITH u AS (
+	SELECT * FROM unnest($1::text::text[], $2::text::text[], $3::text::bytea[], $4::text::timestamptz[])
+		AS u(code, channel, hash, since)
+), linked AS (
+	UPDATE attachments a SET ticket_code = u.code FROM u
+	WHERE a.ticket_code IS NULL AND a.channel = u.channel AND a.sender_hash = u.hash AND a.received_at >= u.since
+	RETURNING a.id
 )
-SELECT EXISTS (SELECT 1 FROM tickets WHERE code = $1)`
+SELECT count(*) FROM u WHERE NOT EXISTS (SELECT 1 FROM tickets t WHERE t.code = u.code)`
 )
 
 // queueAttachments queues the insert of each file of c, sealed, and then
 // each of c's links.
-func (t *Tx) queueAttachments(b *pgx.Batch, z *seal.Sealer, c *bot.Changes) {
+func (t *Tx) queueAttachments(b *pgx.Batch, a *arrays, z *seal.Sealer, c *bot.Changes) {
 	for i := range c.Attachments {
 		f := &c.Attachments[i]
 		ch, ext, sender := clean(string(f.Channel)), clean(f.ExternalID), clean(f.Sender)
@@ -46,8 +50,12 @@ func (t *Tx) queueAttachments(b *pgx.Batch, z *seal.Sealer, c *bot.Changes) {
 			clone(z.Text(seal.PlaceAttachmentSender, id, sender)), clone(z.Hash(sender)),
 			clean(f.Kind), clean(f.MIME), f.Size, sealData(t.s.keys, id, f.Data), f.Received)
 	}
-	for _, l := range c.Links {
-		b.Queue(linkSQL, clean(l.TicketCode), clean(string(l.Channel)), clone(z.Hash(clean(l.Sender))), l.Since)
+	if ls := c.Links; len(ls) > 0 {
+		b.Queue(linkSQL,
+			a.texts(len(ls), func(i int) string { return clean(ls[i].TicketCode) }),
+			a.texts(len(ls), func(i int) string { return clean(string(ls[i].Channel)) }),
+			a.byteas(len(ls), func(i int) []byte { return z.Hash(clean(ls[i].Sender)) }),
+			a.times(len(ls), func(i int) time.Time { return ls[i].Since }))
 	}
 }
 
@@ -65,13 +73,13 @@ func readAttachments(br pgx.BatchResults, c *bot.Changes) error {
 			return fmt.Errorf("insert attachment %d of message %q: %w", f.Index, f.ExternalID, err)
 		}
 	}
-	for _, l := range c.Links {
-		var found bool
-		if err := br.QueryRow().Scan(&found); err != nil {
-			return fmt.Errorf("link attachments to ticket %s: %w", l.TicketCode, err)
+	if len(c.Links) > 0 {
+		var missing int
+		if err := br.QueryRow().Scan(&missing); err != nil {
+			return fmt.Errorf("link attachments: %w", err)
 		}
-		if !found {
-			return bot.E("postgres.Apply", bot.NotFound, fmt.Errorf("link attachments: no ticket %q", l.TicketCode))
+		if missing > 0 {
+			return bot.E("postgres.Apply", bot.NotFound, fmt.Errorf("link attachments: %d links name no ticket", missing))
 		}
 	}
 	return nil

@@ -220,7 +220,7 @@ func (t *Tx) Apply(ctx context.Context, c *bot.Changes, claimedUntil time.Time) 
 			claimedUntil,
 		)
 	}
-	t.queueAttachments(&b, z, c)
+	t.queueAttachments(&b, a, z, c)
 
 	br := t.tx.SendBatch(ctx, &b)
 	if err := t.readApply(br, c, len(out) > 0, len(in) > 0); err != nil {
