@@ -168,7 +168,7 @@ func TestEmojiAndMedia(t *testing.T) {
 		t.Errorf("emoji: %q misses %d; want thanks and the question, not a miss", r.Replies, st.Misses)
 	}
 	r = b.Handle(&st, dialog.Input{Media: 1}, now)
-	if !strings.HasPrefix(r.Replies[0], "Kami hanya bisa membaca pesan teks") {
+	if !strings.HasPrefix(r.Replies[0], "Maaf, berkas ini tidak bisa kami terima") {
 		t.Errorf("media only: %q", r.Replies)
 	}
 }
