@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"mime"
 	"strings"
 	"time"
 )
@@ -17,7 +18,7 @@ func keep(m Inbound, code string, now time.Time, ch *Changes) {
 			Received: now})
 		if code != "" {
 			ch.Events = append(ch.Events, Event{TicketCode: code, At: now, Actor: "citizen", Type: "attachment",
-				Detail: fmt.Sprintf("%s, %s", f.Kind, byteSize(len(f.Data)))})
+				Detail: fmt.Sprintf("%s, %s", f.Kind, ByteSize(len(f.Data)))})
 		}
 	}
 }
@@ -50,15 +51,52 @@ func FileName(kind string) string {
 	return "berkas"
 }
 
-// byteSize writes a size for people: 900 B, 12 KB, 3.4 MB.
-func byteSize(n int) string {
+// ByteSize writes a size for people: 900 B, 12 KB, 3.4 MB.
+func ByteSize(n int) string {
 	switch {
 	case n < 1000:
 		return fmt.Sprintf("%d B", n)
-	case n < 1000*1000:
+	case n < 1000*1000-500:
 		return fmt.Sprintf("%d KB", (n+500)/1000)
 	}
 	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+}
+
+// preferredExt names the extension of the types a file of WhatsApp
+// usually has where the system's table gives several.
+var preferredExt = map[string]string{
+	"image/jpeg": ".jpg",
+	"audio/ogg":  ".ogg",
+	"audio/mpeg": ".mp3",
+	"audio/mp4":  ".m4a",
+	"audio/aac":  ".aac",
+	"video/mp4":  ".mp4",
+	"video/3gpp": ".3gp",
+	"text/plain": ".txt",
+}
+
+// FileExt gives a file's name an extension from its MIME type: .txt for a
+// shared location, .bin for a type it does not know.
+func FileExt(kind, mimeType string) string {
+	if kind == FileLocation {
+		return ".txt"
+	}
+	mt, _, err := mime.ParseMediaType(mimeType)
+	if err != nil {
+		return ".bin"
+	}
+	if ext, ok := preferredExt[mt]; ok {
+		return ext
+	}
+	exts, _ := mime.ExtensionsByType(mt)
+	// The type came from the sender: keep to a plain extension.
+	for _, ext := range exts {
+		if len(ext) > 1 && len(ext) <= 10 && strings.Trim(ext[1:], "abcdefghijklmnopqrstuvwxyz0123456789") == "" &&
+			ext[0] == '.' {
+			return ext
+		}
+	}
+	return ".bin"
 }
 
 // maxFilesSent bounds the files one LAMPIRAN sends.

@@ -52,9 +52,10 @@ type SentMessage struct {
 
 // FakeTwilio is a local HTTP server speaking the part of Twilio's REST API
 // that sending SMS uses: POST /2010-04-01/Accounts/{sid}/Messages.json with
-// basic auth. It records accepted messages and can be told to fail. It is
-// safe for concurrent use and cheap per request, so a load generator can
-// push thousands of messages a second through it.
+// basic auth. It records accepted messages and can be told to fail. It also
+// serves the attachments of inbound messages (see AddMedia). It is safe for
+// concurrent use and cheap per request, so a load generator can push
+// thousands of messages a second through it.
 type FakeTwilio struct {
 	accountSID string
 	authToken  string
@@ -71,6 +72,17 @@ type FakeTwilio struct {
 	failN    int
 	failCode int
 	failHTTP int
+
+	media         map[string]*fakeMedia // by message SID + "/" + media SID
+	stored        map[string]*fakeMedia // by key
+	cdnAuthorized int                   // media store requests that carried credentials
+}
+
+// fakeMedia is one attachment the fake serves.
+type fakeMedia struct {
+	contentType string
+	data        []byte
+	key         string // its path in the media store
 }
 
 // NewFakeTwilio starts a fake Twilio that accepts the given credentials.
@@ -113,6 +125,8 @@ func newFake(accountSID, authToken string) *FakeTwilio {
 func (f *FakeTwilio) mux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Messages.json", f.createMessage)
+	mux.HandleFunc("GET /2010-04-01/Accounts/{sid}/Messages/{msg}/Media/{media}", f.getMedia)
+	mux.HandleFunc("GET "+mediaStorePath+"{key}", f.getStored)
 	return mux
 }
 
@@ -198,6 +212,76 @@ func (f *FakeTwilio) FailNext(n int, status int, code int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.failN, f.failHTTP, f.failCode = n, status, code
+}
+
+// mediaStorePath is where the fake serves attachment bytes, as Twilio's
+// media store (a CDN on another host) does behind its API's redirect.
+const mediaStorePath = "/media-store/"
+
+// AddMedia stores an attachment of the inbound message with the SID
+// messageSID, and returns its MediaUrl as Twilio's webhook gives it:
+// https://api.twilio.com/2010-04-01/Accounts/{AccountSid}/Messages/{messageSID}/Media/{MediaSid}.
+// Requests to Twilio's API pointed at the fake (as the sender's API URL
+// points them) get it: with the fake's credentials in basic auth, a 307
+// redirect to an unguessable path of the fake's media store, which serves
+// the bytes with the content type (and a Content-Length when they are
+// under 2 KiB: larger ones come chunked, without it). Unknown media get
+// 404, wrong credentials 401.
+func (f *FakeTwilio) AddMedia(messageSID, contentType string, data []byte) string {
+	var rb [16]byte
+	rand.Read(rb[:])
+	mediaSID := "ME" + hex.EncodeToString(rb[:])
+	rand.Read(rb[:])
+	m := &fakeMedia{contentType: contentType, data: bytes.Clone(data), key: hex.EncodeToString(rb[:])}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.media == nil {
+		f.media, f.stored = map[string]*fakeMedia{}, map[string]*fakeMedia{}
+	}
+	f.media[messageSID+"/"+mediaSID] = m
+	f.stored[m.key] = m
+	return "https://api.twilio.com/2010-04-01/Accounts/" + f.accountSID + "/Messages/" + messageSID + "/Media/" + mediaSID
+}
+
+// MediaStoreAuthorized returns how many requests to the fake's media store
+// carried an Authorization header: Twilio's credentials, which must not
+// follow the redirect there.
+func (f *FakeTwilio) MediaStoreAuthorized() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cdnAuthorized
+}
+
+func (f *FakeTwilio) getMedia(w http.ResponseWriter, r *http.Request) {
+	user, pass, ok := r.BasicAuth()
+	if !ok || user != f.accountSID || pass != f.authToken {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+		writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
+		return
+	}
+	f.mu.Lock()
+	m := f.media[r.PathValue("msg")+"/"+r.PathValue("media")]
+	f.mu.Unlock()
+	if r.PathValue("sid") != f.accountSID || m == nil {
+		writeError(w, http.StatusNotFound, 20404, "The requested resource was not found")
+		return
+	}
+	http.Redirect(w, r, f.srv.URL+mediaStorePath+m.key, http.StatusTemporaryRedirect)
+}
+
+func (f *FakeTwilio) getStored(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	m := f.stored[r.PathValue("key")]
+	if r.Header.Get("Authorization") != "" {
+		f.cdnAuthorized++
+	}
+	f.mu.Unlock()
+	if m == nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", m.contentType)
+	w.Write(m.data)
 }
 
 func (f *FakeTwilio) createMessage(w http.ResponseWriter, r *http.Request) {

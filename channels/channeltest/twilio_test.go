@@ -288,6 +288,71 @@ func TestFakeTwilio(t *testing.T) {
 	}
 }
 
+func TestFakeTwilioMedia(t *testing.T) {
+	f := channeltest.NewFakeTwilio(t, testSID, testToken)
+	const msg = "MM0123456789abcdef0123456789abcdef"
+	photo := []byte("\xff\xd8\xff\xe0 a photo")
+	mediaURL := f.AddMedia(msg, "image/jpeg", photo)
+	prefix := "https://api.twilio.com/2010-04-01/Accounts/" + testSID + "/Messages/" + msg + "/Media/ME"
+	if !strings.HasPrefix(mediaURL, prefix) || len(mediaURL) != len(prefix)+32 {
+		t.Fatalf("media URL = %q, want %s and 32 hex digits", mediaURL, prefix)
+	}
+	onFake := f.URL() + strings.TrimPrefix(mediaURL, "https://api.twilio.com")
+	noRedirect := &http.Client{Transport: channeltest.LoopbackOnly(nil),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(url, user, pass string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		res, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { res.Body.Close() })
+		return res
+	}
+
+	for _, c := range []struct {
+		label, url, user, pass string
+		want                   int
+	}{
+		{"no credentials", onFake, "", "", http.StatusUnauthorized},
+		{"wrong token", onFake, testSID, "wrong", http.StatusUnauthorized},
+		{"unknown media", onFake[:len(onFake)-1] + "x", testSID, testToken, http.StatusNotFound},
+		{"another message", strings.Replace(onFake, msg, "MM0", 1), testSID, testToken, http.StatusNotFound},
+	} {
+		if got := get(c.url, c.user, c.pass).StatusCode; got != c.want {
+			t.Errorf("%s: status = %d, want %d", c.label, got, c.want)
+		}
+	}
+
+	res := get(onFake, testSID, testToken)
+	loc := res.Header.Get("Location")
+	if res.StatusCode != http.StatusTemporaryRedirect || !strings.HasPrefix(loc, f.URL()+"/") {
+		t.Fatalf("media: %d to %q, want 307 to the fake's media store", res.StatusCode, loc)
+	}
+	res = get(loc, "", "")
+	body, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK || string(body) != string(photo) || res.Header.Get("Content-Type") != "image/jpeg" {
+		t.Fatalf("media store: %d %q %q (%v), want 200 image/jpeg and the photo", res.StatusCode, res.Header.Get("Content-Type"), body, err)
+	}
+	if got := get(loc+"0", "", "").StatusCode; got != http.StatusNotFound {
+		t.Errorf("unknown media store path: status = %d, want 404", got)
+	}
+	if got := f.MediaStoreAuthorized(); got != 0 {
+		t.Errorf("media store requests with credentials = %d, want 0", got)
+	}
+	get(loc, testSID, testToken)
+	if got := f.MediaStoreAuthorized(); got != 1 {
+		t.Errorf("media store requests with credentials = %d, want 1", got)
+	}
+}
+
 func TestFakeTwilioWaitFor(t *testing.T) {
 	f := channeltest.NewFakeTwilio(t, testSID, testToken)
 	form := url.Values{"To": {"+6281337785111"}, "From": {"+6281100000000"}, "Body": {"halo"}}

@@ -1,6 +1,7 @@
 // Package twilio is the SMS channel (and Twilio's WhatsApp sender): it turns
-// Twilio's inbound webhooks into bot.Inbound messages, records delivery
-// reports, and sends bot.Outbound messages through Twilio's REST API.
+// Twilio's inbound webhooks into bot.Inbound messages, with their
+// attachments and shared locations, records delivery reports, and sends
+// bot.Outbound messages through Twilio's REST API.
 package twilio
 
 import (
@@ -75,6 +76,9 @@ type HandlerConfig struct {
 	Now func() time.Time
 	// MaxBody limits webhook bodies in bytes; zero means DefaultMaxBody.
 	MaxBody int64
+	// Media fetches the attachments of inbound messages, which are then
+	// handed on in bot.Inbound.Files. When nil they are only counted.
+	Media *MediaFetcher
 }
 
 // Handler serves Twilio's inbound message webhook and status callback.
@@ -87,6 +91,7 @@ type Handler struct {
 	log       *slog.Logger
 	now       func() time.Time
 	maxBody   int64
+	media     *MediaFetcher
 }
 
 // NewHandler returns a Handler for cfg. It panics if cfg.AuthToken is empty
@@ -112,6 +117,7 @@ func NewHandler(cfg HandlerConfig) *Handler {
 		log:       cfg.Logger,
 		now:       cfg.Now,
 		maxBody:   cfg.MaxBody,
+		media:     cfg.Media,
 	}
 	h.macs.New = func() any { return &signer{mac: hmac.New(sha1.New, key)} }
 	if h.log == nil {
@@ -183,6 +189,18 @@ func (h *Handler) serveInbound(w http.ResponseWriter, r *http.Request) {
 		m.Channel = bot.WhatsApp
 		m.From = f
 		m.To = strings.TrimPrefix(m.To, whatsappPrefix)
+	}
+	if media > 0 && h.media != nil {
+		m.Files = h.files(r.Context(), sid, params, media)
+	}
+	if params["Latitude"] != "" {
+		// A location shared on Twilio's WhatsApp sender.
+		if text, f, ok := location(params, m.Text); ok {
+			m.Text = text
+			m.Files = append(m.Files, f)
+		} else {
+			h.log.WarnContext(r.Context(), "inbound location not understood", "sid", sid, "channel", m.Channel)
+		}
 	}
 
 	if err := h.pipeline.Handle(r.Context(), m); err != nil {

@@ -74,11 +74,9 @@ var alnum = regexp.MustCompile(`^[A-Za-z0-9]+$`)
 // absolute http(s) URL.
 func NewSender(cfg SenderConfig) (*Sender, error) {
 	const op = "twilio.NewSender"
-	if !alnum.MatchString(cfg.AccountSID) {
-		return nil, bot.E(op, bot.Invalid, errors.New("account SID must be non-empty letters and digits"))
-	}
-	if !alnum.MatchString(cfg.AuthToken) {
-		return nil, bot.E(op, bot.Invalid, errors.New("auth token must be non-empty letters and digits"))
+	api, err := account(cfg.AccountSID, cfg.AuthToken, cfg.APIURL)
+	if err != nil {
+		return nil, bot.E(op, bot.Invalid, err)
 	}
 	if cfg.From == "" {
 		return nil, bot.E(op, bot.Invalid, errors.New("from number is empty"))
@@ -89,16 +87,7 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 			return nil, bot.E(op, bot.Invalid, fmt.Errorf("status callback URL: %w", err))
 		}
 	}
-	if cfg.APIURL != "" && cfg.APIURL != DefaultAPIURL {
-		u, err := absoluteURL(cfg.APIURL)
-		if err != nil {
-			return nil, bot.E(op, bot.Invalid, fmt.Errorf("API URL: %w", err))
-		}
-		if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
-			return nil, bot.E(op, bot.Invalid, errors.New("API URL must have no path or query"))
-		}
-		s.apiURL = u
-	}
+	s.apiURL = api
 	if cfg.HTTPClient != nil {
 		s.next = cfg.HTTPClient.Transport
 		if cfg.HTTPClient.Timeout > 0 {
@@ -106,15 +95,7 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 		}
 	}
 	if s.next == nil {
-		s.next = &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			ForceAttemptHTTP2:   true,
-			MaxIdleConns:        256,
-			MaxIdleConnsPerHost: 256,
-			IdleConnTimeout:     90 * time.Second,
-			TLSHandshakeTimeout: 5 * time.Second,
-		}
+		s.next = newTransport(256, 256, 0)
 	}
 	s.base = twclient.Client{Credentials: twclient.NewCredentials(cfg.AccountSID, cfg.AuthToken)}
 	s.base.SetAccountSid(cfg.AccountSID)
@@ -250,4 +231,42 @@ func (t *callTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		t.status = res.StatusCode
 	}
 	return res, err
+}
+
+// account checks Twilio credentials and the API URL, and returns the URL
+// requests go to instead of Twilio's, or nil for Twilio's own.
+func account(sid, token, apiURL string) (*url.URL, error) {
+	if !alnum.MatchString(sid) {
+		return nil, errors.New("account SID must be non-empty letters and digits")
+	}
+	if !alnum.MatchString(token) {
+		return nil, errors.New("auth token must be non-empty letters and digits")
+	}
+	if apiURL == "" || apiURL == DefaultAPIURL {
+		return nil, nil
+	}
+	u, err := absoluteURL(apiURL)
+	if err != nil {
+		return nil, fmt.Errorf("API URL: %w", err)
+	}
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+		return nil, errors.New("API URL must have no path or query")
+	}
+	return u, nil
+}
+
+// newTransport is the HTTP transport to Twilio: short dial and handshake
+// timeouts, kept-alive connections. A zero headerTimeout waits as long as
+// the request's context allows.
+func newTransport(maxIdle, maxIdlePerHost int, headerTimeout time.Duration) *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          maxIdle,
+		MaxIdleConnsPerHost:   maxIdlePerHost,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: headerTimeout,
+	}
 }

@@ -1,7 +1,6 @@
 package whatsapp
 
 import (
-	"strconv"
 	"strings"
 
 	"go.mau.fi/whatsmeow"
@@ -101,11 +100,11 @@ func extract(m *waE2E.Message, maxBytes int64) content {
 	case m.LocationMessage != nil:
 		l := m.GetLocationMessage()
 		c.kind = bot.FileLocation
-		c.text = location(l.GetDegreesLatitude(), l.GetDegreesLongitude(), l.GetName(), l.GetAddress(), l.GetComment())
+		c.text = bot.LocationText(l.GetDegreesLatitude(), l.GetDegreesLongitude(), l.GetName(), l.GetAddress(), l.GetComment())
 	case m.LiveLocationMessage != nil:
 		l := m.GetLiveLocationMessage()
 		c.kind = bot.FileLocation
-		c.text = location(l.GetDegreesLatitude(), l.GetDegreesLongitude(), "", "", l.GetCaption())
+		c.text = bot.LocationText(l.GetDegreesLatitude(), l.GetDegreesLongitude(), "", "", l.GetCaption())
 	default:
 		// A sticker, contact card, poll...: the dialog gets an empty
 		// message and answers as it does to anything it does not
@@ -114,28 +113,6 @@ func extract(m *waE2E.Message, maxBytes int64) content {
 	}
 	c.text = strings.TrimSpace(c.text)
 	return c
-}
-
-// location writes a shared location as a text the dialog can store as a
-// place: "Lokasi: -8.612345,120.456789 (Pasar Borong, Jl. Trans Flores)".
-func location(lat, lon float64, name, address, comment string) string {
-	var b strings.Builder
-	b.WriteString("Lokasi: ")
-	b.WriteString(strconv.FormatFloat(lat, 'f', 6, 64))
-	b.WriteByte(',')
-	b.WriteString(strconv.FormatFloat(lon, 'f', 6, 64))
-	name, address = strings.TrimSpace(name), strings.TrimSpace(address)
-	switch {
-	case name != "" && address != "":
-		b.WriteString(" (" + name + ", " + address + ")")
-	case name != "" || address != "":
-		b.WriteString(" (" + name + address + ")")
-	}
-	if comment = strings.TrimSpace(comment); comment != "" {
-		b.WriteString("\n")
-		b.WriteString(comment)
-	}
-	return b.String()
 }
 
 // expiration returns the disappearing-message timer a message carries (in

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"mime"
-	"strings"
 
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waE2E"
@@ -83,13 +81,9 @@ func mediaTypeOf(kind string) whatsmeow.MediaType {
 // fileName names a document for the officer: the ticket code and the
 // file's ID, with an extension from its type ("KS-7HQ4XM-12.pdf").
 func fileName(m bot.Outbound, f bot.Attachment) string {
-	ext := ".bin"
-	if exts, _ := mime.ExtensionsByType(f.MIME); len(exts) > 0 {
-		ext = exts[0]
-	}
 	name := m.TicketCode
 	if name == "" {
 		name = "lampiran"
 	}
-	return fmt.Sprintf("%s-%d%s", name, f.ID, strings.ToLower(ext))
+	return fmt.Sprintf("%s-%d%s", name, f.ID, bot.FileExt(f.Kind, f.MIME))
 }

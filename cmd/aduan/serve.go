@@ -97,6 +97,18 @@ func newServer(ctx context.Context, cfg *config.Config, log *slog.Logger, now fu
 		rd.Close()
 		return nil, usagef("twilio: %v", err)
 	}
+	// The attachments of messages on Twilio (MMS, Twilio's WhatsApp
+	// sender) are fetched with the same account, up to the size the
+	// WhatsApp channel takes.
+	media, err := twilio.NewMediaFetcher(twilio.MediaConfig{
+		AccountSID: cfg.Twilio.AccountSID, AuthToken: cfg.Twilio.AuthToken, APIURL: cfg.Twilio.APIURL,
+		MaxBytes: cfg.WhatsApp.MediaMaxBytes,
+	})
+	if err != nil {
+		pg.Close()
+		rd.Close()
+		return nil, usagef("twilio: %v", err)
+	}
 	senders := map[bot.Channel]bot.Sender{bot.SMS: sms, bot.WhatsApp: sms}
 	var wp *wipes
 	if cfg.WhatsApp.Enabled {
@@ -127,7 +139,7 @@ func newServer(ctx context.Context, cfg *config.Config, log *slog.Logger, now fu
 	mux := http.NewServeMux()
 	twilio.NewHandler(twilio.HandlerConfig{
 		AuthToken: cfg.Twilio.AuthToken, PublicURL: cfg.HTTP.PublicURL, Pipeline: a.svc,
-		Statuses: pg, Logger: log, Now: now, MaxBody: cfg.HTTP.MaxBodyBytes,
+		Statuses: pg, Logger: log, Now: now, MaxBody: cfg.HTTP.MaxBodyBytes, Media: media,
 	}).Register(mux)
 	a.routes(mux, func() bool { return !s.webhooks.isClosed() })
 	s.handler = observeHTTP(s.refuseWhenStopping(mux), mux, a.metrics, log)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"mime"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,7 +60,7 @@ func ticketsFiles(ctx context.Context, e env, args []string) error {
 	// run into the same directory writes nothing rather than half.
 	names := make([]string, len(files))
 	for i, f := range files {
-		names[i] = filepath.Join(*dir, fmt.Sprintf("%s-%d%s", code, i+1, fileExt(f.Kind, f.MIME)))
+		names[i] = filepath.Join(*dir, fmt.Sprintf("%s-%d%s", code, i+1, bot.FileExt(f.Kind, f.MIME)))
 		if _, err := os.Lstat(names[i]); err == nil {
 			return fmt.Errorf("tickets files: %s exists; give another --dir or move it away", names[i])
 		} else if !errors.Is(err, os.ErrNotExist) {
@@ -83,7 +82,7 @@ func ticketsFiles(ctx context.Context, e env, args []string) error {
 			break
 		}
 		written++
-		fmt.Fprintf(e.stdout, "%s  %s  %s\n", names[i], fileKind(f.Kind), fileSize(f.Size))
+		fmt.Fprintf(e.stdout, "%s  %s  %s\n", names[i], fileKind(f.Kind), bot.ByteSize(f.Size))
 	}
 	if written == 0 {
 		return err
@@ -143,53 +142,5 @@ func recordEvent(ctx context.Context, s bot.Store, ev bot.Event) error {
 	return tx.Commit(ctx)
 }
 
-// preferredExt names the extension of the types a file of WhatsApp
-// usually has where the system's table gives several.
-var preferredExt = map[string]string{
-	"image/jpeg": ".jpg",
-	"audio/ogg":  ".ogg",
-	"audio/mpeg": ".mp3",
-	"audio/mp4":  ".m4a",
-	"audio/aac":  ".aac",
-	"video/mp4":  ".mp4",
-	"video/3gpp": ".3gp",
-	"text/plain": ".txt",
-}
-
-// fileExt gives a file's name an extension from its MIME type: .txt for a
-// shared location, .bin for a type it does not know.
-func fileExt(kind, mimeType string) string {
-	if kind == bot.FileLocation {
-		return ".txt"
-	}
-	mt, _, err := mime.ParseMediaType(mimeType)
-	if err != nil {
-		return ".bin"
-	}
-	if ext, ok := preferredExt[mt]; ok {
-		return ext
-	}
-	exts, _ := mime.ExtensionsByType(mt)
-	// The type came from the sender: keep to a plain extension.
-	for _, ext := range exts {
-		if len(ext) > 1 && len(ext) <= 10 && strings.Trim(ext[1:], "abcdefghijklmnopqrstuvwxyz0123456789") == "" &&
-			ext[0] == '.' {
-			return ext
-		}
-	}
-	return ".bin"
-}
-
 // fileKind names a file's kind for an officer: "foto (image)".
 func fileKind(kind string) string { return bot.FileName(kind) + " (" + kind + ")" }
-
-// fileSize writes a size for people: 900 B, 12 KB, 3.4 MB.
-func fileSize(n int) string {
-	switch {
-	case n < 1000:
-		return fmt.Sprintf("%d B", n)
-	case n < 1000*1000-500:
-		return fmt.Sprintf("%d KB", (n+500)/1000)
-	}
-	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-}

@@ -153,28 +153,6 @@ func TestTicketsFiles(t *testing.T) {
 	}
 }
 
-func TestFileExt(t *testing.T) {
-	tests := []struct {
-		kind, mime, want string
-	}{
-		{bot.FileImage, "image/jpeg", ".jpg"},
-		{bot.FileImage, "image/png", ".png"},
-		{bot.FileVoice, "audio/ogg; codecs=opus", ".ogg"},
-		{bot.FileVideo, "video/mp4", ".mp4"},
-		{bot.FileDocument, "application/pdf", ".pdf"},
-		{bot.FileLocation, "text/plain", ".txt"},
-		{bot.FileLocation, "", ".txt"},
-		{bot.FileDocument, "application/x-tidak-dikenal", ".bin"},
-		{bot.FileDocument, "", ".bin"},
-		{bot.FileDocument, "../../etc/passwd", ".bin"},
-	}
-	for _, tt := range tests {
-		if got := fileExt(tt.kind, tt.mime); got != tt.want {
-			t.Errorf("fileExt(%q, %q) = %q, want %q", tt.kind, tt.mime, got, tt.want)
-		}
-	}
-}
-
 func TestPurgeUnfiledFiles(t *testing.T) {
 	cfg := testConfig(t, "https://api.twilio.com")
 	reset(t, cfg)

@@ -145,7 +145,7 @@ func ticketsCmd(ctx context.Context, e env, args []string) error {
 		fmt.Fprintln(e.stdout, "  -")
 	}
 	for i, f := range files {
-		fmt.Fprintf(e.stdout, "  %d  %-24s %-28s %8s  %s\n", i+1, fileKind(f.Kind), dash(f.MIME), fileSize(f.Size),
+		fmt.Fprintf(e.stdout, "  %d  %-24s %-28s %8s  %s\n", i+1, fileKind(f.Kind), dash(f.MIME), bot.ByteSize(f.Size),
 			f.Received.In(bot.WITA).Format("2006-01-02 15:04:05")+" WITA")
 	}
 	fmt.Fprintln(e.stdout, "Events:")
