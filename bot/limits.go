@@ -29,27 +29,65 @@ type Counter interface {
 // limits.global_per_second allows: the provider retries later.
 var ErrBusy = E("handle", Temporary, errors.New("too many messages: try again later"))
 
-// limit marks the requests over the limits: over the global limit they are
-// refused (the provider retries them later); a sender over theirs is
-// dropped, told once to pause. It returns the requests to go on with.
+// limit refuses the requests over the global limit (the provider retries
+// them later) and returns the requests to go on with. Senders' own limits
+// are applied later, by limitSenders, to messages not seen before.
 func (s *Service) limit(ctx context.Context, batch []*request) []*request {
 	l := s.cfg.Limits
-	if s.cfg.Counter == nil || l.PerSender <= 0 && l.GlobalPerSec <= 0 {
+	if s.cfg.Counter == nil || l.GlobalPerSec <= 0 {
 		return batch
 	}
-	keys := make([]string, 0, 2*len(batch))
-	var senders []int
+	window := max(l.Window, time.Second)
+	if l.Window <= 0 {
+		window = time.Minute
+	}
+	keys := make([]string, len(batch))
+	for i := range keys {
+		keys[i] = "global"
+	}
+	hits, err := s.cfg.Counter.Hits(ctx, keys, window)
+	if err != nil {
+		return batch
+	}
+	perWindow := int64(l.GlobalPerSec) * int64(window/time.Second)
+	kept := batch[:0]
 	for i, r := range batch {
-		if _, staff := s.staff.ByPhone(r.m.From); l.PerSender > 0 && !staff {
-			keys = append(keys, "sender:"+r.m.From)
-			senders = append(senders, i)
+		if hits[i] > perWindow {
+			r.done <- ErrBusy
+			continue
+		}
+		kept = append(kept, r)
+	}
+	return kept
+}
+
+// limitSenders counts, for each sender who is not staff, the messages of
+// the batch not processed before (dup says which were), and marks those
+// over the sender's limit: the first told to pause, the rest dropped. A
+// provider's redelivery of a message is not counted: it is not the
+// person writing again. Counting fails open.
+func (s *Service) limitSenders(ctx context.Context, cs []*conv, dup []bool) {
+	l := s.cfg.Limits
+	if s.cfg.Counter == nil || l.PerSender <= 0 {
+		return
+	}
+	var keys []string
+	var reqs []*request
+	i := 0
+	for _, c := range cs {
+		for _, r := range c.reqs {
+			r.pause, r.drop = false, false // a batch tried again is counted again
+			if !dup[i] {
+				if _, staff := s.staff.ByPhone(r.m.From); !staff {
+					keys = append(keys, "sender:"+r.m.From)
+					reqs = append(reqs, r)
+				}
+			}
+			i++
 		}
 	}
-	nSender := len(keys)
-	if l.GlobalPerSec > 0 {
-		for range batch {
-			keys = append(keys, "global")
-		}
+	if len(keys) == 0 {
+		return
 	}
 	window := l.Window
 	if window <= 0 {
@@ -57,34 +95,16 @@ func (s *Service) limit(ctx context.Context, batch []*request) []*request {
 	}
 	hits, err := s.cfg.Counter.Hits(ctx, keys, window)
 	if err != nil {
-		// Counting is a safeguard, not a gate: without Redis the
-		// conversations fail anyway, with the right error.
-		return batch
+		return
 	}
-	if l.PerSender > 0 {
-		for j, i := range senders {
-			switch n := hits[j]; {
-			case n == int64(l.PerSender)+1:
-				batch[i].pause = true
-			case n > int64(l.PerSender)+1:
-				batch[i].drop = true
-			}
+	for j, r := range reqs {
+		switch n := hits[j]; {
+		case n == int64(l.PerSender)+1:
+			r.pause = true
+		case n > int64(l.PerSender)+1:
+			r.drop = true
 		}
 	}
-	if l.GlobalPerSec > 0 {
-		// The global counter counts per Window; scale the limit to it.
-		perWindow := int64(l.GlobalPerSec) * int64(max(window, time.Second)/time.Second)
-		kept := batch[:0]
-		for i, r := range batch {
-			if hits[nSender+i] > perWindow {
-				r.done <- ErrBusy
-				continue
-			}
-			kept = append(kept, r)
-		}
-		batch = kept
-	}
-	return batch
 }
 
 // lookupAllowed counts a status question from addr and reports whether it

@@ -69,6 +69,33 @@ func TestSenderRateLimit(t *testing.T) {
 	}
 }
 
+// A provider delivering one message again (a lost acknowledgement) is not
+// the person writing again: it does not count against their limit.
+func TestRedeliveriesNotCounted(t *testing.T) {
+	e := newPipelineEnv(t)
+	e.reset(t)
+	svc, out := startLimited(t, e, bot.Limits{PerSender: 3, Window: time.Minute})
+	first := bot.Inbound{Channel: bot.SMS, ExternalID: "lim-redelivered", From: transcriptCitizen, Text: "halo",
+		Received: e.clock.Now()}
+	for i := 0; i < 5; i++ {
+		if err := svc.Handle(context.Background(), first); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSent(t, out)
+	if got := e.sent.take(transcriptCitizen); len(got) != 1 {
+		t.Fatalf("one message delivered 5 times: %d replies, want 1", len(got))
+	}
+	for i := 2; i <= 3; i++ {
+		if got, _ := say(t, e, svc, out, transcriptCitizen, "1"); len(got) == 0 || strings.Contains(got[0], "tunggu") {
+			t.Fatalf("message %d: replies %q, want an ordinary answer", i, got)
+		}
+	}
+	if got, _ := say(t, e, svc, out, transcriptCitizen, "1"); len(got) != 1 || !strings.Contains(got[0], "Mohon tunggu") {
+		t.Errorf("4th message: %q, want the pause", got)
+	}
+}
+
 func TestGlobalLimit(t *testing.T) {
 	e := newPipelineEnv(t)
 	e.reset(t)

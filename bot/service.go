@@ -383,6 +383,7 @@ func (s *Service) apply(ctx context.Context, cs []*conv) (err error) {
 	if err != nil {
 		return err
 	}
+	s.limitSenders(ctx, cs, dup)
 	now := s.cfg.Now()
 	var ch Changes
 	var lookups []lookup
