@@ -246,7 +246,7 @@ func (s *Service) command(ctx context.Context, w *work, o Officer, c Command, m 
 			return err
 		}
 		s.sendFiles(t, files, m, now, ch, reply)
-		if len(files) > 0 && m.Channel == WhatsApp {
+		if len(files) > 0 && m.Channel == WhatsApp && s.cfg.SendFiles {
 			event(t, "files_sent", fmt.Sprintf("%d", min(len(files), maxFilesSent)))
 		}
 	case "catat":

@@ -1,10 +1,13 @@
 package bot
 
 import (
+	"context"
 	"fmt"
 	"mime"
 	"strings"
 	"time"
+
+	"aduan/dialog"
 )
 
 // keep records the files that came with m, for the ticket with the code,
@@ -17,10 +20,44 @@ func keep(m Inbound, code string, now time.Time, ch *Changes) {
 			ExternalID: m.ExternalID, Index: i, Kind: f.Kind, MIME: f.MIME, Size: len(f.Data), Data: f.Data,
 			Received: now})
 		if code != "" {
-			ch.Events = append(ch.Events, Event{TicketCode: code, At: now, Actor: "citizen", Type: "attachment",
-				Detail: fmt.Sprintf("%s, %s", f.Kind, ByteSize(len(f.Data)))})
+			detail := f.Kind + ", " + ByteSize(len(f.Data))
+			if text := dialog.Clean(m.Text); text != "" && i == 0 {
+				detail += ": " + text // the caption
+			}
+			ch.Events = append(ch.Events, Event{TicketCode: code, At: now, Actor: "citizen", Type: "attachment", Detail: detail})
 		}
 	}
+}
+
+// fileAfter finds the ticket for files sent when no report is under way:
+// the newest open ticket the sender filed on the channel, whose officer is
+// told. It returns "" when there is none (the files then wait for the
+// report the sender may file next).
+func (s *Service) fileAfter(ctx context.Context, m Inbound, now time.Time, ch *Changes) (string, error) {
+	rt, ok := s.cfg.Store.(ReporterTickets)
+	if !ok {
+		return "", nil
+	}
+	ts, err := rt.TicketsByReporter(ctx, m.Channel, m.From)
+	if err != nil {
+		return "", err
+	}
+	for _, t := range ts { // newest first
+		if !t.Open() {
+			continue
+		}
+		if t.Assignee != "" {
+			body := "[" + t.Code + "] pelapor mengirim " + fileNames(m.Files)
+			if text := dialog.Clean(m.Text); text != "" {
+				body += ": " + text
+			}
+			ch.Outbox = append(ch.Outbox, Outbound{Channel: s.staff.channelOf(t.Assignee), To: t.Assignee,
+				Purpose: PurposeNotify, TicketCode: t.Code, CreatedAt: now,
+				Body: body + ". LAMPIRAN " + t.Code + " untuk melihat."})
+		}
+		return t.Code, nil
+	}
+	return "", nil
 }
 
 // fileNames names files for an officer, in Indonesian: "foto, pesan suara".
@@ -102,9 +139,9 @@ func FileExt(kind, mimeType string) string {
 // maxFilesSent bounds the files one LAMPIRAN sends.
 const maxFilesSent = 10
 
-// sendFiles answers LAMPIRAN: on WhatsApp, a list of the ticket's files
-// then each file, with a caption saying which it is; on SMS, which cannot
-// carry files, the list and where to see them.
+// sendFiles answers LAMPIRAN: on WhatsApp (with Config.SendFiles), a list
+// of the ticket's files then each file, with a caption saying which it
+// is; elsewhere, the list and where to see them.
 func (s *Service) sendFiles(t *Ticket, files []Attachment, m Inbound, now time.Time, ch *Changes, reply func(string)) {
 	if len(files) == 0 {
 		reply(t.Code + " tidak punya lampiran.")
@@ -115,8 +152,8 @@ func (s *Service) sendFiles(t *Ticket, files []Attachment, m Inbound, now time.T
 		fs[i].Kind = a.Kind
 	}
 	list := fmt.Sprintf("%s: %d lampiran (%s).", t.Code, len(files), fileNames(fs))
-	if m.Channel != WhatsApp {
-		reply(list + " Berkas hanya bisa dikirim lewat WhatsApp; atau lihat di kantor.")
+	if m.Channel != WhatsApp || !s.cfg.SendFiles {
+		reply(list + " Berkas hanya bisa dikirim lewat WhatsApp kantor; atau lihat di kantor.")
 		return
 	}
 	n := min(len(files), maxFilesSent)

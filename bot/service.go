@@ -33,6 +33,10 @@ type Config struct {
 	// Wiper, when set, is asked to clear a person's chat after HAPUS; it
 	// must not block (it runs after the batch, in the background).
 	Wiper func(ch Channel, addr string)
+	// SendFiles says officers writing on WhatsApp can be sent a ticket's
+	// files (LAMPIRAN): the WhatsApp channel is the linked device, not
+	// Twilio's sender, which cannot upload them.
+	SendFiles bool
 
 	Shards   int           // independent batch workers; default GOMAXPROCS, at least 2
 	Window   time.Duration // how long a batch of fewer than 4 messages waits for more; default 500µs, negative: not at all
@@ -530,6 +534,8 @@ func (s *Service) step(ctx context.Context, w *work, c *conv, m Inbound, now tim
 		// Writing again undoes a STOP.
 		ch.OptOuts = append(ch.OptOuts, OptOut{Address: m.From, Out: false, At: now})
 	}
+	// Files sent when no report is under way may be for one filed already.
+	between := c.state.Step == "" || c.state.Step == s.cfg.Book.Start
 	in := dialog.Input{Text: m.Text, Media: m.Media, Kept: len(m.Files)}
 	for _, f := range m.Files {
 		in.Location = in.Location || f.Kind == FileLocation
@@ -554,6 +560,11 @@ func (s *Service) step(ctx context.Context, w *work, c *conv, m Inbound, now tim
 			Files: c.state.Files}
 		c.state.Ticket = s.open(sub, m, now, ch)
 		code = c.state.Ticket
+	}
+	if code == "" && between && len(m.Files) > 0 {
+		if code, err = s.fileAfter(ctx, m, now, ch); err != nil {
+			return "", "", err
+		}
 	}
 	keep(m, code, now, ch)
 	if res.OptOut {

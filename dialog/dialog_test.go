@@ -349,6 +349,15 @@ func TestStateCodec(t *testing.T) {
 			t.Errorf("truncated to %d bytes: no error", i)
 		}
 	}
+	// Without files it is written as version 1, which replicas from
+	// before Files read; version 1 is read back.
+	in.Files = 0
+	if b, _ = in.MarshalBinary(); b[0] != 1 {
+		t.Errorf("a state without files is written as version %d, want 1", b[0])
+	}
+	if err := out.UnmarshalBinary(b); err != nil || !reflect.DeepEqual(in, out) {
+		t.Errorf("version 1 round trip = %+v, %v; want %+v", out, err, in)
+	}
 	// Version 1, written before Files, is still read.
 	v1 := []byte{1, 0, 5, 0, 0, 2, 'c', 'x', 0, 0, 0, 0, 0}
 	if err := out.UnmarshalBinary(v1); err != nil || out.Step != "cx" || out.Updated != 5 || out.Files != 0 {

@@ -172,8 +172,12 @@ func (b *Book) Handle(st *State, in Input, now time.Time) Result {
 			}
 		}
 		b.enter(st, b.Start, &r)
-		// One message, not two: the greeting leads the first prompt.
+		// One message, not two: the greeting leads the first prompt, and
+		// a file that came with the message is acknowledged first.
 		r.Replies[n] = b.text(TextGreeting, st) + "\n" + r.Replies[n]
+		if in.Kept > 0 {
+			r.Replies[n] = b.text(TextAttached, st) + " " + r.Replies[n]
+		}
 		return r
 	}
 	if cmd, ok := commands[norm]; ok {

@@ -6,8 +6,10 @@ import (
 	"time"
 )
 
-// stateVersion is the first byte of an encoded State. Version 1, without
-// Files, is still read.
+// stateVersion is the first byte of an encoded State. A State with no
+// Files is written as version 1, as it was before Files existed, so that
+// a replica not yet upgraded (or rolled back to) still reads it; only
+// conversations that kept files need version 2.
 const stateVersion = 2
 
 // ErrBadState is returned when stored state cannot be read; the caller
@@ -16,7 +18,11 @@ var ErrBadState = errors.New("dialog: unreadable conversation state")
 
 // AppendBinary appends the compact encoding of s to b.
 func (s *State) AppendBinary(b []byte) ([]byte, error) {
-	b = append(b, stateVersion)
+	v := byte(stateVersion)
+	if s.Files == 0 {
+		v = 1
+	}
+	b = append(b, v)
 	var flags byte
 	if s.Urgent {
 		flags |= 1
@@ -27,7 +33,9 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 	b = append(b, flags)
 	b = binary.AppendUvarint(b, uint64(s.Updated))
 	b = binary.AppendUvarint(b, uint64(s.Misses))
-	b = binary.AppendUvarint(b, uint64(s.Files))
+	if v >= 2 {
+		b = binary.AppendUvarint(b, uint64(s.Files))
+	}
 	b = appendString(b, string(s.Lang))
 	b = appendString(b, s.Step)
 	b = appendString(b, s.Return)

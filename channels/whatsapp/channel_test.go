@@ -158,7 +158,7 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	h.outbox = bot.NewDispatcher(bot.DispatcherConfig{Store: pg,
 		Senders: map[bot.Channel]bot.Sender{bot.WhatsApp: h.ch.Sender()}, PollInterval: 20 * time.Millisecond})
 	svc := bot.NewService(bot.Config{Store: pg, Conversations: rd, Book: book, Outbox: h.outbox,
-		Officers: []bot.Officer{{Name: "Genoveva", Phone: officer, Role: bot.RoleOfficer}}})
+		Officers: []bot.Officer{{Name: "Genoveva", Phone: officer, Role: bot.RoleOfficer}}, SendFiles: true})
 	h.rec.next = svc
 
 	run := func(name string, f func(context.Context) error) {

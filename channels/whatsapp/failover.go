@@ -31,7 +31,9 @@ var (
 )
 
 // Send sends m on WhatsApp, or for staff by SMS when WhatsApp is down or
-// refuses. The error is the SMS sender's when it was tried, else the
+// refuses. A file (m.Attachment) goes by SMS, as its caption and where to
+// see it, only when WhatsApp is down or refuses it for good: a passing
+// failure is left to the outbox to retry on WhatsApp. The error is the SMS sender's when it was tried, else the
 // WhatsApp sender's.
 func (f *Failover) Send(ctx context.Context, m bot.Outbound) (string, error) {
 	if m.Channel != bot.WhatsApp || f.SMS == nil || f.IsStaff == nil || !f.IsStaff(m.To) {
@@ -41,6 +43,11 @@ func (f *Failover) Send(ctx context.Context, m bot.Outbound) (string, error) {
 		id, err := f.WhatsApp.Send(ctx, m)
 		if err == nil {
 			return id, nil
+		}
+		if m.Attachment != 0 && bot.KindOf(err) == bot.Temporary {
+			// A file only WhatsApp can carry: the outbox tries again
+			// while WhatsApp is up.
+			return "", err
 		}
 		f.log().Warn("whatsapp send to staff failed; sending by SMS", "outbox_id", m.ID, "to", bot.Mask(m.To), "err", err)
 	}

@@ -317,11 +317,16 @@ func TestFailover(t *testing.T) {
 // A file that cannot go on WhatsApp reaches staff by SMS as its caption,
 // saying where the file is; a file that is gone fails for good.
 func TestFileFailover(t *testing.T) {
-	wa := &fakeSender{err: bot.E("x", bot.Temporary, whatsapp.ErrNotConnected)}
+	wa := &fakeSender{err: bot.E("x", bot.Temporary, errors.New("upload timed out"))}
 	sms := &fakeSender{id: "SM1"}
-	f := &whatsapp.Failover{WhatsApp: wa, SMS: sms, IsStaff: func(string) bool { return true }}
-	if _, err := f.Send(context.Background(), bot.Outbound{ID: 1, Channel: bot.WhatsApp, To: officer,
-		Body: "[KS-7HQ4XM] 1/1 foto", Purpose: bot.PurposeFile, Attachment: 7}); err != nil {
+	up := true
+	f := &whatsapp.Failover{WhatsApp: wa, SMS: sms, IsStaff: func(string) bool { return true }, Up: func() bool { return up }}
+	file := bot.Outbound{ID: 1, Channel: bot.WhatsApp, To: officer, Body: "[KS-7HQ4XM] 1/1 foto", Purpose: bot.PurposeFile, Attachment: 7}
+	if _, err := f.Send(context.Background(), file); bot.KindOf(err) != bot.Temporary || len(sms.msgs) != 0 {
+		t.Fatalf("file, WhatsApp up, passing failure: %v, %d SMS; want the error for the outbox to retry, no SMS", err, len(sms.msgs))
+	}
+	up = false
+	if _, err := f.Send(context.Background(), file); err != nil {
 		t.Fatal(err)
 	}
 	if m := sms.msgs[0]; m.Attachment != 0 || !strings.HasPrefix(m.Body, "[KS-7HQ4XM] 1/1 foto (berkas hanya bisa dikirim lewat WhatsApp") {

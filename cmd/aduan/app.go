@@ -63,7 +63,7 @@ func newApp(cfg *config.Config, store bot.Store, convs bot.Conversations, sender
 		Store: store, Conversations: convs, Book: book, Officers: officers(cfg), Outbox: outbox,
 		Now: now, Logger: log, Observer: m, Claim: cfg.Outbox.Lease.Std(), Clocks: cfg.Clocks.Bot(),
 		Limits: cfg.Limits.Bot(), Counter: counter(convs), Wiper: wipes.requester(),
-		SupervisorPIN: cfg.Security.SupervisorPIN,
+		SupervisorPIN: cfg.Security.SupervisorPIN, SendFiles: cfg.WhatsApp.Enabled,
 	})
 	outbox.SetGaveUp(svc.NotifyFailed)
 	if lc, ok := store.(interface {
