@@ -68,6 +68,10 @@ type Config struct {
 	// FetchFailed is the reply to an attachment that could not be
 	// downloaded; default DefaultFetchFailed.
 	FetchFailed string
+	// DownloadTimeout bounds one attachment's download (whatsmeow retries
+	// within it); default 45s. Messages are handled one at a time, so it
+	// also bounds how long one file can hold up the others.
+	DownloadTimeout time.Duration
 	// MarkRead marks a message read once it is stored.
 	MarkRead bool
 
@@ -110,6 +114,9 @@ type Channel struct {
 
 	statuses chan receipt
 	wg       sync.WaitGroup
+
+	fetchMu    sync.Mutex
+	fetchFails map[types.MessageID]int // passing download failures, by message
 }
 
 type clientBox struct{ Client }
@@ -141,6 +148,9 @@ func New(cfg Config) *Channel {
 	}
 	if cfg.FetchFailed == "" {
 		cfg.FetchFailed = DefaultFetchFailed
+	}
+	if cfg.DownloadTimeout <= 0 {
+		cfg.DownloadTimeout = 45 * time.Second
 	}
 	if cfg.HandleTimeout <= 0 {
 		cfg.HandleTimeout = 30 * time.Second
@@ -513,8 +523,11 @@ func (c *Channel) handleMessage(cli Client, evt *events.Message) bool {
 			return true
 		}
 	}
-	files, ok := c.fetch(ctx, cli, info, from, &body)
-	if !ok && body.text == "" {
+	files, got := c.fetch(cli, info, from, &body)
+	switch {
+	case got == later:
+		return false
+	case got == refused && body.text == "":
 		c.markRead(cli, info)
 		return true
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -68,7 +69,7 @@ type fakeClient struct {
 	nextID     int
 
 	media     map[string][]byte // attachments on the media servers, by direct path
-	mediaFail map[string]int    // downloads of the path that fail before one succeeds
+	mediaFail map[string]int    // downloads of the path that fail (503) before one succeeds
 	downloads int
 }
 
@@ -206,9 +207,9 @@ func (f *fakeClient) Download(ctx context.Context, msg whatsmeow.DownloadableMes
 	defer f.mu.Unlock()
 	f.downloads++
 	path := msg.GetDirectPath()
-	if f.mediaFail[path] > 0 {
+	if f.mediaFail[path] > 0 { // the media server overloaded: a passing failure
 		f.mediaFail[path]--
-		return nil, fmt.Errorf("download %s: %w", path, whatsmeow.ErrMediaDownloadFailedWith404)
+		return nil, fmt.Errorf("download %s: %w", path, whatsmeow.DownloadHTTPError{Response: &http.Response{StatusCode: 503}})
 	}
 	data, ok := f.media[path]
 	if !ok {

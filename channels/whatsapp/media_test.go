@@ -140,27 +140,53 @@ func TestFileOnOpenTicket(t *testing.T) {
 	}
 }
 
-// A download that fails is tried again; one that keeps failing is not
-// stored, and the citizen is asked to send it again. A file larger than
-// it said it was is refused like any too large one.
+// A download that fails for a passing reason leaves the message for
+// WhatsApp to deliver again; one that keeps failing, or cannot succeed, is
+// not stored, and the citizen is asked to send it again. A file larger
+// than it said it was is refused like any too large one.
 func TestFetchFailures(t *testing.T) {
 	h := newHarness(t, func(c *whatsapp.Config) { c.MediaMaxBytes = 1000 })
 	h.fake.putMedia("/v/flaky", []byte("photo"))
-	h.fake.mediaFail["/v/flaky"] = 2 // the third attempt succeeds
-	if !h.fake.emit(dm("X1", citizen, photoMsg("/v/flaky", "", 5))) {
-		t.Fatal("not acknowledged")
+	h.fake.mediaFail["/v/flaky"] = 2 // the media server fails twice
+	evt := dm("X1", citizen, photoMsg("/v/flaky", "", 5))
+	for i := 1; i <= 2; i++ {
+		if h.fake.emit(evt) {
+			t.Fatalf("delivery %d acknowledged although its photo was not downloaded", i)
+		}
+	}
+	if !h.fake.emit(evt) { // WhatsApp delivers it a third time
+		t.Fatal("third delivery not acknowledged")
 	}
 	if got := h.rec.received(); len(got) != 1 || len(got[0].Files) != 1 || string(got[0].Files[0].Data) != "photo" {
-		t.Fatalf("pipeline got %+v, want the photo after two failed downloads", got)
+		t.Fatalf("pipeline got %+v, want the photo once, on the third delivery", got)
+	}
+	// A media server that keeps failing: after fetchRetries deliveries the
+	// citizen is asked to send it again, and the message is acknowledged.
+	h.fake.putMedia("/v/down", []byte("photo"))
+	h.fake.mediaFail["/v/down"] = 100
+	down := dm("X0", citizen, photoMsg("/v/down", "", 5))
+	acked := 0
+	for i := 0; i < 5 && acked == 0; i++ {
+		if h.fake.emit(down) {
+			acked = i + 1
+		}
+	}
+	if acked != 4 {
+		t.Errorf("a file that never downloads: acknowledged on delivery %d, want 4 (after 3 left for redelivery)", acked)
 	}
 
 	// Expired on WhatsApp's servers: no file, a request to send it again.
 	if !h.fake.emit(dm("X2", citizen, photoMsg("/v/gone", "", 5))) {
 		t.Fatal("not acknowledged")
 	}
-	eventually(t, "the request to send again", func() bool {
-		rs := h.repliesTo(citizen)
-		return len(rs) > 0 && strings.Contains(rs[len(rs)-1], "gagal kami terima")
+	eventually(t, "two requests to send again", func() bool {
+		n := 0
+		for _, r := range h.repliesTo(citizen) {
+			if strings.Contains(r, "gagal kami terima") {
+				n++
+			}
+		}
+		return n == 2
 	})
 	if got := h.rec.received(); len(got) != 1 {
 		t.Errorf("pipeline got %d messages, want still 1: a lost file alone is not a message", len(got))
