@@ -205,8 +205,12 @@ func TestFetchFailures(t *testing.T) {
 		t.Fatal("not acknowledged")
 	}
 	eventually(t, "the too-large notice", func() bool {
-		rs := h.repliesTo(citizen)
-		return len(rs) > 0 && strings.Contains(rs[len(rs)-1], "terlalu besar")
+		for _, r := range h.repliesTo(citizen) {
+			if strings.Contains(r, "terlalu besar") {
+				return true
+			}
+		}
+		return false
 	})
 	if got := h.rec.received(); len(got) != 2 {
 		t.Errorf("pipeline got %d messages, want 2", len(got))
