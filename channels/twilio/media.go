@@ -25,6 +25,11 @@ const DefaultMediaMaxBytes = 16 << 20
 // on a webhook after 15 seconds.
 const DefaultMediaTimeout = 10 * time.Second
 
+// DefaultMediaFetches is how many attachments a MediaFetcher downloads at
+// once, across all messages, when MediaConfig.MaxFetches is zero. Each
+// holds up to MaxBytes in memory.
+const DefaultMediaFetches = 4
+
 // maxMedia is the most attachments fetched from one message; Twilio sends
 // at most 10.
 const maxMedia = 10
@@ -68,6 +73,12 @@ type MediaConfig struct {
 	// Timeout bounds the fetching of one message's attachments; zero means
 	// DefaultMediaTimeout.
 	Timeout time.Duration
+	// MaxFetches bounds the attachments downloaded at once, across all
+	// messages, and so the memory they take (MaxFetches times MaxBytes).
+	// Others wait for a turn; one still waiting when its message's Timeout
+	// ends is left out, like a failed download. Zero means
+	// DefaultMediaFetches.
+	MaxFetches int
 	// HTTPClient supplies the transport; nil means a pooled keep-alive
 	// transport. Its timeout and redirect policy are not used.
 	HTTPClient *http.Client
@@ -81,6 +92,7 @@ type MediaFetcher struct {
 	pass     string
 	maxBytes int64
 	timeout  time.Duration
+	slots    chan struct{} // one token per download in flight
 }
 
 // NewMediaFetcher returns a MediaFetcher for cfg. It fails if a credential
@@ -99,6 +111,11 @@ func NewMediaFetcher(cfg MediaConfig) (*MediaFetcher, error) {
 	if f.timeout <= 0 {
 		f.timeout = DefaultMediaTimeout
 	}
+	fetches := cfg.MaxFetches
+	if fetches <= 0 {
+		fetches = DefaultMediaFetches
+	}
+	f.slots = make(chan struct{}, fetches)
 	rt := &mediaTransport{api: api}
 	if cfg.HTTPClient != nil {
 		rt.next = cfg.HTTPClient.Transport
@@ -115,7 +132,9 @@ func NewMediaFetcher(cfg MediaConfig) (*MediaFetcher, error) {
 // credentials, which Go's client drops on a redirect to another host).
 // contentType is the webhook's MediaContentTypeN: it gives the file's kind
 // and type. It refuses a URL that is not on https://api.twilio.com, and a
-// file larger than the limit. Error texts carry no number or content.
+// file larger than the limit. It waits for a turn while the fetcher's
+// MaxFetches downloads are in flight, and fails if ctx ends first. Error
+// texts carry no number or content.
 func (f *MediaFetcher) Fetch(ctx context.Context, rawURL, contentType string) (bot.File, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme != "https" || u.Host != mediaHost || u.User != nil {
@@ -126,6 +145,12 @@ func (f *MediaFetcher) Fetch(ctx context.Context, rawURL, contentType string) (b
 		return bot.File{}, errNotTwilio
 	}
 	req.SetBasicAuth(f.user, f.pass)
+	select {
+	case f.slots <- struct{}{}:
+		defer func() { <-f.slots }()
+	case <-ctx.Done():
+		return bot.File{}, fmt.Errorf("waiting for a turn to fetch media: %w", ctx.Err())
+	}
 	res, err := f.client.Do(req)
 	if err != nil {
 		// Not the URL: the media store's carries a signature.
@@ -216,8 +241,9 @@ func (t *mediaTransport) checkRedirect(req *http.Request, via []*http.Request) e
 }
 
 // files fetches the first n (at most 10) attachments of the message with
-// the webhook parameters params, together, within the fetcher's timeout.
-// An attachment that cannot be fetched is logged and left out.
+// the webhook parameters params, together as the fetcher's turns allow,
+// within its timeout. An attachment that cannot be fetched, or finds no
+// turn in time, is logged and left out.
 func (h *Handler) files(ctx context.Context, sid string, params map[string]string, n int) []bot.File {
 	n = min(n, maxMedia)
 	fctx, cancel := context.WithTimeout(ctx, h.media.timeout)

@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -279,6 +280,128 @@ func TestInboundMediaTimeout(t *testing.T) {
 	}
 	if logs := s.Log.String(); !strings.Contains(logs, "deadline exceeded") {
 		t.Errorf("log %q lacks the timeout", logs)
+	}
+}
+
+// mediaURL is attachment i of mediaSID at Twilio.
+func mediaURL(i int) string {
+	return "https://api.twilio.com/2010-04-01/Accounts/" + accountSID + "/Messages/" + mediaSID + "/Media/ME" + strconv.Itoa(i)
+}
+
+// newLimitedFetcher returns a fetcher pointed at apiURL that downloads at
+// most one attachment at once.
+func newLimitedFetcher(t *testing.T, apiURL string, timeout time.Duration) *twilio.MediaFetcher {
+	t.Helper()
+	f, err := twilio.NewMediaFetcher(twilio.MediaConfig{AccountSID: accountSID, AuthToken: authToken, APIURL: apiURL,
+		Timeout: timeout, MaxFetches: 1, HTTPClient: loopbackClient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestInboundMediaFetchesLimited checks that the fetcher's downloads,
+// across webhooks handled at once, never exceed MaxFetches, and that the
+// webhooks that wait for a turn still get their files.
+func TestInboundMediaFetchesLimited(t *testing.T) {
+	var inFlight, most, served atomic.Int32
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(100 * time.Millisecond)
+		inFlight.Add(-1)
+		served.Add(1)
+		w.Header().Set("Content-Type", "image/jpeg")
+		w.Write(photo)
+	}))
+	t.Cleanup(slow.Close)
+	s := newMediaServer(t, newLimitedFetcher(t, slow.URL, 0))
+
+	const webhooks, each = 2, 2
+	errs := make(chan error, webhooks)
+	for w := range webhooks {
+		go func() {
+			// Distinct messages, so that neither is taken for a retry.
+			form := channeltest.InboundForm(mediaSID[:len(mediaSID)-1]+strconv.Itoa(w), "whatsapp:"+citizen, "whatsapp:"+service, "")
+			form.Set("NumMedia", strconv.Itoa(each))
+			for i := range each {
+				form.Set("MediaUrl"+strconv.Itoa(i), mediaURL(i))
+				form.Set("MediaContentType"+strconv.Itoa(i), "image/jpeg")
+			}
+			res, err := s.Client.Do(channeltest.NewWebhookRequest(context.Background(), s.URL, s.URL, twilio.InboundPath, authToken, form))
+			if err == nil {
+				res.Body.Close()
+				if res.StatusCode != http.StatusOK {
+					err = fmt.Errorf("status = %d, want 200", res.StatusCode)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range webhooks {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := most.Load(); got != 1 {
+		t.Errorf("at most %d fetches at once, want 1", got)
+	}
+	if got := served.Load(); got != webhooks*each {
+		t.Errorf("%d attachments served, want %d", got, webhooks*each)
+	}
+	got := s.Pipeline.received()
+	if len(got) != webhooks {
+		t.Fatalf("pipeline received %d messages, want %d", len(got), webhooks)
+	}
+	for _, m := range got {
+		if len(m.Files) != each {
+			t.Errorf("message %s has %d files, want %d; log %q", m.ExternalID, len(m.Files), each, s.Log.String())
+		}
+	}
+}
+
+// TestInboundMediaNoTurn checks that an attachment that finds every turn
+// taken until its message's timeout is left out, and logged, as a failed
+// download is.
+func TestInboundMediaNoTurn(t *testing.T) {
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	held := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		w.Header().Set("Content-Type", "image/jpeg")
+		w.Write(photo)
+	}))
+	t.Cleanup(held.Close)
+	f := newLimitedFetcher(t, held.URL, 200*time.Millisecond)
+	s := newMediaServer(t, f)
+
+	// Another message's download takes the only turn, and keeps it.
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.Fetch(context.Background(), mediaURL(9), "image/jpeg")
+		done <- err
+	}()
+	<-arrived
+
+	form := channeltest.InboundForm(mediaSID, "whatsapp:"+citizen, "whatsapp:"+service, "foto")
+	form.Set("NumMedia", "1")
+	form.Set("MediaUrl0", mediaURL(0))
+	form.Set("MediaContentType0", "image/jpeg")
+	if got := s.post(t, form); got != http.StatusOK {
+		t.Fatalf("status = %d, want 200", got)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Errorf("the download that had the turn: %v", err)
+	}
+	got := s.Pipeline.received()
+	if len(got) != 1 || got[0].Text != "foto" || got[0].Media != 1 || got[0].Files != nil {
+		t.Fatalf("inbound = %+v, want the text, Media 1 and no file", got)
+	}
+	if logs := s.Log.String(); !strings.Contains(logs, "twilio attachment not fetched") ||
+		!strings.Contains(logs, "waiting for a turn to fetch media: context deadline exceeded") {
+		t.Errorf("log %q lacks the attachment left out for want of a turn", logs)
 	}
 }
 

@@ -7,28 +7,43 @@ import (
 
 // The supervisors are told of a WhatsApp outage once, across restarts and
 // replicas: the process that tells them first marks the outage in Redis,
-// and the channel's next connection, in any process, clears the mark.
+// and the channel's next connection, in any process, clears the mark. The
+// mark lasts downClaimTTL until the notice is in the outbox, then
+// downNoticeTTL: a process that dies in between silences no later outage.
 const (
 	// downNoticeKey marks an outage the supervisors have been told of.
 	downNoticeKey = "aduan:whatsapp:down-notified"
+	// downClaimTTL bounds a mark whose notice is not yet written: long
+	// enough for one process to write it.
+	downClaimTTL = 2 * time.Minute
 	// downNoticeTTL bounds a mark that is never cleared (the channel
 	// never connected again, or the clearing failed), so that it cannot
 	// silence a later outage for ever.
 	downNoticeTTL = 7 * 24 * time.Hour
 )
 
-// claimDownNotice marks the present WhatsApp outage as told and reports
-// whether this caller marked it, and so is to tell the supervisors. When
-// Redis does not answer it returns true: better twice than never.
+// claimDownNotice marks the present WhatsApp outage as being told, for
+// downClaimTTL, and reports whether this caller marked it, and so is to
+// tell the supervisors and then call confirmDownNotice. When Redis does
+// not answer it returns true: better twice than never.
 func (s *server) claimDownNotice(ctx context.Context, state string) bool {
 	mark := state + " " + time.Now().UTC().Format(time.RFC3339)
-	ok, err := s.rd.Client().SetNX(ctx, downNoticeKey, mark, downNoticeTTL).Result()
+	ok, err := s.rd.Client().SetNX(ctx, downNoticeKey, mark, downClaimTTL).Result()
 	if err != nil {
 		s.app.log.Warn("whatsapp down notice not marked in redis; telling the supervisors anyway, perhaps again",
 			"state", state, "err", err)
 		return true
 	}
 	return ok
+}
+
+// confirmDownNotice keeps the mark for downNoticeTTL, once the notice is
+// in the outbox.
+func (s *server) confirmDownNotice(ctx context.Context) {
+	if err := s.rd.Client().Expire(ctx, downNoticeKey, downNoticeTTL).Err(); err != nil {
+		s.app.log.Warn("whatsapp down mark not extended; the outage may be told again when it expires",
+			"ttl", downClaimTTL.String(), "err", err)
+	}
 }
 
 // unclaimDownNotice removes the mark of a notice that could not be sent,

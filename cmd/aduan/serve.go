@@ -334,6 +334,7 @@ func (s *server) whatsappDown(reason string) {
 		s.unclaimDownNotice(ctx)
 		return
 	}
+	s.confirmDownNotice(ctx)
 	s.app.log.Info("supervisors told that whatsapp is down", "state", state, "supervisors", n)
 }
 

@@ -46,19 +46,25 @@ func TestTicketsShowListsFiles(t *testing.T) {
 	}
 	pg := commandStore(t, cfg, keys)
 	at := time.Date(2026, 11, 10, 1, 30, 0, 0, time.UTC) // 09:30 WITA
-	storeChanges(t, pg, ticketWithFiles("KS-FYLEA", at))
+	ch := ticketWithFiles("KS-FYLEA", at)
+	// A type the sender chose, that would colour the terminal.
+	hostile := ch.Attachments[0]
+	hostile.Index, hostile.MIME, hostile.Data, hostile.Size = 3, "image/png\x1b[31m\r\u200e; x=1", []byte("PNG"), 3
+	ch.Attachments = append(ch.Attachments, hostile)
+	storeChanges(t, pg, ch)
 
 	out, _, err := runCmd(t, "", nil, "tickets", "show", "--config", file, "KS-FYLEA")
 	if err != nil {
 		t.Fatalf("tickets show: %v", err)
 	}
 	for _, want := range []string{"Files:", "1  foto (image)", "image/jpeg", "150 KB", "2026-11-10 09:30:00 WITA",
-		"2  pesan suara (voice)", "audio/ogg; codecs=opus", "10 B", "3  lokasi (location)"} {
+		"2  pesan suara (voice)", "audio/ogg; codecs=opus", "10 B", "3  lokasi (location)",
+		"4  foto (image)", "image/png[31m; x=1"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("show lacks %q:\n%s", want, out)
 		}
 	}
-	for _, s := range append(phoneForms(citizen)[:3], fileMarker, "Pasar Borong", "OggS") {
+	for _, s := range append(phoneForms(citizen)[:3], fileMarker, "Pasar Borong", "OggS", "\x1b", "\r", "\u200e") {
 		if strings.Contains(out, s) {
 			t.Errorf("show prints %q:\n%s", s, out)
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"aduan/bot"
 )
@@ -145,7 +146,7 @@ func ticketsCmd(ctx context.Context, e env, args []string) error {
 		fmt.Fprintln(e.stdout, "  -")
 	}
 	for i, f := range files {
-		fmt.Fprintf(e.stdout, "  %d  %-24s %-28s %8s  %s\n", i+1, fileKind(f.Kind), dash(f.MIME), bot.ByteSize(f.Size),
+		fmt.Fprintf(e.stdout, "  %d  %-24s %-28s %8s  %s\n", i+1, fileKind(f.Kind), dash(printable(f.MIME)), bot.ByteSize(f.Size),
 			f.Received.In(bot.WITA).Format("2006-01-02 15:04:05")+" WITA")
 	}
 	fmt.Fprintln(e.stdout, "Events:")
@@ -255,6 +256,18 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// printable is s without its control characters and anything else not
+// printable: for what a sender chose, such as a file's type, written to a
+// terminal.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return -1
+	}, s)
 }
 
 // actor shows who did something, masking a phone number.

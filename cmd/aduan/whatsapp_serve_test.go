@@ -315,17 +315,48 @@ func TestWhatsAppDownToldOnceAcrossProcesses(t *testing.T) {
 		}
 		return n
 	}
+	// markTTL is what is left of the outage mark in Redis.
+	markTTL := func() time.Duration {
+		t.Helper()
+		ttl, err := h.srv.rd.Client().TTL(context.Background(), downNoticeKey).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ttl
+	}
+	// A told outage is marked for days; one being told, for minutes, so
+	// that a process dying before it writes the SMS silences no outage
+	// for long.
+	told := func(when string) {
+		t.Helper()
+		if ttl := markTTL(); ttl <= downClaimTTL || ttl > downNoticeTTL {
+			t.Errorf("mark expires in %v %s, want about %v", ttl, when, downNoticeTTL)
+		}
+	}
 
 	// Each process's channel tells of the same outage once.
 	h.srv.whatsappDown(reason)
+	told("after the notice")
 	other.whatsappDown(reason)
+	told("after the second process saw the outage")
 	if got := notices(); got != 1 {
 		t.Errorf("supervisor notices after two processes saw one outage = %d, want 1", got)
 	}
 	// Connected again (in either process): the next outage is told again,
 	// once.
 	other.whatsappUp()
+	if ttl := markTTL(); ttl != -2 { // Redis: no such key
+		t.Errorf("mark expires in %v once connected, want no mark", ttl)
+	}
+	if !other.claimDownNotice(context.Background(), "banned") {
+		t.Fatal("claimDownNotice with no mark = false, want true")
+	}
+	if ttl := markTTL(); ttl <= 0 || ttl > downClaimTTL {
+		t.Errorf("mark expires in %v after the claim, before the notice, want at most %v", ttl, downClaimTTL)
+	}
+	other.unclaimDownNotice(context.Background())
 	other.whatsappDown(reason)
+	told("after the second outage's notice")
 	h.srv.whatsappDown(reason)
 	if got := notices(); got != 2 {
 		t.Errorf("supervisor notices after a second outage = %d, want 2", got)
