@@ -79,6 +79,20 @@ func TestKeyUsageErrors(t *testing.T) {
 }
 
 // commandStore opens the commands' test database with the keyring k.
+// commandSetup empties the service's database and Redis, and returns a
+// configuration file for the commands under test and a store on it.
+func commandSetup(t *testing.T) (file string, pg *postgres.Store) {
+	t.Helper()
+	cfg := testConfig(t, "https://api.twilio.com")
+	reset(t, cfg)
+	file = writeConfigFile(t, cfg.Postgres.URL, cfg.Redis.URL)
+	keys, err := cfg.Keyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return file, commandStore(t, cfg, keys)
+}
+
 func commandStore(t *testing.T, cfg *config.Config, k *seal.Keyring) *postgres.Store {
 	t.Helper()
 	pg, err := postgres.Open(context.Background(), cfg.Postgres.URL, postgres.WithKeyring(k))
@@ -163,14 +177,7 @@ func TestKeysRotate(t *testing.T) {
 }
 
 func TestPurgeAndErase(t *testing.T) {
-	cfg := testConfig(t, "https://api.twilio.com")
-	reset(t, cfg)
-	file := writeConfigFile(t, cfg.Postgres.URL, cfg.Redis.URL)
-	keys, err := cfg.Keyring()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pg := commandStore(t, cfg, keys)
+	file, pg := commandSetup(t)
 	storeChanges(t, pg, secretTicket("KS-OLDD1", time.Now().AddDate(0, 0, -100)))
 	storeChanges(t, pg, secretTicket("KS-NEWW1", time.Now().AddDate(0, 0, -10)))
 	ctx := context.Background()

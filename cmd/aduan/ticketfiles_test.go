@@ -37,14 +37,7 @@ func ticketWithFiles(code string, at time.Time) *bot.Changes {
 }
 
 func TestTicketsShowListsFiles(t *testing.T) {
-	cfg := testConfig(t, "https://api.twilio.com")
-	reset(t, cfg)
-	file := writeConfigFile(t, cfg.Postgres.URL, cfg.Redis.URL)
-	keys, err := cfg.Keyring()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pg := commandStore(t, cfg, keys)
+	file, pg := commandSetup(t)
 	at := time.Date(2026, 11, 10, 1, 30, 0, 0, time.UTC) // 09:30 WITA
 	ch := ticketWithFiles("KS-FYLEA", at)
 	// A type the sender chose, that would colour the terminal.
@@ -80,14 +73,7 @@ func TestTicketsShowListsFiles(t *testing.T) {
 }
 
 func TestTicketsFiles(t *testing.T) {
-	cfg := testConfig(t, "https://api.twilio.com")
-	reset(t, cfg)
-	file := writeConfigFile(t, cfg.Postgres.URL, cfg.Redis.URL)
-	keys, err := cfg.Keyring()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pg := commandStore(t, cfg, keys)
+	file, pg := commandSetup(t)
 	ctx := context.Background()
 	ch := ticketWithFiles("KS-FYLEB", time.Now().Add(-time.Hour))
 	storeChanges(t, pg, ch)
@@ -160,14 +146,7 @@ func TestTicketsFiles(t *testing.T) {
 }
 
 func TestPurgeUnfiledFiles(t *testing.T) {
-	cfg := testConfig(t, "https://api.twilio.com")
-	reset(t, cfg)
-	file := writeConfigFile(t, cfg.Postgres.URL, cfg.Redis.URL)
-	keys, err := cfg.Keyring()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pg := commandStore(t, cfg, keys)
+	file, pg := commandSetup(t)
 	ctx := context.Background()
 	now := time.Now()
 	ch := ticketWithFiles("KS-FYLEC", now.AddDate(0, 0, -10)) // an open ticket's files: kept

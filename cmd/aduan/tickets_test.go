@@ -9,14 +9,7 @@ import (
 )
 
 func TestTicketsListLate(t *testing.T) {
-	cfg := testConfig(t, "https://api.twilio.com")
-	reset(t, cfg)
-	file := writeConfigFile(t, cfg.Postgres.URL, cfg.Redis.URL)
-	keys, err := cfg.Keyring()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pg := commandStore(t, cfg, keys)
+	file, pg := commandSetup(t)
 	now := time.Now()
 	ticket := func(code string, created time.Time, accepted, closed bool) bot.Ticket {
 		t := bot.Ticket{Code: code, Kind: bot.KindCase, Status: bot.StatusReceived, Channel: bot.SMS,
@@ -49,14 +42,7 @@ func TestTicketsListLate(t *testing.T) {
 }
 
 func TestTicketsExport(t *testing.T) {
-	cfg := testConfig(t, "https://api.twilio.com")
-	reset(t, cfg)
-	file := writeConfigFile(t, cfg.Postgres.URL, cfg.Redis.URL)
-	keys, err := cfg.Keyring()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pg := commandStore(t, cfg, keys)
+	file, pg := commandSetup(t)
 	in := time.Date(2026, 11, 10, 9, 0, 0, 0, bot.WITA)
 	out := time.Date(2026, 12, 1, 9, 0, 0, 0, bot.WITA)
 	storeChanges(t, pg, &bot.Changes{Tickets: []bot.Ticket{
