@@ -437,11 +437,7 @@ func (s *Service) details(t *Ticket, evs []Event, files []Attachment, now time.T
 		b.WriteString("\n" + label + ": " + dialogCut(v, 200))
 	}
 	if len(files) > 0 {
-		fs := make([]File, len(files))
-		for i, a := range files {
-			fs[i].Kind = a.Kind
-		}
-		fmt.Fprintf(&b, "\nLampiran: %d (%s), LAMPIRAN %s", len(files), fileNames(fs), t.Code)
+		fmt.Fprintf(&b, "\nLampiran: %d (%s), LAMPIRAN %s", len(files), attachmentNames(files), t.Code)
 	}
 	if n := len(evs); n > 0 {
 		b.WriteString("\nRiwayat:")

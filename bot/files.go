@@ -69,6 +69,15 @@ func fileNames(fs []File) string {
 	return strings.Join(names, ", ")
 }
 
+// attachmentNames names kept files for an officer, like fileNames.
+func attachmentNames(as []Attachment) string {
+	names := make([]string, len(as))
+	for i, a := range as {
+		names[i] = FileName(a.Kind)
+	}
+	return strings.Join(names, ", ")
+}
+
 // FileName is a file kind's name in Indonesian, for officers.
 func FileName(kind string) string {
 	switch kind {
@@ -147,11 +156,7 @@ func (s *Service) sendFiles(t *Ticket, files []Attachment, m Inbound, now time.T
 		reply(t.Code + " tidak punya lampiran.")
 		return
 	}
-	fs := make([]File, len(files))
-	for i, a := range files {
-		fs[i].Kind = a.Kind
-	}
-	list := fmt.Sprintf("%s: %d lampiran (%s).", t.Code, len(files), fileNames(fs))
+	list := fmt.Sprintf("%s: %d lampiran (%s).", t.Code, len(files), attachmentNames(files))
 	if m.Channel != WhatsApp || !s.cfg.SendFiles {
 		reply(list + " Berkas hanya bisa dikirim lewat WhatsApp kantor; atau lihat di kantor.")
 		return
