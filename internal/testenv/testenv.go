@@ -12,7 +12,10 @@
 //
 // A database is dropped and made anew by the first test process that asks
 // for it, so two runs of one package's tests at the same time disturb each
-// other; CI runs each package once.
+// other; CI runs each package once. Two checkouts tested side by side on one
+// machine keep apart by giving each its own ADUAN_TEST_DB_PREFIX (databases
+// <prefix>_<name> instead of aduan_test_<name>) and its own Redis server
+// (ADUAN_TEST_REDIS_ADDR).
 package testenv
 
 import (
@@ -47,6 +50,15 @@ func RedisServer() string {
 	return "127.0.0.1:6379"
 }
 
+// DBPrefix is the prefix of the test databases' names: aduan_test, or
+// ADUAN_TEST_DB_PREFIX (lower-case letters, digits and underscores).
+func DBPrefix() string {
+	if p := os.Getenv("ADUAN_TEST_DB_PREFIX"); p != "" && nameRE.MatchString(p) {
+		return p
+	}
+	return "aduan_test"
+}
+
 var (
 	mu      sync.Mutex
 	created = map[string]bool{}
@@ -61,7 +73,7 @@ func PostgresURL(t testing.TB, name string) string {
 	if !nameRE.MatchString(name) {
 		t.Fatalf("testenv: bad database name %q", name)
 	}
-	db := "aduan_test_" + name
+	db := DBPrefix() + "_" + name
 	admin, err := url.Parse(PostgresAdmin())
 	if err != nil {
 		t.Fatalf("testenv: ADUAN_TEST_POSTGRES_URL: %v", err)
