@@ -12,7 +12,6 @@ import (
 
 	"aduan/bot"
 
-	twilio "github.com/twilio/twilio-go"
 	twclient "github.com/twilio/twilio-go/client"
 	twapi "github.com/twilio/twilio-go/rest/api/v2010"
 )
@@ -56,8 +55,9 @@ type SenderConfig struct {
 // Sender sends outbound messages through Twilio's Messages API. It is safe
 // for concurrent use.
 type Sender struct {
-	rest     *twilio.RestClient
 	base     twclient.Client // template copied per send
+	edge     string          // TWILIO_EDGE and TWILIO_REGION, as twilio-go reads them
+	region   string
 	next     http.RoundTripper
 	apiURL   *url.URL // nil when requests go to Twilio as twilio-go addresses them
 	from     string
@@ -99,9 +99,12 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	}
 	s.base = twclient.Client{Credentials: twclient.NewCredentials(cfg.AccountSID, cfg.AuthToken)}
 	s.base.SetAccountSid(cfg.AccountSID)
-	// The RestClient supplies the request handler settings (edge, region
-	// from the environment); Send builds a per-call API service on them.
-	s.rest = twilio.NewRestClientWithParams(twilio.ClientParams{Client: &s.base})
+	// Edge and region come from the environment, as twilio-go's RestClient
+	// reads them; the RestClient itself is not used, since its package
+	// links every one of Twilio's APIs. Send builds a per-call Messages API
+	// service on these settings.
+	h := twclient.NewRequestHandler(&s.base)
+	s.edge, s.region = h.Edge, h.Region
 	return s, nil
 }
 
@@ -148,8 +151,8 @@ func (s *Sender) Send(ctx context.Context, m bot.Outbound) (string, error) {
 	}
 	svc := twapi.NewApiService(&twclient.RequestHandler{
 		Client: &c,
-		Edge:   s.rest.RequestHandler.Edge,
-		Region: s.rest.RequestHandler.Region,
+		Edge:   s.edge,
+		Region: s.region,
 	})
 
 	p := &twapi.CreateMessageParams{}

@@ -3,6 +3,8 @@ package whatsapp
 import (
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Rate is a token bucket's shape: one token every Interval, at most Burst
@@ -12,23 +14,25 @@ type Rate struct {
 	Burst    int
 }
 
-// Pacer spaces outgoing messages with two token buckets: one per recipient
-// and one for all messages. WhatsApp bans numbers that send bursts, above
-// all to many people at once. It is safe for concurrent use.
+// limiter returns the token bucket of r, or nil when r does not limit.
+func (r Rate) limiter() *rate.Limiter {
+	if r.Interval <= 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Every(r.Interval), r.Burst)
+}
+
+// Pacer spaces outgoing messages with two token buckets
+// (golang.org/x/time/rate): one per recipient and one for all messages.
+// WhatsApp bans numbers that send bursts, above all to many people at
+// once. It is safe for concurrent use.
 type Pacer struct {
 	per, all Rate
 
 	mu      sync.Mutex
-	global  bucket
-	buckets map[string]*bucket
+	global  *rate.Limiter // nil when the overall rate does not limit
+	buckets map[string]*rate.Limiter
 	sweepAt int // sweep idle buckets when the map reaches this size
-}
-
-// bucket holds tokens as of last; tokens below zero are reservations for
-// sends that wait.
-type bucket struct {
-	tokens float64
-	last   time.Time
 }
 
 // minSweep is the map size below which idle buckets are left alone.
@@ -42,31 +46,8 @@ func NewPacer(perRecipient, overall Rate) *Pacer {
 			r.Burst = 1
 		}
 	}
-	return &Pacer{per: perRecipient, all: overall, buckets: make(map[string]*bucket), sweepAt: minSweep}
-}
-
-// advance adds the tokens earned since b.last, up to the burst.
-func (b *bucket) advance(r Rate, now time.Time) {
-	if b.last.IsZero() {
-		b.tokens, b.last = float64(r.Burst), now
-		return
-	}
-	if now.After(b.last) {
-		b.tokens += float64(now.Sub(b.last)) / float64(r.Interval)
-		b.last = now
-	}
-	if b.tokens > float64(r.Burst) {
-		b.tokens = float64(r.Burst)
-	}
-}
-
-// take reserves one token and returns how long until it is earned.
-func (b *bucket) take(r Rate) time.Duration {
-	b.tokens--
-	if b.tokens >= 0 {
-		return 0
-	}
-	return time.Duration(-b.tokens * float64(r.Interval))
+	return &Pacer{per: perRecipient, all: overall, global: overall.limiter(),
+		buckets: make(map[string]*rate.Limiter), sweepAt: minSweep}
 }
 
 // Reserve takes a token for one message to recipient at now from both
@@ -76,28 +57,29 @@ func (b *bucket) take(r Rate) time.Duration {
 func (p *Pacer) Reserve(recipient string, now time.Time, limit time.Duration) (wait time.Duration, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	b := p.buckets[recipient]
-	if b == nil {
-		if len(p.buckets) >= p.sweepAt {
-			p.sweep(now)
-		}
-		b = &bucket{}
-		p.buckets[recipient] = b
-	}
+	var taken []*rate.Reservation
 	if p.per.Interval > 0 {
-		b.advance(p.per, now)
-		wait = b.take(p.per)
+		b := p.buckets[recipient]
+		if b == nil {
+			if len(p.buckets) >= p.sweepAt {
+				p.sweep(now)
+			}
+			b = p.per.limiter()
+			p.buckets[recipient] = b
+		}
+		taken = append(taken, b.ReserveN(now, 1))
 	}
-	if p.all.Interval > 0 {
-		p.global.advance(p.all, now)
-		wait = max(wait, p.global.take(p.all))
+	if p.global != nil {
+		taken = append(taken, p.global.ReserveN(now, 1))
+	}
+	for _, r := range taken {
+		wait = max(wait, r.DelayFrom(now))
 	}
 	if wait > limit {
-		if p.per.Interval > 0 {
-			b.tokens++
-		}
-		if p.all.Interval > 0 {
-			p.global.tokens++
+		// Under p.mu nothing was reserved after these: cancelling gives
+		// every token back.
+		for _, r := range taken {
+			r.CancelAt(now)
 		}
 		return 0, false
 	}
@@ -108,12 +90,7 @@ func (p *Pacer) Reserve(recipient string, now time.Time, limit time.Duration) (w
 // If most are still busy, the next sweep waits until the map has doubled.
 func (p *Pacer) sweep(now time.Time) {
 	for k, b := range p.buckets {
-		if p.per.Interval <= 0 {
-			delete(p.buckets, k)
-			continue
-		}
-		b.advance(p.per, now)
-		if b.tokens >= float64(p.per.Burst) {
+		if b.TokensAt(now) >= float64(p.per.Burst) {
 			delete(p.buckets, k)
 		}
 	}

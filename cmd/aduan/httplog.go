@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"aduan/internal/metrics"
@@ -101,9 +102,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // observeHTTP gives each request an ID (in its context, for the logs, and
-// in the X-Request-Id response header), counts it in m by the mux pattern
-// that matched, and logs it at debug level. It logs no query, no body and
-// no remote address.
+// in the X-Request-Id response header), counts it in m by the method and
+// path of the mux pattern that matched, and logs it at debug level. It
+// logs no query, no body and no remote address.
 func observeHTTP(next http.Handler, mux *http.ServeMux, m *metrics.Metrics, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -115,15 +116,36 @@ func observeHTTP(next http.Handler, mux *http.ServeMux, m *metrics.Metrics, log 
 		if sw.code == 0 {
 			sw.code = http.StatusOK
 		}
-		route := r.Pattern
-		if route == "" { // refused before routing, or no route
-			_, route = mux.Handler(r)
-			if route == "" {
-				route = "other"
-			}
+		pattern := r.Pattern
+		if pattern == "" { // refused before routing, or no route
+			_, pattern = mux.Handler(r)
 		}
+		method, path := routeLabels(pattern, r.Method)
 		took := time.Since(start)
-		m.ObserveHTTP(route, sw.code, took)
-		log.DebugContext(r.Context(), "http request", "route", route, "status", sw.code, "took", took)
+		m.ObserveHTTP(method, path, sw.code, took)
+		log.DebugContext(r.Context(), "http request", "method", method, "path", path, "status", sw.code, "took", took)
 	})
+}
+
+// routeLabels splits a ServeMux pattern ("POST /webhooks/twilio") into
+// the method and path of the metrics' labels. A pattern without a method
+// takes the request's, when it is a usual one; no pattern is path "other".
+// Neither ever holds what a client chose freely.
+func routeLabels(pattern, reqMethod string) (method, path string) {
+	method, path, ok := strings.Cut(pattern, " ")
+	if !ok {
+		method, path = "", pattern
+	}
+	if method == "" {
+		switch reqMethod {
+		case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodOptions:
+			method = reqMethod
+		default:
+			method = "other"
+		}
+	}
+	if path == "" {
+		path = "other"
+	}
+	return method, path
 }

@@ -199,7 +199,8 @@ func TestMetricsEndpoint(t *testing.T) {
 	for _, want := range []string{
 		`aduan_inbound_messages_total{channel="sms",result="ok"} 1`,
 		`aduan_outbound_messages_total{channel="sms",purpose="reply",result="sent"} 1`,
-		`aduan_http_requests_total{code="200",route="POST /webhooks/twilio"} 1`,
+		`aduan_http_requests_total{code="200",method="POST",path="/webhooks/twilio"} 1`,
+		`aduan_http_request_duration_seconds_count{method="POST",path="/webhooks/twilio"} 1`,
 		`aduan_pipeline_batch_seconds_count 1`,
 		`aduan_outbox_pending 0`,
 		`aduan_outbox_oldest_pending_seconds 0`,
@@ -239,7 +240,7 @@ func TestWebhooksRefusedWhileStopping(t *testing.T) {
 		t.Errorf("GET /healthz while stopping = %d, want 200", code)
 	}
 	if code, body := get(t, h.web.URL+"/metrics"); code != 200 ||
-		!strings.Contains(body, `aduan_http_requests_total{code="503",route="POST /webhooks/twilio"} 1`) {
+		!strings.Contains(body, `aduan_http_requests_total{code="503",method="POST",path="/webhooks/twilio"} 1`) {
 		t.Errorf("GET /metrics while stopping = %d; the refused webhook counted under its route: %v", code,
 			strings.Contains(body, `code="503"`))
 	}

@@ -145,13 +145,13 @@ func New(o Options) *Metrics {
 	}, []string{"dependency"})
 	m.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "aduan_http_requests_total",
-		Help: "HTTP requests answered, by route and status code (403 on a webhook: bad signature, check http.public_url and the auth token).",
-	}, []string{"route", "code"})
+		Help: "HTTP requests answered, by method, route path and status code (403 on a webhook: bad signature, check http.public_url and the auth token).",
+	}, []string{"method", "path", "code"})
 	m.httpLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "aduan_http_request_seconds",
-		Help:    "Time to answer an HTTP request, by route; a webhook is answered once its message is stored.",
+		Name:    "aduan_http_request_duration_seconds",
+		Help:    "Time to answer an HTTP request, by method and route path; a webhook is answered once its message is stored.",
 		Buckets: latencyBuckets,
-	}, []string{"route"})
+	}, []string{"method", "path"})
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "aduan_build_info",
 		Help:        "Always 1; the labels say which build is running.",
@@ -249,12 +249,13 @@ func (m *Metrics) DependencyError(dep string) {
 	m.depErrors.WithLabelValues(dep).Inc()
 }
 
-// ObserveHTTP records one answered HTTP request. route must come from a
-// fixed set, such as the ServeMux pattern that matched ("POST
-// /webhooks/twilio"), never from the request's own path.
-func (m *Metrics) ObserveHTTP(route string, code int, took time.Duration) {
-	m.httpRequests.WithLabelValues(route, strconv.Itoa(code)).Inc()
-	m.httpLatency.WithLabelValues(route).Observe(took.Seconds())
+// ObserveHTTP records one answered HTTP request. method and path must come
+// from fixed sets, such as the ServeMux pattern that matched ("POST",
+// "/webhooks/twilio"), never from the request itself: a client would
+// choose the labels, and their number.
+func (m *Metrics) ObserveHTTP(method, path string, code int, took time.Duration) {
+	m.httpRequests.WithLabelValues(method, path, strconv.Itoa(code)).Inc()
+	m.httpLatency.WithLabelValues(method, path).Observe(took.Seconds())
 }
 
 // SetWhatsAppState records the WhatsApp connection's state, for a channel

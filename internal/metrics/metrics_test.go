@@ -85,8 +85,8 @@ func TestObserverCounts(t *testing.T) {
 	o.DependencyError("redis")
 	o.DependencyError("postgres")
 	o.DependencyError("postgres")
-	m.ObserveHTTP("POST /webhooks/twilio", 200, time.Millisecond)
-	m.ObserveHTTP("POST /webhooks/twilio", 503, time.Millisecond)
+	m.ObserveHTTP("POST", "/webhooks/twilio", 200, time.Millisecond)
+	m.ObserveHTTP("POST", "/webhooks/twilio", 503, time.Millisecond)
 
 	tests := []struct {
 		name   string
@@ -109,8 +109,8 @@ func TestObserverCounts(t *testing.T) {
 		{"aduan_tickets_opened_total", map[string]string{"kind": "complaint", "urgent": "false"}, 1},
 		{"aduan_dependency_errors_total", map[string]string{"dependency": "postgres"}, 2},
 		{"aduan_dependency_errors_total", map[string]string{"dependency": "redis"}, 1},
-		{"aduan_http_requests_total", map[string]string{"route": "POST /webhooks/twilio", "code": "503"}, 1},
-		{"aduan_http_request_seconds", map[string]string{"route": "POST /webhooks/twilio"}, 2},
+		{"aduan_http_requests_total", map[string]string{"method": "POST", "path": "/webhooks/twilio", "code": "503"}, 1},
+		{"aduan_http_request_duration_seconds", map[string]string{"method": "POST", "path": "/webhooks/twilio"}, 2},
 		{"aduan_build_info", map[string]string{"version": "v1.2.3", "commit": "abc1234"}, 1},
 		{"aduan_tickets_late", nil, 0},
 		{"go_goroutines", nil, -1},
