@@ -459,6 +459,7 @@ func (s *Service) apply(ctx context.Context, cs []*conv) (err error) {
 		for _, t := range ch.Tickets {
 			s.cfg.Observer.TicketOpened(t.Kind, t.Urgent)
 		}
+		logTickets(s.cfg.Logger, &ch)
 		if s.cfg.Outbox != nil {
 			s.cfg.Outbox.Enqueue(ch.Outbox)
 		}

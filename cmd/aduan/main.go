@@ -15,7 +15,9 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "aduan:", err)
+		if !errors.As(err, new(loggedError)) {
+			fmt.Fprintln(os.Stderr, "aduan:", err)
+		}
 		var u usageError
 		if errors.As(err, &u) {
 			os.Exit(2)

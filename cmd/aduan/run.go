@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
 	"strings"
 
 	"aduan/internal/config"
@@ -132,23 +130,4 @@ func loadConfig(path string, e env) (*config.Config, error) {
 		return nil, usageError{strings.ReplaceAll(err.Error(), "\n", "; ")}
 	}
 	return c, nil
-}
-
-// newLogger returns the logger the configuration asks for: text on a
-// terminal, JSON otherwise, unless log.format says which.
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: c.SlogLevel()}
-	format := c.Format
-	if format == "" || format == "auto" {
-		format = "json"
-		if f, ok := w.(*os.File); ok {
-			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-				format = "text"
-			}
-		}
-	}
-	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
 }

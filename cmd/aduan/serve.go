@@ -26,24 +26,23 @@ func serveCmd(ctx context.Context, e env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return helpOK(err)
 	}
+	// Until the configuration is read, the environment says how to log:
+	// under systemd even a configuration error is one JSON line.
+	log := startupLogger(e)
 	cfg, err := loadConfig(*path, e)
 	if err != nil {
-		return err
+		return logFatal(log, err)
 	}
 	if missing := cfg.MissingForSMS(); len(missing) > 0 {
-		return usagef("serve: the SMS channel needs %s", strings.Join(missing, ", "))
+		return logFatal(log, usagef("serve: the SMS channel needs %s", strings.Join(missing, ", ")))
 	}
 	if missing := cfg.MissingSecurity(); len(missing) > 0 {
-		return usagef("serve: protecting personal data needs %s (make keys with: aduan keys generate)", strings.Join(missing, ", "))
+		return logFatal(log, usagef("serve: protecting personal data needs %s (make keys with: aduan keys generate)", strings.Join(missing, ", ")))
 	}
-	log := newLogger(cfg.Log, e.stderr)
+	log = newLogger(cfg.Log, e.stderr)
+	routeLibraryLogs(log)
 	log.Info("starting", "version", buildInfo().String())
-	srv, err := newServer(ctx, cfg, log, time.Now)
-	if err != nil {
-		return err
-	}
-	defer srv.close()
-	return srv.serve(ctx)
+	return logFatal(log, serveUntilDone(ctx, cfg, log, time.Now))
 }
 
 // server is `aduan serve`: the app on PostgreSQL and Redis, with the
@@ -67,23 +66,43 @@ type server struct {
 }
 
 // newServer connects to PostgreSQL and Redis, brings the schema up to date
-// and assembles the pipeline. It does not start it.
+// and assembles the pipeline. It does not start it. It fails at once if a
+// dependency does not answer; connectServer waits for them instead.
 func newServer(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time) (*server, error) {
+	return connectServer(ctx, cfg, log, now, nil)
+}
+
+// connectServer is newServer, waiting (through w, when not nil) for
+// PostgreSQL and then Redis to answer, and for the migrations to run.
+func connectServer(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time, w *waiter) (*server, error) {
 	log = withRequestIDs(log)
 	keys, err := keyring(cfg, "serve")
 	if err != nil {
 		return nil, err
 	}
-	pg, err := postgres.Open(ctx, cfg.Postgres.URL, postgres.WithKeyring(keys))
+	var pg *postgres.Store
+	err = w.wait(ctx, "postgres", func(ctx context.Context) error {
+		var err error
+		pg, err = postgres.Open(ctx, cfg.Postgres.URL, postgres.WithKeyring(keys), postgres.WithTracer(pgxTracer(log)))
+		if err != nil {
+			return err
+		}
+		if err := postgres.Migrate(ctx, pg.Pool()); err != nil {
+			pg.Close()
+			return fmt.Errorf("migrate: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := postgres.Migrate(ctx, pg.Pool()); err != nil {
-		pg.Close()
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
-	rd, err := redis.Open(ctx, cfg.Redis.URL, redis.Options{
-		StateTTL: cfg.Conversation.StateTTL.Std(), LeaseTTL: cfg.Conversation.LeaseTTL.Std(), Keyring: keys})
+	var rd *redis.Conversations
+	err = w.wait(ctx, "redis", func(ctx context.Context) error {
+		var err error
+		rd, err = redis.Open(ctx, cfg.Redis.URL, redis.Options{
+			StateTTL: cfg.Conversation.StateTTL.Std(), LeaseTTL: cfg.Conversation.LeaseTTL.Std(), Keyring: keys})
+		return err
+	})
 	if err != nil {
 		pg.Close()
 		return nil, err
@@ -166,7 +185,43 @@ func (s *server) refuseWhenStopping(next http.Handler) http.Handler {
 	})
 }
 
-// serve listens until ctx is done, then shuts down in order, within
+// serveUntilDone is `aduan serve`: it listens at once, answering /healthz,
+// and /readyz and webhooks with 503 while it waits for PostgreSQL and
+// Redis (see waiter); once both answer and the schema is up to date it
+// serves, until ctx is done.
+func serveUntilDone(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time) error {
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	w := newWaiter(log)
+	var front frontHandler
+	front.set(w.handler())
+	hs := &http.Server{Handler: &front, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("listening", "listen", ln.Addr().String())
+	srv, err := connectServer(ctx, cfg, log, now, w)
+	if err != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownGrace.Std())
+		defer cancel()
+		hs.Shutdown(sctx)
+		if ctx.Err() != nil {
+			log.Info("stopped before PostgreSQL and Redis answered")
+			return nil
+		}
+		return err
+	}
+	defer srv.close()
+	srv.app.start()
+	front.set(srv.handler)
+	return srv.serve(ctx, hs, ln.Addr().String(), errc)
+}
+
+// serve serves through hs (already listening at addr; errc gets its
+// Serve's result) until ctx is done, then shuts down in order, within
 // http.shutdown_grace: refuse new webhooks with 503 while those under way
 // finish (each answers once its message is stored), close the listener,
 // run the WhatsApp chat wipes still waiting, disconnect from WhatsApp
@@ -175,25 +230,16 @@ func (s *server) refuseWhenStopping(next http.Handler) http.Handler {
 // the sends under way and record them. Messages still queued stay in the outbox for
 // the next start. It returns nil after a clean stop and an error if the
 // grace period ran out first.
-func (s *server) serve(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.app.cfg.HTTP.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	s.app.start()
-	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
-		ErrorLog: slog.NewLogLogger(s.app.log.Handler(), slog.LevelWarn)}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	s.app.log.Info("serving", "listen", ln.Addr().String())
+func (s *server) serve(ctx context.Context, hs *http.Server, addr string, errc <-chan error) error {
+	s.app.log.Info("serving", "listen", addr)
+	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
 	grace := s.app.cfg.HTTP.ShutdownGrace.Std()
 	start := time.Now()
-	s.app.log.Info("shutting down", "grace", grace.String())
+	s.app.log.Info("shutting down", "grace", grace)
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	s.webhooks.close()
@@ -213,10 +259,10 @@ func (s *server) serve(ctx context.Context) error {
 	}
 	if serr := s.app.stopBy(sctx); serr != nil {
 		s.app.log.Error("shutdown: grace period over before the pipeline and the outbox stopped",
-			"grace", grace.String())
+			"grace", grace)
 		return fmt.Errorf("shutdown: not finished within http.shutdown_grace (%s)", grace)
 	}
-	s.app.log.Info("stopped", "took", time.Since(start).Round(time.Millisecond).String())
+	s.app.log.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -60,8 +60,16 @@ type process struct {
 	done chan struct{} // closed when it has exited
 }
 
-// startServe starts `aduan serve --config file` and waits until it listens.
+// startServe starts `aduan serve --config file` and waits until it serves.
 func startServe(t *testing.T, bin, file string, env []string) *process {
+	t.Helper()
+	return launchServe(t, bin, file, env, "serving")
+}
+
+// launchServe starts `aduan serve --config file` and waits for its log line
+// whose msg is until and which names the address it listens at. The
+// process's standard output and error both go to its logs.
+func launchServe(t *testing.T, bin, file string, env []string, until string) *process {
 	t.Helper()
 	p := &process{t: t, cmd: exec.Command(bin, "serve", "--config", file), done: make(chan struct{})}
 	p.cmd.Env = env
@@ -69,6 +77,7 @@ func startServe(t *testing.T, bin, file string, env []string) *process {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.cmd.Stdout = p.cmd.Stderr // one pipe: every line serve writes is read
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start aduan serve: %v", err)
 	}
@@ -81,8 +90,11 @@ func startServe(t *testing.T, bin, file string, env []string) *process {
 			p.logs = append(p.logs, line)
 			p.mu.Unlock()
 			var rec struct{ Msg, Listen string }
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "serving" {
-				listening <- rec.Listen
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == until {
+				select {
+				case listening <- rec.Listen:
+				default:
+				}
 			}
 		}
 		p.cmd.Wait()
@@ -101,7 +113,7 @@ func startServe(t *testing.T, bin, file string, env []string) *process {
 	case <-p.done:
 		t.Fatalf("aduan serve exited before listening:\n%s", p.output())
 	case <-time.After(30 * time.Second):
-		t.Fatalf("aduan serve did not listen within 30s:\n%s", p.output())
+		t.Fatalf("aduan serve did not log %q within 30s:\n%s", until, p.output())
 	}
 	return p
 }

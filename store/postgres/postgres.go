@@ -43,8 +43,9 @@ const DefaultMaxConns = 16
 
 // Store is the PostgreSQL bot.Store. It is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
-	keys *seal.Keyring
+	pool   *pgxpool.Pool
+	keys   *seal.Keyring
+	tracer pgx.QueryTracer
 }
 
 var _ bot.Store = (*Store)(nil)
@@ -56,6 +57,11 @@ type Option func(*Store)
 // store refuses every operation that writes or reads personal data: it
 // never stores such data in clear.
 func WithKeyring(k *seal.Keyring) Option { return func(s *Store) { s.keys = k } }
+
+// WithTracer makes Open's connections report to t (pgx's tracelog, say):
+// connections made and failed, queries. It has no effect on New, whose
+// pool is already configured.
+func WithTracer(t pgx.QueryTracer) Option { return func(s *Store) { s.tracer = t } }
 
 // Open connects a pool to the database at url (a postgres:// URL or a
 // keyword/value DSN; pool_max_conns in it sets the pool size, default
@@ -74,6 +80,9 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	}
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = DefaultMaxConns
+	}
+	if t := New(nil, opts...).tracer; t != nil {
+		cfg.ConnConfig.Tracer = t
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
