@@ -127,4 +127,6 @@ type frontHandler struct{ h atomic.Pointer[http.Handler] }
 
 func (f *frontHandler) set(h http.Handler) { f.h.Store(&h) }
 
-func (f *frontHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { (*f.h.Load()).ServeHTTP(w, r) }
+func (f *frontHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*f.h.Load()).ServeHTTP(w, r)
+}
