@@ -17,7 +17,7 @@ type Hours struct {
 	Days     [7]bool       // by time.Weekday; all false means every day
 }
 
-// ParseHours reads duty hours such as "08:00-16:00" or "mon-fri 08:00-16:00"
+// ParseHours reads duty hours such as "08:00-16:00", "08.00-16.00" or "mon-fri 08:00-16:00"
 // (also Indonesian day names: "sen-jum 08:00-16:00"). "" means always.
 func ParseHours(s string) (Hours, error) {
 	var h Hours
@@ -48,7 +48,7 @@ func ParseHours(s string) (Hours, error) {
 	}
 	from, to, ok := strings.Cut(times, "-")
 	if !ok {
-		return h, fmt.Errorf("%q: hours must be like 08:00-16:00", s)
+		return h, fmt.Errorf("%q: hours must be like 08:00-16:00 or 08.00-16.00", s)
 	}
 	var err error
 	if h.From, err = clock(from); err != nil {
@@ -79,7 +79,11 @@ func weekday(s string) (time.Weekday, bool) {
 }
 
 func clock(s string) (time.Duration, error) {
-	hh, mm, _ := strings.Cut(strings.TrimSpace(s), ":")
+	// 08:00, or 08.00 as Indonesians write the time.
+	hh, mm, ok := strings.Cut(strings.TrimSpace(s), ":")
+	if !ok {
+		hh, mm, _ = strings.Cut(strings.TrimSpace(s), ".")
+	}
 	h, err1 := strconv.Atoi(hh)
 	m, err2 := strconv.Atoi(mm)
 	if mm == "" {

@@ -76,6 +76,10 @@ func TestParseHours(t *testing.T) {
 		{"22:00-06:00", wita(25, 5, 0), true},
 		{"fri-fri 22:00-06:00", wita(28, 5, 0), true}, // Saturday morning belongs to Friday night
 		{"fri-fri 22:00-06:00", wita(27, 5, 0), false},
+		{"08.00-16.00", wita(24, 15, 59), true}, // the Indonesian way of writing times
+		{"08.00-16.00", wita(24, 16, 0), false},
+		{"sen-jum 07.30-15.30", wita(27, 7, 30), true},
+		{"sen-jum 07.30-15.30", wita(27, 7, 29), false},
 	}
 	for _, tt := range tests {
 		h, err := bot.ParseHours(tt.spec)
@@ -86,7 +90,7 @@ func TestParseHours(t *testing.T) {
 			t.Errorf("%q at %s: on = %v, want %v", tt.spec, tt.at.Format("Mon 15:04"), got, tt.on)
 		}
 	}
-	for _, bad := range []string{"8-16x", "25:00-26:00", "xyz 08:00-16:00", "08:00-08:00", "08:00"} {
+	for _, bad := range []string{"8-16x", "25:00-26:00", "xyz 08:00-16:00", "08:00-08:00", "08:00", "08.60-16.00", "08..00-16.00"} {
 		if _, err := bot.ParseHours(bad); err == nil {
 			t.Errorf("ParseHours(%q): no error", bad)
 		}

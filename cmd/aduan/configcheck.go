@@ -1,40 +1,54 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"aduan/internal/config"
 )
 
-func configCmd(ctx context.Context, e env, args []string) error {
-	if len(args) == 0 || args[0] != "check" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprint(e.stdout, "Usage: aduan config check [--config FILE]\n\n"+
-				"Checks a configuration (the file, then the ADUAN_* environment variables over it) without\n"+
-				"connecting to anything, and lists what each channel still needs.\n")
-			return nil
-		}
-		return usagef("config: say check (see aduan config -h)")
+func configCommand(e env) *cobra.Command {
+	c := &cobra.Command{
+		Use:     "config",
+		Short:   "check a configuration file without starting anything",
+		Example: "  aduan-env config check --config /etc/aduan/aduan.yaml",
+		RunE:    group("config", "check"),
 	}
-	fs := flags(e, "config check", "config check [--config FILE]")
-	path := fs.String("config", "", "configuration file (YAML); without it, defaults and ADUAN_* environment variables")
-	if err := parse(fs, args[1:]); err != nil {
-		return helpOK(err)
+	var path string
+	var strict bool
+	check := &cobra.Command{
+		Use:   "check [flags]",
+		Short: "check a configuration (the file, then the ADUAN_* environment over it)",
+		Long: "Checks a configuration (the file, then the ADUAN_* environment variables over it) without\n" +
+			"connecting to anything, naming the line of each problem, and lists what serve still needs\n" +
+			"(secrets from the environment, keys). It exits 0 when the file is valid, 2 when it is not;\n" +
+			"with --strict, also 2 when serve would not start with it as it stands.",
+		Example: "  aduan config check --config aduan.yaml\n" +
+			"  aduan-env config check --config /etc/aduan/aduan.yaml --strict",
+		Args: noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			return configCheck(e, path, strict)
+		},
 	}
-	if fs.NArg() > 0 {
-		return usagef("config check: unexpected argument %q", fs.Arg(0))
-	}
-	cfg, err := loadConfig(*path, e)
+	configFlag(check, &path)
+	check.Flags().BoolVar(&strict, "strict", false, "also fail (exit 2) when serve would not start: secrets or keys missing")
+	c.AddCommand(check)
+	return c
+}
+
+// configCheck is `aduan config check`.
+func configCheck(e env, path string, strict bool) error {
+	cfg, err := loadConfig(path, e)
 	if err != nil {
 		return err
 	}
 	w := e.stdout
-	name := *path
+	name := path
 	if name == "" {
 		name = "defaults and environment"
 	}
@@ -58,13 +72,22 @@ func configCmd(ctx context.Context, e env, args []string) error {
 			blocking = append(blocking, fmt.Sprintf("the %s channel needs %s", c.name, strings.Join(c.missing, ", ")))
 		}
 	}
-	if warns := secretWarnings(*path, e); len(warns) > 0 {
+	if warns := secretWarnings(path, e); len(warns) > 0 {
 		fmt.Fprintln(w, "warnings:")
 		for _, s := range warns {
 			fmt.Fprintf(w, "  %s\n", s)
 		}
 	}
-	if len(blocking) > 0 {
+	if len(blocking) == 0 {
+		fmt.Fprintln(w, "serve: ready to start")
+		return nil
+	}
+	fmt.Fprintln(w, "serve still needs:")
+	for _, b := range blocking {
+		fmt.Fprintf(w, "  %s\n", b)
+	}
+	fmt.Fprintln(w, "(secrets belong in the environment: /etc/aduan/aduan.env, run through aduan-env)")
+	if strict {
 		return usagef("config check: serve would not start: %s", strings.Join(blocking, "; "))
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
 
 	"aduan/bot"
 	"aduan/channels/console"
@@ -23,25 +24,38 @@ import (
 // demoCitizen is who types in the demo until /from says otherwise.
 const demoCitizen = "+6281234567001"
 
-func demoCmd(ctx context.Context, e env, args []string) error {
-	fs := flags(e, "demo", "demo [--config FILE] [--db FILE] [--from NUMBER]")
-	path := fs.String("config", "", "configuration file (YAML); only officers, region and flows are used; default: the office's two contact officers")
-	dbPath := fs.String("db", "", "SQLite file to keep tickets in; default: a temporary one, deleted at exit. "+
-		"Its personal data is encrypted under a key made for the run, unless the configuration has security keys")
-	from := fs.String("from", demoCitizen, "phone number you type as at first")
-	if err := parse(fs, args); err != nil {
-		return helpOK(err)
+func demoCommand(e env) *cobra.Command {
+	var path, dbPath, from string
+	c := &cobra.Command{
+		Use:   "demo [flags]",
+		Short: "try the service in the terminal, with nothing else installed",
+		Long: "Runs the whole service in the terminal, on an embedded database and Redis, with a console\n" +
+			"channel: you type as a citizen; /from NUMBER types as someone else (an officer), /quit ends.\n" +
+			"With standard input from a pipe it plays the lines as a script.",
+		Example: "  aduan demo\n  printf 'halo\\n1\\n' | aduan demo --from 081337785111",
+		Args:    noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			return demo(c.Context(), e, path, dbPath, from)
+		},
 	}
-	cfg, err := demoConfig(*path, e)
+	c.Flags().StringVar(&path, "config", "", "configuration file (YAML); only officers, region and flows are used; default: the office's two contact officers")
+	c.Flags().StringVar(&dbPath, "db", "", "SQLite file to keep tickets in; default: a temporary one, deleted at exit. "+
+		"Its personal data is encrypted under a key made for the run, unless the configuration has security keys")
+	c.Flags().StringVar(&from, "from", demoCitizen, "phone number you type as at first")
+	return c
+}
+
+func demo(ctx context.Context, e env, path, dbPath, from string) error {
+	cfg, err := demoConfig(path, e)
 	if err != nil {
 		return err
 	}
-	citizen, err := config.NormalizePhone(*from, cfg.Region)
+	citizen, err := config.NormalizePhone(from, cfg.Region)
 	if err != nil {
-		return usagef("demo: --from: %q is not a valid phone number", *from)
+		return usagef("demo: --from: %q is not a valid phone number", from)
 	}
 
-	db := *dbPath
+	db := dbPath
 	if db == "" {
 		dir, err := os.MkdirTemp("", "aduan-demo-")
 		if err != nil {

@@ -1,9 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"aduan/dialog"
 	"aduan/dialog/flows"
@@ -12,20 +13,37 @@ import (
 // MaxReportSegments is the most SMS segments a complete report may cost.
 const MaxReportSegments = 14
 
-func flowsCmd(ctx context.Context, e env, args []string) error {
-	if len(args) == 0 || args[0] != "check" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprint(e.stdout, "Usage: aduan flows check [DIR]\n\nChecks the flows in DIR, or the embedded defaults.\n")
-			return nil
-		}
-		return usagef("flows: say check (see aduan flows -h)")
+func flowsCommand(e env) *cobra.Command {
+	c := &cobra.Command{
+		Use:     "flows",
+		Short:   "check conversation flows",
+		Example: "  aduan flows check --cost\n  aduan flows check /etc/aduan/flows",
+		RunE:    group("flows", "check"),
 	}
-	fs := flags(e, "flows check", "flows check [--cost] [DIR]")
-	cost := fs.Bool("cost", false, "also print what a complete report costs over SMS, per flow and language")
-	if err := parse(fs, args[1:]); err != nil {
-		return helpOK(err)
+	var cost bool
+	check := &cobra.Command{
+		Use:   "check [flags] [DIR]",
+		Short: "check the flows in DIR, or the built-in ones",
+		Long: "Checks the conversation flows in DIR, or the built-in ones: dangling or unreachable steps,\n" +
+			"texts missing a language, characters outside GSM-7, messages over three SMS segments.\n" +
+			"--cost also prints what a complete report costs over SMS, and fails over the budget.",
+		Example: "  aduan flows check --cost\n  aduan flows check /etc/aduan/flows --cost",
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			dir := ""
+			if len(args) > 0 {
+				dir = args[0]
+			}
+			return flowsCheck(e, dir, cost)
+		},
 	}
-	dir := fs.Arg(0)
+	check.Flags().BoolVar(&cost, "cost", false, "also print what a complete report costs over SMS, per flow and language")
+	c.AddCommand(check)
+	return c
+}
+
+// flowsCheck is `aduan flows check`.
+func flowsCheck(e env, dir string, cost bool) error {
 	book, err := flows.Load(dir)
 	if err != nil {
 		fmt.Fprintln(e.stdout, strings.TrimRight(err.Error(), "\n"))
@@ -36,7 +54,7 @@ func flowsCmd(ctx context.Context, e env, args []string) error {
 		n += len(f.Steps)
 	}
 	fmt.Fprintf(e.stdout, "flows ok: %d flows, %d steps\n", len(book.Flows()), n)
-	if !*cost {
+	if !cost {
 		return nil
 	}
 	over := 0

@@ -5,62 +5,62 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"aduan/internal/config"
 	"aduan/internal/seal"
 	"aduan/store/postgres"
 )
 
-func keysCmd(ctx context.Context, e env, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(e.stdout, "Usage:\n"+
-			"  aduan keys generate [-n N]\n"+
-			"      print N new random keys (base64 of 32 bytes), one per line: for\n"+
-			"      security.encryption_key (ADUAN_ENCRYPTION_KEY) and security.lookup_key\n"+
-			"      (ADUAN_LOOKUP_KEY)\n"+
-			"  aduan keys rotate [--config FILE] [--batch N]\n"+
-			"      encrypt every stored personal value again under security.encryption_key,\n"+
-			"      while the service runs; the former key must be in security.old_keys.\n"+
-			"      It brings the schema up to date first. See docs/SECURITY.md.\n")
-		if len(args) == 0 {
-			return usagef("keys: say generate or rotate (see aduan keys -h)")
-		}
-		return nil
+func keysCommand(e env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "keys",
+		Short: "make encryption keys, or encrypt stored data again under a new one",
+		Example: "  aduan keys generate -n 2\n" +
+			"  aduan keys rotate --config /etc/aduan/aduan.yaml",
+		RunE: group("keys", "generate or rotate"),
 	}
-	switch args[0] {
-	case "generate":
-		return keysGenerate(e, args[1:])
-	case "rotate":
-		return keysRotate(ctx, e, args[1:])
+	var n int
+	gen := &cobra.Command{
+		Use:   "generate [flags]",
+		Short: "print new random keys, one per line",
+		Long: "Prints N new random keys (base64 of 32 bytes), one per line: for security.encryption_key\n" +
+			"(ADUAN_ENCRYPTION_KEY) and security.lookup_key (ADUAN_LOOKUP_KEY).",
+		Example: "  aduan keys generate -n 2     # the first for ADUAN_ENCRYPTION_KEY, the second for ADUAN_LOOKUP_KEY",
+		Args:    noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if n < 1 {
+				return usagef("keys generate: -n must be at least 1")
+			}
+			for range n {
+				fmt.Fprintln(e.stdout, seal.Generate())
+			}
+			return nil
+		},
 	}
-	return usagef("keys: say generate or rotate (see aduan keys -h)")
+	gen.Flags().IntVarP(&n, "count", "n", 1, "how many keys to print")
+	var path string
+	var batch int
+	rot := &cobra.Command{
+		Use:   "rotate [flags]",
+		Short: "encrypt every stored personal value again under security.encryption_key",
+		Long: "Encrypts every stored personal value again under security.encryption_key, while the service\n" +
+			"runs; the former key must be in security.old_keys (ADUAN_ENCRYPTION_OLD_KEYS). It brings the\n" +
+			"schema up to date first. See docs/SECURITY.md.",
+		Example: "  ADUAN_ENCRYPTION_OLD_KEYS=<old key> aduan-env keys rotate --config /etc/aduan/aduan.yaml",
+		Args:    noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			return keysRotate(c.Context(), e, path, batch)
+		},
+	}
+	configFlag(rot, &path)
+	rot.Flags().IntVar(&batch, "batch", postgres.DefaultRotateBatch, "rows rewritten per transaction")
+	c.AddCommand(gen, rot)
+	return c
 }
 
-func keysGenerate(e env, args []string) error {
-	fs := flags(e, "keys generate", "keys generate [-n N]")
-	n := fs.Int("n", 1, "how many keys to print")
-	if err := parse(fs, args); err != nil {
-		return helpOK(err)
-	}
-	if *n < 1 || fs.NArg() > 0 {
-		return usagef("keys generate: -n must be at least 1, and no arguments follow")
-	}
-	for range *n {
-		fmt.Fprintln(e.stdout, seal.Generate())
-	}
-	return nil
-}
-
-func keysRotate(ctx context.Context, e env, args []string) error {
-	fs := flags(e, "keys rotate", "keys rotate [--config FILE] [--batch N]")
-	path := fs.String("config", "", "configuration file (YAML); without it, defaults and ADUAN_* environment variables")
-	batch := fs.Int("batch", postgres.DefaultRotateBatch, "rows rewritten per transaction")
-	if err := parse(fs, args); err != nil {
-		return helpOK(err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("keys rotate: unexpected argument %q", fs.Arg(0))
-	}
-	cfg, err := loadConfig(*path, e)
+func keysRotate(ctx context.Context, e env, path string, batch int) error {
+	cfg, err := loadStoreConfig(path, e)
 	if err != nil {
 		return err
 	}
@@ -73,8 +73,8 @@ func keysRotate(ctx context.Context, e env, args []string) error {
 	if err := postgres.Migrate(ctx, pg.Pool()); err != nil {
 		return fmt.Errorf("keys rotate: migrate: %w", err)
 	}
-	fmt.Fprintf(e.stdout, "encrypting every personal value under key %s, %d rows at a time\n", keys.CurrentID(), *batch)
-	n, err := pg.Rotate(ctx, *batch)
+	fmt.Fprintf(e.stdout, "encrypting every personal value under key %s, %d rows at a time\n", keys.CurrentID(), batch)
+	n, err := pg.Rotate(ctx, batch)
 	if err != nil {
 		return fmt.Errorf("keys rotate: after %s: %w", n, err)
 	}

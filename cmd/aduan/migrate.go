@@ -5,17 +5,32 @@ import (
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"aduan/store/postgres"
 )
 
-func migrateCmd(ctx context.Context, e env, args []string) error {
-	fs := flags(e, "migrate", "migrate [--config FILE] [--status]")
-	path := fs.String("config", "", "configuration file (YAML); without it, defaults and ADUAN_* environment variables")
-	status := fs.Bool("status", false, "show which migrations are applied instead of applying them")
-	if err := parse(fs, args); err != nil {
-		return helpOK(err)
+func migrateCommand(e env) *cobra.Command {
+	var path string
+	var status bool
+	c := &cobra.Command{
+		Use:   "migrate [flags]",
+		Short: "bring the PostgreSQL schema up to date, or show where it stands",
+		Long: "Applies the schema migrations not yet applied (under a lock: serve may be running) and lists\n" +
+			"them all. It needs only the database: ADUAN_POSTGRES_URL is enough, without a configuration.",
+		Example: "  aduan migrate --status\n  ADUAN_POSTGRES_URL=postgres://aduan@127.0.0.1/aduan aduan migrate",
+		Args:    noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			return migrate(c.Context(), e, path, status)
+		},
 	}
-	cfg, err := loadConfig(*path, e)
+	configFlag(c, &path)
+	c.Flags().BoolVar(&status, "status", false, "show which migrations are applied instead of applying them")
+	return c
+}
+
+func migrate(ctx context.Context, e env, path string, status bool) error {
+	cfg, err := loadStoreConfig(path, e)
 	if err != nil {
 		return err
 	}
@@ -24,7 +39,7 @@ func migrateCmd(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer pg.Close()
-	if !*status {
+	if !status {
 		if err := postgres.Migrate(ctx, pg.Pool()); err != nil {
 			return err
 		}
@@ -38,7 +53,7 @@ func migrateCmd(ctx context.Context, e env, args []string) error {
 	for _, s := range states {
 		applied := "pending"
 		if s.Applied {
-			applied = s.AppliedAt.Local().Format("2006-01-02 15:04:05")
+			applied = wita(s.AppliedAt)
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\n", s.Version, s.Source, applied)
 	}

@@ -78,12 +78,22 @@ func TestConfigCheck(t *testing.T) {
 	}{
 		{"ready", full, secrets, "",
 			[]string{"config ok: " + full, "sms       ready", "whatsapp  disabled", "1 officer(s), 1 supervisor(s)",
-				"keys:      set"},
+				"keys:      set", "serve: ready to start"},
 			[]string{"warnings:", testSecurity.EncryptionKey}},
-		{"keys missing", full, noKeys, "security.encryption_key (ADUAN_ENCRYPTION_KEY), security.lookup_key",
-			[]string{"keys:      missing security.encryption_key"}, nil},
-		{"sms missing", minimal, nil, "twilio.account_sid, twilio.auth_token, twilio.from, http.public_url",
-			[]string{"sms       missing twilio.account_sid"}, nil},
+		{"keys missing", full, noKeys, "",
+			[]string{"keys:      missing security.encryption_key", "serve still needs:",
+				"protecting personal data needs security.encryption_key (ADUAN_ENCRYPTION_KEY), security.lookup_key"}, nil},
+		{"sms missing", minimal, nil, "",
+			[]string{"sms       missing twilio.account_sid",
+				"the sms channel needs twilio.account_sid, twilio.auth_token, twilio.from, http.public_url"},
+			[]string{"ready to start"}},
+		{"keys missing, strict", full, noKeys, "security.encryption_key (ADUAN_ENCRYPTION_KEY), security.lookup_key",
+			[]string{"serve still needs:"}, nil},
+		{"sms missing, strict", minimal, nil, "twilio.account_sid, twilio.auth_token, twilio.from, http.public_url", nil, nil},
+		{"bad hours", write("hours.yaml", officers+"  - {name: C, phone: \"081337785113\", role: officer, hours: \"8-16x\"}\n", 0o600),
+			secrets, `hours.yaml: line 4: officers[2].hours: "8-16x"`, nil, nil},
+		{"hours with dots", write("dots.yaml", officers+"  - {name: C, phone: \"081337785113\", role: officer, hours: \"sen-jum 08.00-16.00\"}\n", 0o600),
+			secrets, "", []string{"config ok", "2 officer(s), 1 supervisor(s)"}, nil},
 		{"secrets in the file", leaky, map[string]string{"ADUAN_ENCRYPTION_KEY": testSecurity.EncryptionKey,
 			"ADUAN_LOOKUP_KEY": testSecurity.LookupKey}, "",
 			[]string{"twilio.auth_token is in the file", "postgres.url holds a password", "every user can read it",
@@ -93,7 +103,11 @@ func TestConfigCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.label, func(t *testing.T) {
-			out, _, err := runCmd(t, "", tt.env, "config", "check", "--config", tt.file)
+			args := []string{"config", "check", "--config", tt.file}
+			if strings.HasSuffix(tt.label, ", strict") {
+				args = append(args, "--strict")
+			}
+			out, _, err := runCmd(t, "", tt.env, args...)
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("err = %v, want none\n%s", err, out)
@@ -379,5 +393,39 @@ func TestMigrateStatus(t *testing.T) {
 		if strings.Contains(l, "pending") {
 			t.Errorf("after migrating, a migration is pending: %q", l)
 		}
+	}
+}
+
+// TestDatabaseCommandsFromEnvironment: migrate, tickets and report need
+// only the database: ADUAN_POSTGRES_URL and the keys in the environment,
+// no configuration file and no officers. tickets show's times are WITA,
+// marked so.
+func TestDatabaseCommandsFromEnvironment(t *testing.T) {
+	file, pg := commandSetup(t)
+	cfg, err := config.Load(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := time.Date(2026, 11, 5, 2, 30, 0, 0, time.UTC) // created an hour before: 09:30 WITA
+	storeChanges(t, pg, secretTicket("KS-ENVW23", closed))
+	env := map[string]string{"ADUAN_POSTGRES_URL": cfg.Postgres.URL,
+		"ADUAN_ENCRYPTION_KEY": testSecurity.EncryptionKey, "ADUAN_LOOKUP_KEY": testSecurity.LookupKey}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"migrate", "--status"}, "00001_init.sql"},
+		{[]string{"tickets", "list"}, "2026-11-05 09:30"},
+		{[]string{"tickets", "list"}, "CREATED (WITA)"},
+		{[]string{"tickets", "show", "KS-ENVW23"}, "created:   2026-11-05 09:30:00 WITA"},
+		{[]string{"report", "--month", "2026-11", "--format", "csv"}, "summary"},
+	} {
+		out, _, err := runCmd(t, "", env, tt.args...)
+		if err != nil || !strings.Contains(out, tt.want) {
+			t.Errorf("%q with only the environment: %v; want output with %q:\n%s", tt.args, err, tt.want, out)
+		}
+	}
+	if _, _, err := runCmd(t, "", nil, "serve"); err == nil || !strings.Contains(err.Error(), "officers") {
+		t.Errorf("serve without officers: %v, want it refused naming officers", err)
 	}
 }

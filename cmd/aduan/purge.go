@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 // unfiledFilesDays is how long the files a citizen sent are kept when the
@@ -12,53 +14,65 @@ import (
 // them and they may be a victim's photos.
 const unfiledFilesDays = 7
 
-func purgeCmd(ctx context.Context, e env, args []string) error {
-	fs := flags(e, "purge", "purge [--config FILE] [--dry-run] [--days N]")
-	path := fs.String("config", "", "configuration file (YAML); without it, defaults and ADUAN_* environment variables")
-	dryRun := fs.Bool("dry-run", false, "say what would be removed, and remove nothing")
-	days := fs.Int("days", 0, "remove what belongs to tickets done more than N days ago; default: retention.days")
-	if err := parse(fs, args); err != nil {
-		return helpOK(err)
+func purgeCommand(e env) *cobra.Command {
+	var path string
+	var dryRun bool
+	var days int
+	c := &cobra.Command{
+		Use:   "purge [flags]",
+		Short: "remove transcripts and personal data of tickets done long ago (retention.days)",
+		Long: "Removes the transcripts and the reporter's personal data of tickets done more than\n" +
+			"retention.days ago (keeping what statistics count), and the files of reports never filed\n" +
+			"after 7 days.",
+		Example: "  aduan purge --dry-run\n  aduan purge --config /etc/aduan/aduan.yaml --days 180",
+		Args:    noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			return purge(c.Context(), e, path, dryRun, days)
+		},
 	}
-	if fs.NArg() > 0 {
-		return usagef("purge: unexpected argument %q", fs.Arg(0))
+	configFlag(c, &path)
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "say what would be removed, and remove nothing")
+	c.Flags().IntVar(&days, "days", 0, "remove what belongs to tickets done more than N days ago; default: retention.days")
+	return c
+}
+
+func purge(ctx context.Context, e env, path string, dryRun bool, days int) error {
+	if days < 0 {
+		return usagef("purge: --days %d is negative", days)
 	}
-	if *days < 0 {
-		return usagef("purge: --days %d is negative", *days)
-	}
-	cfg, err := loadConfig(*path, e)
+	cfg, err := loadStoreConfig(path, e)
 	if err != nil {
 		return err
 	}
-	if *days == 0 {
-		*days = cfg.Retention.Days
+	if days == 0 {
+		days = cfg.Retention.Days
 	}
 	pg, _, err := openStore(ctx, cfg, "purge")
 	if err != nil {
 		return err
 	}
 	defer pg.Close()
-	before := time.Now().AddDate(0, 0, -*days)
-	n, err := pg.Purge(ctx, before, *dryRun)
+	before := time.Now().AddDate(0, 0, -days)
+	n, err := pg.Purge(ctx, before, dryRun)
 	if err != nil {
 		return fmt.Errorf("purge: %w", err)
 	}
 	verb := "purged"
-	if *dryRun {
+	if dryRun {
 		verb = "would purge"
 	}
 	fmt.Fprintf(e.stdout, "%s the transcripts and personal data of tickets done before %s (%d days): %s\n",
-		verb, before.Local().Format("2006-01-02 15:04"), *days, n)
+		verb, wita(before), days, n)
 	unfiled := time.Now().AddDate(0, 0, -unfiledFilesDays)
-	files, err := pg.PurgeAttachments(ctx, unfiled, *dryRun)
+	files, err := pg.PurgeAttachments(ctx, unfiled, dryRun)
 	if err != nil {
 		return fmt.Errorf("purge: %w", err)
 	}
 	verb = "deleted"
-	if *dryRun {
+	if dryRun {
 		verb = "would delete"
 	}
 	fmt.Fprintf(e.stdout, "%s the files of reports never filed, received before %s (%d days): %d\n",
-		verb, unfiled.Local().Format("2006-01-02 15:04"), unfiledFilesDays, files)
+		verb, wita(unfiled), unfiledFilesDays, files)
 	return nil
 }

@@ -9,8 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	_ "time/tzdata"
-	"unicode/utf8" // the office's time zone, even on a system without tzdata
+	_ "time/tzdata" // the office's time zone, even on a system without tzdata
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
 
 	"aduan/bot"
 	"aduan/dialog"
@@ -21,20 +23,38 @@ import (
 // and end at its midnight.
 const DefaultReportZone = "Asia/Makassar"
 
-func reportCmd(ctx context.Context, e env, args []string) error {
-	fs := flags(e, "report", "report [--config FILE] [--month YYYY-MM] [--format text|csv|html] [--lang id|en] [--tz ZONE] [--as-of YYYY-MM-DD]")
-	path := fs.String("config", "", "configuration file (YAML); without it, defaults and ADUAN_* environment variables")
-	month := fs.String("month", "", "the month to report, such as 2026-11; default: last month")
-	format := fs.String("format", "text", "text, csv or html (one page with charts, to print or send)")
-	lang := fs.String("lang", "id", "language of the report: id (Bahasa Indonesia) or en")
-	zone := fs.String("tz", DefaultReportZone, "time zone in which months begin and end")
-	asOf := fs.String("as-of", "", "count what had happened by the end of this day (YYYY-MM-DD), to reproduce an earlier report; default: now")
-	if err := parse(fs, args); err != nil {
-		return helpOK(err)
+// reportOptions are the flags of `aduan report`.
+type reportOptions struct {
+	path, month, format, lang, zone, asOf string
+}
+
+func reportCommand(e env) *cobra.Command {
+	var o reportOptions
+	c := &cobra.Command{
+		Use:   "report [flags]",
+		Short: "the monthly report: tickets by kind, place and victim, and the service standard",
+		Long: "The monthly report for the Head of the Dinas: the tickets created in the month by kind,\n" +
+			"channel, type of violence, kecamatan and victim, complaints by topic, and the service\n" +
+			"standard's two promises. It needs only the database (ADUAN_POSTGRES_URL and the keys).",
+		Example: "  aduan-env report --config /etc/aduan/aduan.yaml --month 2026-11 --format html > 2026-11.html\n" +
+			"  aduan report --month 2026-11 --format csv > 2026-11.csv",
+		Args: noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			return report(c.Context(), e, o)
+		},
 	}
-	if fs.NArg() > 0 {
-		return usagef("report: unexpected argument %q", fs.Arg(0))
-	}
+	configFlag(c, &o.path)
+	f := c.Flags()
+	f.StringVar(&o.month, "month", "", "the month to report, such as 2026-11; default: last month")
+	f.StringVar(&o.format, "format", "text", "text, csv or html (one page with charts, to print or send)")
+	f.StringVar(&o.lang, "lang", "id", "language of the report: id (Bahasa Indonesia) or en")
+	f.StringVar(&o.zone, "tz", DefaultReportZone, "time zone in which months begin and end")
+	f.StringVar(&o.asOf, "as-of", "", "count what had happened by the end of this day (YYYY-MM-DD), to reproduce an earlier report; default: now")
+	return c
+}
+
+func report(ctx context.Context, e env, o reportOptions) error {
+	format, lang, zone, asOf, month := &o.format, &o.lang, &o.zone, &o.asOf, &o.month
 	switch *format {
 	case "text", "csv", "html":
 	default:
@@ -60,7 +80,7 @@ func reportCmd(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	to := from.AddDate(0, 1, 0)
-	cfg, err := loadConfig(*path, e)
+	cfg, err := loadStoreConfig(o.path, e)
 	if err != nil {
 		return err
 	}

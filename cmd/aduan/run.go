@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"aduan/internal/config"
 )
@@ -27,105 +28,114 @@ type env struct {
 	stderr io.Writer
 }
 
-type command struct {
-	name    string
-	summary string
-	run     func(ctx context.Context, e env, args []string) error
-}
-
-func commands() []command {
-	return []command{
-		{"serve", "run the service: webhooks, conversations, outbox", serveCmd},
-		{"demo", "try the service in the terminal, with nothing else installed", demoCmd},
-		{"migrate", "bring the PostgreSQL schema up to date, or show where it stands", migrateCmd},
-		{"tickets", "list tickets, show one with its history, write out its files, or erase its personal data", ticketsCmd},
-		{"flows", "check conversation flows", flowsCmd},
-		{"whatsapp", "pair the WhatsApp device, check it, or unlink it", whatsappCmd},
-		{"keys", "make encryption keys, or encrypt stored data again under a new one", keysCmd},
-		{"purge", "remove transcripts and personal data of tickets done long ago (retention.days)", purgeCmd},
-		{"report", "the monthly report: tickets by kind, place and victim, and the service standard", reportCmd},
-		{"config", "check a configuration file without starting anything", configCmd},
-		{"version", "print the version and commit of this build", versionCmd},
+// commands returns aduan's commands, each a cobra command whose RunE does
+// the work with what e gives.
+func commands(e env) []*cobra.Command {
+	return []*cobra.Command{
+		serveCommand(e), demoCommand(e), migrateCommand(e), ticketsCommand(e), flowsCommand(e),
+		whatsappCommand(e), keysCommand(e), purgeCommand(e), reportCommand(e), configCommand(e),
+		versionCommand(e),
 	}
 }
 
-const intro = `aduan: report violence or complain about a public service by SMS or WhatsApp.
-
-Usage: aduan <command> [flags]
-
-Commands:
-`
-
-func usage(w io.Writer) {
-	fmt.Fprint(w, intro)
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+// rootCommand is `aduan`: the commands, `help [COMMAND]`, and -h on each.
+// Flags may come before or after arguments.
+func rootCommand(e env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "aduan",
+		Short: "report violence or complain about a public service by SMS or WhatsApp",
+		Long: "aduan: report violence or complain about a public service by SMS or WhatsApp.\n\n" +
+			"Exit status: 0 done, 1 failed (the message says why), 2 a bad command line or\n" +
+			"configuration (the message names the flag or the key).",
+		Example: "  aduan serve --config /etc/aduan/aduan.yaml\n  aduan help report",
+		Args:    cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q (see aduan help)", args[0])
+			}
+			c.SetOut(e.stderr)
+			c.Usage()
+			return usagef("no command given")
+		},
+		SilenceErrors: true,
+		SilenceUsage:  true,
 	}
-	fmt.Fprint(w, "  help     show this help\n\nRun `aduan <command> -h` for a command's flags.\n")
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usagef("%s: %v (see %s -h)", c.CommandPath(), err, c.CommandPath())
+	})
+	root.AddCommand(commands(e)...)
+	return root
 }
 
-// run is the whole program: main only adds the process around it.
+// run is the whole program: main only adds the process around it. An
+// error that cobra returns before a command runs (an unknown command or
+// flag, a missing argument) is a usage error.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	e := env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
-	if len(args) == 0 {
-		usage(stderr)
-		return usagef("no command given")
+	root := rootCommand(e)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	started := false
+	root.PersistentPreRun = func(*cobra.Command, []string) { started = true }
+	err := root.ExecuteContext(ctx)
+	if err != nil && !started && !errors.As(err, new(usageError)) {
+		return usagef("%v (see aduan help)", err)
 	}
-	name, rest := args[0], args[1:]
-	switch name {
-	case "help", "-h", "-help", "--help":
-		usage(stdout)
-		return nil
-	}
-	for _, c := range commands() {
-		if c.name == name {
-			return c.run(ctx, e, rest)
+	return err
+}
+
+// group is the RunE of a command that only holds others: without one of
+// them it is a usage error naming them.
+func group(name, verbs string) func(*cobra.Command, []string) error {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usagef("%s: unknown command %q: say %s (see aduan %s -h)", name, args[0], verbs, name)
 		}
+		return usagef("%s: say %s (see aduan %s -h)", name, verbs, name)
 	}
-	return usagef("unknown command %q (see aduan help)", name)
 }
 
-// flags makes a FlagSet whose errors come back as one usage line and whose
-// -h prints the command's flags to stdout.
-func flags(e env, name, synopsis string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
-		fmt.Fprintf(e.stdout, "Usage: aduan %s\n\nFlags:\n", synopsis)
-		fs.SetOutput(e.stdout)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
-	return fs
-}
-
-// parse parses args; it returns errHelp after printing usage for -h.
-func parse(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
-		return errHelp
-	}
-	if err != nil {
-		return usagef("%s: %v (see aduan %s -h)", fs.Name(), err, fs.Name())
+// noArgs refuses any argument, as a usage error.
+func noArgs(c *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s: unexpected argument %q", strings.TrimPrefix(c.CommandPath(), "aduan "), args[0])
 	}
 	return nil
 }
 
-// errHelp ends a command that printed its help.
-var errHelp = errors.New("help shown")
-
-func helpOK(err error) error {
-	if errors.Is(err, errHelp) {
+// oneArg wants exactly one argument, named what.
+func oneArg(what string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return usagef("%s: give one %s", strings.TrimPrefix(c.CommandPath(), "aduan "), what)
+		}
 		return nil
 	}
-	return err
+}
+
+// configFlag adds --config to c, into path.
+func configFlag(c *cobra.Command, path *string) {
+	c.Flags().StringVar(path, "config", "", "configuration file (YAML); without it, defaults and ADUAN_* environment variables")
 }
 
 // loadConfig loads the file (or only defaults and environment when path
 // is ""), turning every problem into a usage error.
 func loadConfig(path string, e env) (*config.Config, error) {
 	c, err := config.Load(path, e.getenv)
+	if err != nil {
+		return nil, usageError{strings.ReplaceAll(err.Error(), "\n", "; ")}
+	}
+	return c, nil
+}
+
+// loadStoreConfig is loadConfig for the commands that use only the
+// database: the configuration may list no officers, so that
+// ADUAN_POSTGRES_URL and the keys in the environment are enough.
+func loadStoreConfig(path string, e env) (*config.Config, error) {
+	c, err := config.LoadForStore(path, e.getenv)
 	if err != nil {
 		return nil, usageError{strings.ReplaceAll(err.Error(), "\n", "; ")}
 	}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // runCmd runs the program with args and returns its output and error.
@@ -80,12 +82,17 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{"no command", nil, "no command"},
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
-		{"bad flag", []string{"serve", "--nope"}, "flag provided but not defined: -nope"},
+		{"bad flag", []string{"serve", "--nope"}, "unknown flag: --nope"},
+		{"bad flag after an argument", []string{"tickets", "show", "KS-7HQ4XM", "--nope"}, "unknown flag: --nope"},
+		{"missing argument", []string{"tickets", "show"}, "give one ticket code"},
+		{"unknown subcommand", []string{"tickets", "frob"}, `unknown command "frob"`},
+		{"bad flag value", []string{"purge", "--days", "many"}, "invalid argument"},
 		{"unknown config key", []string{"serve", "--config", bad}, `unknown key "http.listn"`},
 		{"missing config file", []string{"serve", "--config", filepath.Join(dir, "none.yaml")}, "none.yaml"},
 		{"serve without twilio", []string{"serve", "--config", noTwilio}, "twilio.account_sid"},
 		{"no officers", []string{"serve"}, "officers"},
 		{"tickets without verb", []string{"tickets"}, "say list, show, files, export or erase"},
+		{"version with an argument", []string{"version", "extra"}, `unexpected argument "extra"`},
 		{"tickets show bad code", []string{"tickets", "show", "nope"}, "not a ticket code"},
 	}
 	for _, tt := range tests {
@@ -102,26 +109,93 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-func TestHelpNamesEveryCommandAndFlag(t *testing.T) {
+// leaves returns every command of the tree under c that does the work
+// (those without subcommands), with its path from aduan.
+func leaves(c *cobra.Command) []*cobra.Command {
+	if !c.HasSubCommands() {
+		return []*cobra.Command{c}
+	}
+	var out []*cobra.Command
+	for _, sub := range c.Commands() {
+		if sub.Name() != "help" {
+			out = append(out, leaves(sub)...)
+		}
+	}
+	return out
+}
+
+// TestHelpOnEveryCommand: `aduan help` names every command; for each
+// command, -h, --help and `aduan help CMD` print its help once, to stdout,
+// with an example and its flags, and exit 0.
+func TestHelpOnEveryCommand(t *testing.T) {
 	out, _, err := runCmd(t, "", nil, "help")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range commands() {
-		if !strings.Contains(out, c.name) {
-			t.Errorf("help lacks %s", c.name)
-		}
-		hout, _, err := runCmd(t, "", nil, c.name, "-h")
-		if err != nil {
-			t.Errorf("%s -h: %v", c.name, err)
-		}
-		if !strings.Contains(hout, "Usage: aduan "+c.name) && !strings.Contains(hout, "aduan "+c.name) {
-			t.Errorf("%s -h printed %q", c.name, hout)
+	root := rootCommand(env{getenv: func(string) string { return "" }})
+	for _, c := range root.Commands() {
+		if !strings.Contains(out, "  "+c.Name()+" ") {
+			t.Errorf("aduan help lacks %s:\n%s", c.Name(), out)
 		}
 	}
-	out, _, _ = runCmd(t, "", nil, "serve", "-h")
-	if !strings.Contains(out, "-config") {
-		t.Errorf("serve -h does not explain --config:\n%s", out)
+	for _, c := range leaves(root) {
+		path := strings.Fields(c.CommandPath())[1:]
+		t.Run(strings.Join(path, " "), func(t *testing.T) {
+			if c.Example == "" {
+				t.Errorf("%s has no example in its help", c.CommandPath())
+			}
+			var first string
+			for _, args := range [][]string{append(path, "-h"), append(path, "--help"), append([]string{"help"}, path...)} {
+				out, errOut, err := runCmd(t, "", nil, args...)
+				if err != nil || errOut != "" {
+					t.Errorf("%q: err %v, stderr %q; want help on stdout and exit 0", args, err, errOut)
+				}
+				if n := strings.Count(out, "Usage:"); n != 1 {
+					t.Errorf("%q printed its usage %d times, want once:\n%s", args, n, out)
+				}
+				if !strings.Contains(out, c.CommandPath()) || !strings.Contains(out, "Examples:") {
+					t.Errorf("%q printed %q, want %s's usage with its examples", args, out, c.CommandPath())
+				}
+				if c.HasAvailableLocalFlags() && !strings.Contains(out, "--") {
+					t.Errorf("%q does not list its flags:\n%s", args, out)
+				}
+				if first == "" {
+					first = out
+				} else if out != first {
+					t.Errorf("%q printed another help than %q", args, path)
+				}
+			}
+		})
+	}
+	out, _, _ = runCmd(t, "", nil, "help", "report")
+	if !strings.Contains(out, "aduan report [flags]") || !strings.Contains(out, "--month") {
+		t.Errorf("aduan help report does not show report's help:\n%s", out)
+	}
+}
+
+// TestFlagsAfterArguments: flags may follow the arguments, as the README
+// writes `aduan tickets show CODE --json`; the parse does not depend on
+// where they are.
+func TestFlagsAfterArguments(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("http:\n  listn: x\n"), 0o600)
+	for _, args := range [][]string{
+		{"tickets", "show", "--config", bad, "--json", "KS-7HQ4XM"},
+		{"tickets", "show", "KS-7HQ4XM", "--json", "--config", bad},
+		{"tickets", "show", "KS-7HQ4XM", "--config=" + bad, "--json"},
+	} {
+		_, _, err := runCmd(t, "", nil, args...)
+		// The flag was read wherever it stood: the configuration it names
+		// is the one refused.
+		if !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), `unknown key "http.listn"`) {
+			t.Errorf("%q: err = %v, want the --config file's error", args, err)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "none")
+	_, _, err := runCmd(t, "", nil, "flows", "check", dir, "--cost")
+	_, _, err2 := runCmd(t, "", nil, "flows", "check", "--cost", dir)
+	if err == nil || err2 == nil || err.Error() != err2.Error() || !strings.Contains(err.Error(), "flows check") {
+		t.Errorf("flows check DIR --cost = %v, flows check --cost DIR = %v; want the same error about DIR", err, err2)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"aduan/bot"
 	"aduan/channels/twilio"
 	"aduan/channels/whatsapp"
@@ -20,16 +22,29 @@ import (
 	"aduan/store/redis"
 )
 
-func serveCmd(ctx context.Context, e env, args []string) error {
-	fs := flags(e, "serve", "serve [--config FILE]")
-	path := fs.String("config", "", "configuration file (YAML); without it, defaults and ADUAN_* environment variables")
-	if err := parse(fs, args); err != nil {
-		return helpOK(err)
+func serveCommand(e env) *cobra.Command {
+	var path string
+	c := &cobra.Command{
+		Use:   "serve [flags]",
+		Short: "run the service: webhooks, conversations, outbox",
+		Long: "Runs the service: the webhooks, the conversations, the outbox and the clocks, and the WhatsApp\n" +
+			"channel when whatsapp.enabled is set. It waits for PostgreSQL and Redis (GET /readyz says\n" +
+			"what for); SIGTERM stops it gracefully.",
+		Example: "  aduan serve --config /etc/aduan/aduan.yaml",
+		Args:    noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			return serve(c.Context(), e, path)
+		},
 	}
+	configFlag(c, &path)
+	return c
+}
+
+func serve(ctx context.Context, e env, path string) error {
 	// Until the configuration is read, the environment says how to log:
 	// under systemd even a configuration error is one JSON line.
 	log := startupLogger(e)
-	cfg, err := loadConfig(*path, e)
+	cfg, err := loadConfig(path, e)
 	if err != nil {
 		return logFatal(log, err)
 	}

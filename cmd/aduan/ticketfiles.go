@@ -9,34 +9,45 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"aduan/bot"
 )
+
+func ticketsFilesCommand(e env) *cobra.Command {
+	var path, dir, by string
+	c := &cobra.Command{
+		Use:   "files [flags] CODE",
+		Short: "write a ticket's files into DIR, decrypted, and record who did",
+		Long: "Writes the files the reporter sent (photos, voice notes, documents) into DIR, decrypted,\n" +
+			"one file each (0600, never overwriting); the ticket gets a \"files_exported\" event naming --by.",
+		Example: "  aduan-env tickets files --by \"Genoveva Lindung\" --dir ~/kasus/KS-7HQ4XM KS-7HQ4XM",
+		Args:    oneArg("ticket code"),
+		RunE: func(c *cobra.Command, args []string) error {
+			return ticketsFiles(c.Context(), e, path, dir, by, args[0])
+		},
+	}
+	configFlag(c, &path)
+	c.Flags().StringVar(&dir, "dir", "", "directory to write the files into; created (0700) if missing")
+	c.Flags().StringVar(&by, "by", "admin", "who exports, for the ticket's history")
+	return c
+}
 
 // ticketsFiles is `aduan tickets files`: it writes a ticket's attachments,
 // decrypted, into a directory, one file each, and records in the ticket's
 // history that they were exported and by whom. It never overwrites a file.
-func ticketsFiles(ctx context.Context, e env, args []string) error {
-	fs := flags(e, "tickets files", "tickets files [--config FILE] [--by NAME] --dir DIR CODE")
-	path := fs.String("config", "", "configuration file (YAML); without it, defaults and ADUAN_* environment variables")
-	dir := fs.String("dir", "", "directory to write the files into; created (0700) if missing")
-	by := fs.String("by", "admin", "who exports, for the ticket's history")
-	if err := parse(fs, args); err != nil {
-		return helpOK(err)
-	}
-	if fs.NArg() != 1 {
-		return usagef("tickets files: give one ticket code")
-	}
-	code := bot.NormalizeCode(fs.Arg(0))
+func ticketsFiles(ctx context.Context, e env, path, dir, by, arg string) error {
+	code := bot.NormalizeCode(arg)
 	if code == "" {
-		return usagef("tickets files: %q is not a ticket code", fs.Arg(0))
+		return usagef("tickets files: %q is not a ticket code", arg)
 	}
-	if *dir == "" {
+	if dir == "" {
 		return usagef("tickets files: give --dir, the directory to write the files into")
 	}
-	if strings.TrimSpace(*by) == "" {
+	if strings.TrimSpace(by) == "" {
 		return usagef("tickets files: --by is empty")
 	}
-	cfg, err := loadConfig(*path, e)
+	cfg, err := loadStoreConfig(path, e)
 	if err != nil {
 		return err
 	}
@@ -60,20 +71,20 @@ func ticketsFiles(ctx context.Context, e env, args []string) error {
 	// run into the same directory writes nothing rather than half.
 	names := make([]string, len(files))
 	for i, f := range files {
-		names[i] = filepath.Join(*dir, fmt.Sprintf("%s-%d%s", code, i+1, bot.FileExt(f.Kind, f.MIME)))
+		names[i] = filepath.Join(dir, fmt.Sprintf("%s-%d%s", code, i+1, bot.FileExt(f.Kind, f.MIME)))
 		if _, err := os.Lstat(names[i]); err == nil {
 			return fmt.Errorf("tickets files: %s exists; give another --dir or move it away", names[i])
 		} else if !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("tickets files: %w", err)
 		}
 	}
-	if err := os.MkdirAll(*dir, 0o700); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("tickets files: %w", err)
 	}
-	if st, err := os.Stat(*dir); err != nil {
+	if st, err := os.Stat(dir); err != nil {
 		return fmt.Errorf("tickets files: %w", err)
 	} else if st.Mode().Perm()&0o077 != 0 {
-		fmt.Fprintf(e.stderr, "warning: others may read %s (mode %v); the files themselves are 0600\n", *dir, st.Mode().Perm())
+		fmt.Fprintf(e.stderr, "warning: others may read %s (mode %v); the files themselves are 0600\n", dir, st.Mode().Perm())
 	}
 	written := 0
 	for i, f := range files {
@@ -93,7 +104,7 @@ func ticketsFiles(ctx context.Context, e env, args []string) error {
 	if written == len(files) {
 		detail = fmt.Sprintf("%d files", written)
 	}
-	ev := bot.Event{TicketCode: code, At: time.Now(), Actor: *by, Type: "files_exported", Detail: detail}
+	ev := bot.Event{TicketCode: code, At: time.Now(), Actor: by, Type: "files_exported", Detail: detail}
 	if rerr := recordEvent(ctx, pg, ev); rerr != nil {
 		return errors.Join(err, fmt.Errorf("tickets files: %d files written, but not recorded in the ticket's history: %w", written, rerr))
 	}

@@ -11,64 +11,71 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/spf13/cobra"
+
 	"aduan/bot"
 )
 
-func ticketsCmd(ctx context.Context, e env, args []string) error {
-	if len(args) == 0 || (args[0] != "list" && args[0] != "show" && args[0] != "files" && args[0] != "erase" &&
-		args[0] != "export" && args[0] != "-h" && args[0] != "--help") {
-		return usagef("tickets: say list, show, files, export or erase (see aduan tickets -h)")
+func ticketsCommand(e env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "tickets",
+		Short: "list tickets, show one with its history, write out its files, export, or erase its personal data",
+		Long: "Tickets in the database. These commands need only the database: ADUAN_POSTGRES_URL and the\n" +
+			"keys (ADUAN_ENCRYPTION_KEY, ADUAN_LOOKUP_KEY) in the environment are enough. Times are WITA.",
+		Example: "  aduan-env tickets list --status received\n  aduan-env tickets show KS-7HQ4XM --json",
+		RunE:    group("tickets", "list, show, files, export or erase"),
 	}
-	if args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(e.stdout, "Usage:\n  aduan tickets list [--config FILE] [--status S] [--kind K] [--limit N] [--json]\n"+
-			"  aduan tickets show [--config FILE] [--json] CODE\n"+
-			"  aduan tickets files [--config FILE] [--by NAME] --dir DIR CODE\n"+
-			"      write the files the reporter sent (photos, voice notes, ...) into DIR,\n"+
-			"      decrypted; the ticket gets a \"files_exported\" event\n"+
-			"  aduan tickets export [--config FILE] --format csv --from 2026-11-01 --to 2026-12-01\n"+
-			"      tickets created in [from, to), WITA, with their handling times; no personal data\n"+
-			"  aduan tickets erase [--config FILE] [--by NAME] --yes CODE\n"+
-			"      erase a ticket's personal data on the reporter's request; it keeps the\n"+
-			"      fields statistics count and gets an \"erased\" event\n")
-		return nil
+	var o ticketsOptions
+	list := &cobra.Command{
+		Use:     "list [flags]",
+		Short:   "list tickets, newest first",
+		Example: "  aduan-env tickets list --status received\n  aduan-env tickets list --late --json",
+		Args:    noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			return ticketsShow(c.Context(), e, o, "")
+		},
 	}
-	sub := args[0]
-	if sub == "erase" {
-		return ticketsErase(ctx, e, args[1:])
+	configFlag(list, &o.path)
+	list.Flags().BoolVar(&o.json, "json", false, "print JSON")
+	list.Flags().StringVar(&o.status, "status", "", "only tickets with this status (received, done, ...)")
+	list.Flags().StringVar(&o.kind, "kind", "", "only tickets of this kind (case or complaint)")
+	list.Flags().IntVar(&o.limit, "limit", 100, "at most this many tickets, newest first")
+	list.Flags().BoolVar(&o.late, "late", false, "only open tickets past a clock of the service standard (clocks in the configuration)")
+	var so ticketsOptions
+	show := &cobra.Command{
+		Use:     "show [flags] CODE",
+		Short:   "one ticket with its answers, its files (listed, not shown) and its history",
+		Example: "  aduan-env tickets show KS-7HQ4XM\n  aduan-env tickets show ks7hq4xm --json",
+		Args:    oneArg("ticket code"),
+		RunE: func(c *cobra.Command, args []string) error {
+			code := bot.NormalizeCode(args[0])
+			if code == "" {
+				return usagef("tickets show: %q is not a ticket code", args[0])
+			}
+			return ticketsShow(c.Context(), e, so, code)
+		},
 	}
-	if sub == "export" {
-		return ticketsExport(ctx, e, args[1:])
+	configFlag(show, &so.path)
+	show.Flags().BoolVar(&so.json, "json", false, "print JSON")
+	c.AddCommand(list, show, ticketsFilesCommand(e), ticketsExportCommand(e), ticketsEraseCommand(e))
+	return c
+}
+
+// ticketsOptions are the flags of `tickets list` and `tickets show`.
+type ticketsOptions struct {
+	path, status, kind string
+	limit              int
+	late, json         bool
+}
+
+// ticketsShow is `tickets show` for a code, `tickets list` without one.
+func ticketsShow(ctx context.Context, e env, o ticketsOptions, code string) error {
+	sub := "list"
+	if code != "" {
+		sub = "show"
 	}
-	if sub == "files" {
-		return ticketsFiles(ctx, e, args[1:])
-	}
-	fs := flags(e, "tickets "+sub, "tickets "+sub+" [flags]")
-	path := fs.String("config", "", "configuration file (YAML); without it, defaults and ADUAN_* environment variables")
-	asJSON := fs.Bool("json", false, "print JSON")
-	var status, kind *string
-	var limit *int
-	var late *bool
-	if sub == "list" {
-		status = fs.String("status", "", "only tickets with this status (received, done, ...)")
-		kind = fs.String("kind", "", "only tickets of this kind (case or complaint)")
-		limit = fs.Int("limit", 100, "at most this many tickets, newest first")
-		late = fs.Bool("late", false, "only open tickets past a clock of the service standard (clocks in the configuration)")
-	}
-	if err := parse(fs, args[1:]); err != nil {
-		return helpOK(err)
-	}
-	var code string
-	if sub == "show" {
-		if fs.NArg() != 1 {
-			return usagef("tickets show: give one ticket code")
-		}
-		if code = bot.NormalizeCode(fs.Arg(0)); code == "" {
-			return usagef("tickets show: %q is not a ticket code", fs.Arg(0))
-		}
-	} else if fs.NArg() > 0 {
-		return usagef("tickets list: unexpected argument %q", fs.Arg(0))
-	}
-	cfg, err := loadConfig(*path, e)
+	asJSON, status, kind, limit, late := &o.json, &o.status, &o.kind, &o.limit, &o.late
+	cfg, err := loadStoreConfig(o.path, e)
 	if err != nil {
 		return err
 	}
@@ -99,10 +106,10 @@ func ticketsCmd(ctx context.Context, e env, args []string) error {
 			return writeJSON(e, ticketsJSON(ts))
 		}
 		tw := tabwriter.NewWriter(e.stdout, 2, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "CODE\tKIND\tSTATUS\tURGENT\tKECAMATAN\tCHANNEL\tCREATED")
+		fmt.Fprintln(tw, "CODE\tKIND\tSTATUS\tURGENT\tKECAMATAN\tCHANNEL\tCREATED (WITA)")
 		for _, t := range ts {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Code, t.Kind, t.Status, yesNo(t.Urgent),
-				dash(t.Kecamatan), t.Channel, t.CreatedAt.Local().Format("2006-01-02 15:04"))
+				dash(t.Kecamatan), t.Channel, t.CreatedAt.In(bot.WITA).Format("2006-01-02 15:04"))
 		}
 		return tw.Flush()
 	}
@@ -130,7 +137,7 @@ func ticketsCmd(ctx context.Context, e env, args []string) error {
 	fmt.Fprintf(e.stdout, "Ticket %s\n  kind:      %s\n  status:    %s\n  urgent:    %s\n  kecamatan: %s\n"+
 		"  channel:   %s\n  reporter:  %s\n  created:   %s\n  updated:   %s\nAnswers:\n",
 		t.Code, t.Kind, t.Status, yesNo(t.Urgent), dash(t.Kecamatan), t.Channel, bot.Mask(t.Reporter),
-		t.CreatedAt.Local().Format(time.RFC3339), t.UpdatedAt.Local().Format(time.RFC3339))
+		wita(t.CreatedAt), wita(t.UpdatedAt))
 	keys := make([]string, 0, len(t.Answers))
 	for k := range t.Answers {
 		keys = append(keys, k)
@@ -147,36 +154,46 @@ func ticketsCmd(ctx context.Context, e env, args []string) error {
 	}
 	for i, f := range files {
 		fmt.Fprintf(e.stdout, "  %d  %-24s %-28s %8s  %s\n", i+1, fileKind(f.Kind), dash(printable(f.MIME)), bot.ByteSize(f.Size),
-			f.Received.In(bot.WITA).Format("2006-01-02 15:04:05")+" WITA")
+			wita(f.Received))
 	}
 	fmt.Fprintln(e.stdout, "Events:")
 	for _, ev := range evs {
-		fmt.Fprintf(e.stdout, "  %s  %-10s %-8s %s\n", ev.At.Local().Format("2006-01-02 15:04:05"), ev.Type,
+		fmt.Fprintf(e.stdout, "  %s  %-10s %-8s %s\n", wita(ev.At), ev.Type,
 			actor(ev.Actor), ev.Detail)
 	}
 	return nil
 }
 
+func ticketsEraseCommand(e env) *cobra.Command {
+	var path, by string
+	var yes bool
+	c := &cobra.Command{
+		Use:   "erase [flags] CODE",
+		Short: "erase a ticket's personal data on the reporter's request",
+		Long: "Erases a ticket's personal data on the reporter's request; it keeps the fields statistics\n" +
+			"count and gets an \"erased\" event. It cannot be undone: --yes says so.",
+		Example: "  aduan-env tickets erase --by \"Genoveva Lindung\" --yes KS-7HQ4XM",
+		Args:    oneArg("ticket code"),
+		RunE: func(c *cobra.Command, args []string) error {
+			return ticketsErase(c.Context(), e, path, by, yes, args[0])
+		},
+	}
+	configFlag(c, &path)
+	c.Flags().StringVar(&by, "by", "admin", "who erases, for the ticket's history")
+	c.Flags().BoolVar(&yes, "yes", false, "erase: it cannot be undone")
+	return c
+}
+
 // ticketsErase is `aduan tickets erase`.
-func ticketsErase(ctx context.Context, e env, args []string) error {
-	fs := flags(e, "tickets erase", "tickets erase [--config FILE] [--by NAME] --yes CODE")
-	path := fs.String("config", "", "configuration file (YAML); without it, defaults and ADUAN_* environment variables")
-	by := fs.String("by", "admin", "who erases, for the ticket's history")
-	yes := fs.Bool("yes", false, "erase: it cannot be undone")
-	if err := parse(fs, args); err != nil {
-		return helpOK(err)
-	}
-	if fs.NArg() != 1 {
-		return usagef("tickets erase: give one ticket code")
-	}
-	code := bot.NormalizeCode(fs.Arg(0))
+func ticketsErase(ctx context.Context, e env, path, by string, yes bool, arg string) error {
+	code := bot.NormalizeCode(arg)
 	if code == "" {
-		return usagef("tickets erase: %q is not a ticket code", fs.Arg(0))
+		return usagef("tickets erase: %q is not a ticket code", arg)
 	}
-	if !*yes {
+	if !yes {
 		return usagef("tickets erase: erasing %s cannot be undone; run again with --yes", code)
 	}
-	cfg, err := loadConfig(*path, e)
+	cfg, err := loadStoreConfig(path, e)
 	if err != nil {
 		return err
 	}
@@ -185,7 +202,7 @@ func ticketsErase(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer pg.Close()
-	n, err := pg.EraseTicket(ctx, code, time.Now(), *by)
+	n, err := pg.EraseTicket(ctx, code, time.Now(), by)
 	if err != nil {
 		if bot.KindOf(err) == bot.NotFound {
 			return fmt.Errorf("tickets erase: no ticket %s", code)
@@ -224,7 +241,7 @@ type fileJSON struct {
 func filesJSON(fs []bot.Attachment) []fileJSON {
 	out := make([]fileJSON, len(fs))
 	for i, f := range fs {
-		out[i] = fileJSON{Number: i + 1, Kind: f.Kind, MIME: f.MIME, Size: f.Size, Received: f.Received}
+		out[i] = fileJSON{Number: i + 1, Kind: f.Kind, MIME: f.MIME, Size: f.Size, Received: f.Received.In(bot.WITA)}
 	}
 	return out
 }
@@ -233,7 +250,8 @@ func ticketsJSON(ts []bot.Ticket) []ticketJSON {
 	out := make([]ticketJSON, len(ts))
 	for i, t := range ts {
 		out[i] = ticketJSON{Code: t.Code, Kind: t.Kind, Status: t.Status, Urgent: t.Urgent, Kecamatan: t.Kecamatan,
-			Channel: t.Channel, Reporter: t.Reporter, Answers: t.Answers, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+			Channel: t.Channel, Reporter: t.Reporter, Answers: t.Answers, CreatedAt: t.CreatedAt.In(bot.WITA),
+			UpdatedAt: t.UpdatedAt.In(bot.WITA)}
 	}
 	return out
 }
@@ -270,6 +288,9 @@ func printable(s string) string {
 	}, s)
 }
 
+// wita writes t as the office reads it: "2026-11-05 14:03:07 WITA".
+func wita(t time.Time) string { return t.In(bot.WITA).Format("2006-01-02 15:04:05") + " WITA" }
+
 // actor shows who did something, masking a phone number.
 func actor(a string) string {
 	if strings.HasPrefix(a, "+") {
@@ -278,27 +299,39 @@ func actor(a string) string {
 	return a
 }
 
+func ticketsExportCommand(e env) *cobra.Command {
+	var path, format, fromS, toS string
+	c := &cobra.Command{
+		Use:   "export [flags]",
+		Short: "the tickets created in a period, with their handling times, without personal data",
+		Long: "Writes the tickets created in [from, to), days in WITA, as CSV: what statistics count and\n" +
+			"the handling times; never the reporter, a name or a story.",
+		Example: "  aduan-env tickets export --format csv --from 2026-11-01 --to 2026-12-01 > 2026-11.csv",
+		Args:    noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			return ticketsExport(c.Context(), e, path, format, fromS, toS)
+		},
+	}
+	configFlag(c, &path)
+	c.Flags().StringVar(&format, "format", "csv", "output format: csv")
+	c.Flags().StringVar(&fromS, "from", "", "first day, YYYY-MM-DD (WITA)")
+	c.Flags().StringVar(&toS, "to", "", "day after the last, YYYY-MM-DD (WITA)")
+	return c
+}
+
 // ticketsExport writes the tickets created in a period as CSV: the fields
 // statistics count and the handling times, never the reporter, a name or a
 // story.
-func ticketsExport(ctx context.Context, e env, args []string) error {
-	fs := flags(e, "tickets export", "tickets export [--config FILE] --format csv --from DATE --to DATE")
-	path := fs.String("config", "", "configuration file (YAML)")
-	format := fs.String("format", "csv", "output format: csv")
-	fromS := fs.String("from", "", "first day, YYYY-MM-DD (WITA)")
-	toS := fs.String("to", "", "day after the last, YYYY-MM-DD (WITA)")
-	if err := parse(fs, args); err != nil {
-		return helpOK(err)
+func ticketsExport(ctx context.Context, e env, path, format, fromS, toS string) error {
+	if format != "csv" {
+		return usagef("tickets export: --format %q: only csv", format)
 	}
-	if *format != "csv" {
-		return usagef("tickets export: --format %q: only csv", *format)
-	}
-	from, err1 := time.ParseInLocation("2006-01-02", *fromS, bot.WITA)
-	to, err2 := time.ParseInLocation("2006-01-02", *toS, bot.WITA)
+	from, err1 := time.ParseInLocation("2006-01-02", fromS, bot.WITA)
+	to, err2 := time.ParseInLocation("2006-01-02", toS, bot.WITA)
 	if err1 != nil || err2 != nil || !from.Before(to) {
 		return usagef("tickets export: give --from and --to as YYYY-MM-DD, from before to")
 	}
-	cfg, err := loadConfig(*path, e)
+	cfg, err := loadStoreConfig(path, e)
 	if err != nil {
 		return err
 	}

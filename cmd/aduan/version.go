@@ -1,10 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/spf13/cobra"
 )
 
 // version and commit name the build. Release builds set them:
@@ -72,14 +73,15 @@ func (b build) String() string {
 	return s + ") " + b.Go + " " + runtime.GOOS + "/" + runtime.GOARCH
 }
 
-func versionCmd(ctx context.Context, e env, args []string) error {
-	fs := flags(e, "version", "version")
-	if err := parse(fs, args); err != nil {
-		return helpOK(err)
+func versionCommand(e env) *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "print the version and commit of this build",
+		Example: "  aduan version     # aduan v1.2.0 (commit 3f2a9c1d0e4b, 2026-12-01T08:00:00Z) go1.26.8 linux/amd64",
+		Args:    noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			fmt.Fprintln(e.stdout, buildInfo())
+			return nil
+		},
 	}
-	if fs.NArg() > 0 {
-		return usagef("version: unexpected argument %q", fs.Arg(0))
-	}
-	fmt.Fprintln(e.stdout, buildInfo())
-	return nil
 }

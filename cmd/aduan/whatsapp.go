@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/mdp/qrterminal/v3"
+	"github.com/spf13/cobra"
 
 	"aduan/bot"
 	"aduan/channels/whatsapp"
@@ -19,53 +20,70 @@ import (
 	"aduan/store/postgres"
 )
 
-const whatsappUsage = `Usage:
-  aduan whatsapp pair [--config FILE | --db FILE] [--phone NUMBER] [--timeout D]
-      link the service as a device of the office's WhatsApp number: scan the
-      QR code with the phone (WhatsApp > Linked devices > Link a device), or
-      with --phone type the pairing code shown on that phone instead
-  aduan whatsapp status [--config FILE | --db FILE] [--connect]
-      say whether a device is paired and which process holds the connection;
-      --connect logs in once to check (only when no process holds it)
-  aduan whatsapp logout [--config FILE | --db FILE]
-      unlink the device and delete its keys (stop serve first)
+func whatsappCommand(e env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "whatsapp",
+		Short: "pair the WhatsApp device, check it, or unlink it",
+		Long: "The WhatsApp channel runs as a linked device of the office's number. Its device keys live\n" +
+			"in PostgreSQL (postgres.url), or with --db in a SQLite file (for the demo).",
+		Example: "  aduan-env whatsapp pair --config /etc/aduan/aduan.yaml\n" +
+			"  aduan-env whatsapp status --config /etc/aduan/aduan.yaml",
+		RunE: group("whatsapp", "pair, status or logout"),
+	}
+	var o whatsappOptions
+	pair := &cobra.Command{
+		Use:   "pair [flags]",
+		Short: "link the service as a device of the office's WhatsApp number",
+		Long: "Links the service as a device of the office's WhatsApp number: scan the QR code with the\n" +
+			"phone (WhatsApp > Linked devices > Link a device), or with --phone type the pairing code\n" +
+			"shown on that phone instead.",
+		Example: "  aduan-env whatsapp pair --config /etc/aduan/aduan.yaml\n" +
+			"  aduan-env whatsapp pair --config /etc/aduan/aduan.yaml --phone 081337785111",
+		Args: noArgs,
+		RunE: func(c *cobra.Command, args []string) error { return whatsappRun(c.Context(), e, "pair", o) },
+	}
+	var so whatsappOptions
+	status := &cobra.Command{
+		Use:   "status [flags]",
+		Short: "say whether a device is paired and which process holds the connection",
+		Long: "Says whether a device is paired and which process holds the connection; --connect logs in\n" +
+			"once to check (only when no process holds it).",
+		Example: "  aduan-env whatsapp status --config /etc/aduan/aduan.yaml --connect",
+		Args:    noArgs,
+		RunE:    func(c *cobra.Command, args []string) error { return whatsappRun(c.Context(), e, "status", so) },
+	}
+	var lo whatsappOptions
+	logout := &cobra.Command{
+		Use:     "logout [flags]",
+		Short:   "unlink the device and delete its keys (stop serve first)",
+		Example: "  systemctl stop aduan && aduan-env whatsapp logout --config /etc/aduan/aduan.yaml",
+		Args:    noArgs,
+		RunE:    func(c *cobra.Command, args []string) error { return whatsappRun(c.Context(), e, "logout", lo) },
+	}
+	for _, x := range []struct {
+		c *cobra.Command
+		o *whatsappOptions
+	}{{pair, &o}, {status, &so}, {logout, &lo}} {
+		x.c.Flags().StringVar(&x.o.path, "config", "", "configuration file (YAML); the device keys are in its postgres.url")
+		x.c.Flags().StringVar(&x.o.db, "db", "", "keep the device keys in this SQLite file instead of PostgreSQL (demo)")
+	}
+	pair.Flags().StringVar(&o.phone, "phone", "", "the office's WhatsApp number: show a pairing code to type on that phone instead of a QR code")
+	pair.Flags().DurationVar(&o.timeout, "timeout", 3*time.Minute, "give up after this long")
+	status.Flags().BoolVar(&so.connect, "connect", false, "log in once to check the device works (only when no process holds the connection)")
+	c.AddCommand(pair, status, logout)
+	return c
+}
 
-The device keys live in PostgreSQL (postgres.url), or with --db in a SQLite
-file (for the demo).
-`
+// whatsappOptions are the flags of the whatsapp commands.
+type whatsappOptions struct {
+	path, db, phone string
+	timeout         time.Duration
+	connect         bool
+}
 
-func whatsappCmd(ctx context.Context, e env, args []string) error {
-	if len(args) == 0 {
-		return usagef("whatsapp: say pair, status or logout (see aduan whatsapp -h)")
-	}
-	sub := args[0]
-	switch sub {
-	case "-h", "--help", "help":
-		fmt.Fprint(e.stdout, whatsappUsage)
-		return nil
-	case "pair", "status", "logout":
-	default:
-		return usagef("whatsapp: unknown command %q: say pair, status or logout", sub)
-	}
-	fs := flags(e, "whatsapp "+sub, "whatsapp "+sub+" [flags]")
-	path := fs.String("config", "", "configuration file (YAML); the device keys are in its postgres.url")
-	db := fs.String("db", "", "keep the device keys in this SQLite file instead of PostgreSQL (demo)")
-	var phone *string
-	var timeout *time.Duration
-	var connect *bool
-	switch sub {
-	case "pair":
-		phone = fs.String("phone", "", "the office's WhatsApp number: show a pairing code to type on that phone instead of a QR code")
-		timeout = fs.Duration("timeout", 3*time.Minute, "give up after this long")
-	case "status":
-		connect = fs.Bool("connect", false, "log in once to check the device works (only when no process holds the connection)")
-	}
-	if err := parse(fs, args[1:]); err != nil {
-		return helpOK(err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("whatsapp %s: unexpected argument %q", sub, fs.Arg(0))
-	}
+// whatsappRun is `aduan whatsapp sub`.
+func whatsappRun(ctx context.Context, e env, sub string, o whatsappOptions) error {
+	path, db := &o.path, &o.db
 	if *db != "" && *path != "" {
 		return usagef("whatsapp %s: give --config or --db, not both", sub)
 	}
@@ -79,8 +97,8 @@ func whatsappCmd(ctx context.Context, e env, args []string) error {
 		region = cfg.Region
 	}
 	var pairPhone string
-	if phone != nil && *phone != "" {
-		p, err := config.NormalizePhone(*phone, region)
+	if o.phone != "" {
+		p, err := config.NormalizePhone(o.phone, region)
 		if err != nil {
 			return usagef("whatsapp pair: --phone: %v", err)
 		}
@@ -96,9 +114,9 @@ func whatsappCmd(ctx context.Context, e env, args []string) error {
 
 	switch sub {
 	case "pair":
-		return whatsappPair(ctx, e, wa, pairPhone, *timeout)
+		return whatsappPair(ctx, e, wa, pairPhone, o.timeout)
 	case "status":
-		return whatsappStatus(ctx, e, wa, *connect)
+		return whatsappStatus(ctx, e, wa, o.connect)
 	default:
 		return whatsappLogout(ctx, e, wa)
 	}

@@ -49,8 +49,12 @@ func TestWhatsAppCommandUsage(t *testing.T) {
 		})
 	}
 	out, _, err := runCmd(t, "", nil, "whatsapp", "-h")
-	if err != nil || !strings.Contains(out, "aduan whatsapp pair") || !strings.Contains(out, "--phone") {
+	if err != nil || !strings.Contains(out, "aduan-env whatsapp pair") || !strings.Contains(out, "pair ") {
 		t.Errorf("whatsapp -h = %q, %v", out, err)
+	}
+	out, _, err = runCmd(t, "", nil, "whatsapp", "pair", "-h")
+	if err != nil || !strings.Contains(out, "aduan whatsapp pair") || !strings.Contains(out, "--phone") {
+		t.Errorf("whatsapp pair -h = %q, %v", out, err)
 	}
 }
 

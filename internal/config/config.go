@@ -249,9 +249,23 @@ var envOverrides = []struct {
 // With path "" there are no officers, so Load fails Validate; build such
 // a configuration from Default instead.
 func Load(path string, getenv func(string) string) (*Config, error) {
+	return load(path, getenv, true)
+}
+
+// LoadForStore is Load for the commands that only use the database
+// (migrate, tickets, report, purge, keys rotate): the configuration may
+// list no officers, so that ADUAN_POSTGRES_URL and the keys in the
+// environment are enough.
+func LoadForStore(path string, getenv func(string) string) (*Config, error) {
+	return load(path, getenv, false)
+}
+
+func load(path string, getenv func(string) string, needOfficers bool) (*Config, error) {
 	c := Default()
+	var data []byte
 	if path != "" {
-		data, err := os.ReadFile(path)
+		var err error
+		data, err = os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("read config: %w", err)
 		}
@@ -270,12 +284,17 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		c.Security.oldKeysFromEnv(getenv, fromEnv)
 	}
 	c.fillEmpty()
-	if err := c.Validate(); err != nil {
+	if err := c.validate(needOfficers); err != nil {
 		var ke *keyError
 		if errors.As(err, &ke) && fromEnv[ke.key] != "" {
 			return nil, fmt.Errorf("%s (from %s): %s", ke.key, fromEnv[ke.key], ke.msg)
 		}
 		if path != "" {
+			if ke != nil {
+				if line := lineOf(data, ke.key); line > 0 {
+					return nil, fmt.Errorf("%s: line %d: %w", path, line, err)
+				}
+			}
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return nil, err
@@ -338,7 +357,11 @@ func bad(key, format string, args ...any) error {
 // twilio.api_url. It returns the first problem found, as one line naming
 // the key: `officers[2].role: "boss" is not officer or supervisor`.
 // Empty Twilio credentials are not a problem here; see MissingForSMS.
-func (c *Config) Validate() error {
+func (c *Config) Validate() error { return c.validate(true) }
+
+// validate is Validate; without needOfficers a configuration with no
+// officer passes.
+func (c *Config) validate(needOfficers bool) error {
 	c.trim()
 	if err := checkListen("http.listen", c.HTTP.Listen); err != nil {
 		return err
@@ -383,7 +406,7 @@ func (c *Config) Validate() error {
 		return err
 	}
 	c.Twilio.APIURL = u
-	if err := c.checkOfficers(); err != nil {
+	if err := c.checkOfficers(needOfficers); err != nil {
 		return err
 	}
 	if err := c.Clocks.validate(); err != nil {
@@ -455,7 +478,7 @@ func (c *Config) trim() {
 	}
 }
 
-func (c *Config) checkOfficers() error {
+func (c *Config) checkOfficers(needOfficers bool) error {
 	seen := make(map[string]int, len(c.Officers))
 	officers := 0
 	for i := range c.Officers {
@@ -508,7 +531,7 @@ func (c *Config) checkOfficers() error {
 		}
 		seen[p] = i
 	}
-	if officers == 0 {
+	if officers == 0 && needOfficers {
 		return bad("officers", "none has role officer; tickets need someone to go to")
 	}
 	return nil

@@ -139,6 +139,24 @@ func TestLoadEmptyFile(t *testing.T) {
 	wantErr(t, err, "config.yaml: officers: none has role officer")
 }
 
+// TestLoadForStore: the commands that only use the database need no
+// officers, and take the database URL from the environment; the rest is
+// checked as strictly as Load does.
+func TestLoadForStore(t *testing.T) {
+	env := map[string]string{"ADUAN_POSTGRES_URL": "postgres://aduan@db.example:5432/aduan"}
+	c, err := config.LoadForStore("", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatalf("LoadForStore without a file: %v", err)
+	}
+	if c.Postgres.URL != env["ADUAN_POSTGRES_URL"] || len(c.Officers) != 0 {
+		t.Errorf("postgres.url = %q, officers %d; want the environment's, none", c.Postgres.URL, len(c.Officers))
+	}
+	_, err = config.LoadForStore(writeConfig(t, "http:\n  listn: x\n"), nil)
+	wantErr(t, err, `unknown key "http.listn"`)
+	_, err = config.LoadForStore(writeConfig(t, "officers:\n  - {name: A, phone: \"12\", role: officer}\n"), nil)
+	wantErr(t, err, `config.yaml: line 2: officers[0].phone: "12" is not a valid phone number`)
+}
+
 func TestLoadUnknownKey(t *testing.T) {
 	for _, tc := range []struct {
 		name, yaml, want string
@@ -267,7 +285,7 @@ func TestLoadDurations(t *testing.T) {
 		{value: "1.5d", wantErr: `conversation.state_ttl: "1.5d" is not a duration`},
 		{value: "12h1d", wantErr: `conversation.state_ttl: "12h1d" is not a duration`},
 		{value: "[1d]", wantErr: `line 6: conversation.state_ttl: want a duration`},
-		{value: "0s", wantErr: `config.yaml: conversation.state_ttl: 0s is not positive`},
+		{value: "0s", wantErr: `config.yaml: line 6: conversation.state_ttl: 0s is not positive`},
 		{value: "-1d", wantErr: `conversation.state_ttl: -1d is not positive`},
 	} {
 		t.Run(tc.value, func(t *testing.T) {
@@ -312,7 +330,13 @@ officers:
 officers:
   - {name: A, phone: "081337785111", role: officer}
   - {name: B, phone: "0813", role: officer}
-`, `config.yaml: officers[1].phone: "0813" is not a valid phone number`},
+`, `config.yaml: line 4: officers[1].phone: "0813" is not a valid phone number`},
+		{"phone left out", `
+officers:
+  - {name: A, phone: "081337785111", role: officer}
+  - name: B
+    role: officer
+`, `config.yaml: line 4: officers[1].phone: is empty`},
 		{"invalid from", officersYAML + "twilio: {from: \"12\"}\n", `twilio.from: "12" is not a valid phone number`},
 		{"other region", "region: US\n" + officersYAML, `officers[0].phone: "081337785111" is not a valid phone number`},
 	} {

@@ -56,7 +56,7 @@ func TestSecurityErrors(t *testing.T) {
 		want string
 	}{
 		{"bad key", "security: {encryption_key: \"" + short + "\"}\n", nil,
-			"config.yaml: security.encryption_key: is base64 of 6 bytes, want 32"},
+			"config.yaml: line 5: security.encryption_key: is base64 of 6 bytes, want 32"},
 		{"not base64", "security: {lookup_key: \"kunci rahasia!\"}\n", nil, "security.lookup_key: is not base64"},
 		{"bad old key", "security: {encryption_key: \"" + b64(1) + "\", old_keys: [\"" + b64(2) + "\", \"x\"]}\n", nil,
 			"security.old_keys[1]: is not base64"},

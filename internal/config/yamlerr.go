@@ -247,3 +247,32 @@ func (x *keyIndex) valueAt(line int, typ string, hint string) *keyEntry {
 	}
 	return found[0]
 }
+
+// lineOf returns the line of data on which the key path ("twilio.from",
+// "officers[1].phone") is written, or the line of the nearest enclosing key
+// or list item that is (a key left out of an officer: that officer's
+// line); 0 when none is, or data is not YAML.
+func lineOf(data []byte, path string) int {
+	var root yaml.Node
+	if len(data) == 0 || yaml.Unmarshal(data, &root) != nil {
+		return 0
+	}
+	x := indexKeys(&root)
+	for p := path; p != ""; {
+		for _, e := range x.entries {
+			if e.path != p {
+				continue
+			}
+			if e.key != nil {
+				return e.key.Line
+			}
+			return e.val.Line
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return 0
+}
