@@ -162,6 +162,8 @@ func (s *Service) RunClocks(ctx context.Context) (int, error) {
 }
 
 func (s *Service) clockBatch(ctx context.Context) (acted int, more bool, err error) {
+	s.live.RLock()
+	defer s.live.RUnlock()
 	now := s.cfg.Now()
 	tx, err := s.cfg.Store.Begin(ctx)
 	if err != nil {
@@ -318,6 +320,8 @@ func dur(d time.Duration) string {
 // is claimed in the same transaction as the messages, so exactly one
 // replica sends it.
 func (s *Service) digest(ctx context.Context) error {
+	s.live.RLock()
+	defer s.live.RUnlock()
 	if s.cfg.Clocks.DigestAt < 0 || len(s.staff.Supervisors()) == 0 {
 		return nil
 	}
@@ -394,6 +398,8 @@ func (s *Service) NotifyFailed(m Outbound, reason string) {
 	if m.Purpose != PurposeNotify && m.Purpose != PurposeRelay {
 		return
 	}
+	s.live.RLock()
+	defer s.live.RUnlock()
 	now := s.cfg.Now()
 	var ch Changes
 	for _, o := range s.staff.Supervisors() {

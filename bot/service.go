@@ -53,6 +53,10 @@ type Config struct {
 // lease on the conversation keeps other replicas from handling the same
 // sender at the same time.
 type Service struct {
+	// live guards what Reload changes in cfg (officers, flows, clocks,
+	// limits, PIN) and staff: a batch, a clock run, a digest and a failed
+	// notification each read them under one read lock.
+	live   sync.RWMutex
 	cfg    Config
 	staff  *Directory
 	seed   maphash.Seed
@@ -245,6 +249,8 @@ type conv struct {
 // process handles one batch and returns, appended to deferred, the
 // requests whose conversation is held elsewhere for now.
 func (s *Service) process(ctx context.Context, batch []*request, deferred []*request) []*request {
+	s.live.RLock()
+	defer s.live.RUnlock()
 	batch = s.limit(ctx, batch)
 	convs := make([]*conv, 0, len(batch))
 	byKey := make(map[string]*conv, len(batch))
@@ -841,7 +847,11 @@ func Notification(t Ticket, book *dialog.Book) string {
 }
 
 // Book returns the conversation flows the service runs.
-func (s *Service) Book() *dialog.Book { return s.cfg.Book }
+func (s *Service) Book() *dialog.Book {
+	s.live.RLock()
+	defer s.live.RUnlock()
+	return s.cfg.Book
+}
 
 // Running reports whether the service takes messages.
 func (s *Service) Running() bool {

@@ -104,11 +104,9 @@ func officers(cfg *config.Config) []bot.Officer {
 func (a *app) notifySupervisors(ctx context.Context, body string) (int, error) {
 	now := a.now()
 	var ch bot.Changes
-	for _, o := range a.cfg.Officers {
-		if o.Role == config.RoleSupervisor {
-			ch.Outbox = append(ch.Outbox, bot.Outbound{Channel: bot.SMS, To: o.Phone, Body: body,
-				Purpose: bot.PurposeNotify, CreatedAt: now})
-		}
+	for _, o := range a.svc.Supervisors() { // as the last reload left them
+		ch.Outbox = append(ch.Outbox, bot.Outbound{Channel: bot.SMS, To: o.Phone, Body: body,
+			Purpose: bot.PurposeNotify, CreatedAt: now})
 	}
 	if len(ch.Outbox) == 0 {
 		return 0, nil

@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -29,7 +32,8 @@ func serveCommand(e env) *cobra.Command {
 		Short: "run the service: webhooks, conversations, outbox",
 		Long: "Runs the service: the webhooks, the conversations, the outbox and the clocks, and the WhatsApp\n" +
 			"channel when whatsapp.enabled is set. It waits for PostgreSQL and Redis (GET /readyz says\n" +
-			"what for); SIGTERM stops it gracefully.",
+			"what for); SIGTERM stops it gracefully; SIGHUP (systemctl reload aduan) rereads the\n" +
+			"configuration and applies officers, flows, clocks, limits and the supervisor PIN at once.",
 		Example: "  aduan serve --config /etc/aduan/aduan.yaml",
 		Args:    noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -56,8 +60,15 @@ func serve(ctx context.Context, e env, path string) error {
 	}
 	log = newLogger(cfg.Log, e.stderr)
 	routeLibraryLogs(log)
+	// SIGHUP (systemctl reload) rereads the configuration; until serve is
+	// ready one waits, rather than ending the process as it would by
+	// default.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	log.Info("starting", "version", buildInfo().String())
-	return logFatal(log, serveUntilDone(ctx, cfg, log, time.Now))
+	reread := func() (*config.Config, error) { return loadConfig(path, e) }
+	return logFatal(log, serveUntilDone(ctx, cfg, log, time.Now, hup, reread))
 }
 
 // server is `aduan serve`: the app on PostgreSQL and Redis, with the
@@ -204,7 +215,11 @@ func (s *server) refuseWhenStopping(next http.Handler) http.Handler {
 // and /readyz and webhooks with 503 while it waits for PostgreSQL and
 // Redis (see waiter); once both answer and the schema is up to date it
 // serves, until ctx is done.
-func serveUntilDone(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time) error {
+//
+// Each value on hup rereads the configuration with reread and applies it
+// (see reloader).
+func serveUntilDone(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time,
+	hup <-chan os.Signal, reread func() (*config.Config, error)) error {
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -232,6 +247,17 @@ func serveUntilDone(ctx context.Context, cfg *config.Config, log *slog.Logger, n
 	defer srv.close()
 	srv.app.start()
 	front.set(srv.handler)
+	r := &reloader{srv: srv, reread: reread, started: cfg, applied: cfg}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				r.reload()
+			}
+		}
+	}()
 	return srv.serve(ctx, hs, ln.Addr().String(), errc)
 }
 

@@ -138,6 +138,34 @@ func (p *process) stop() int {
 	return p.cmd.ProcessState.ExitCode()
 }
 
+// twoOfficers are the officers of the configurations the process tests
+// write, in YAML.
+const twoOfficers = `  - {name: Genoveva Lindung, phone: "+6281337785111", role: officer}
+  - {name: Tija Ndaka, phone: "+6281337973213", role: officer}
+`
+
+// writeServeConfig writes to file a configuration for `aduan serve` on the
+// PostgreSQL and Redis URLs given, Twilio's API faked at twilioURL, with the
+// officers given (YAML list items); httpExtra is added to the http section,
+// rest at the end. It returns file. The secrets come from serveEnv.
+func writeServeConfig(t *testing.T, file, pgURL, redisURL, twilioURL, officers, httpExtra, rest string) string {
+	t.Helper()
+	yaml := fmt.Sprintf("http:\n  listen: \"127.0.0.1:0\"\n  public_url: %q\n%spostgres:\n  url: %q\nredis:\n  url: %q\n"+
+		"twilio:\n  from: %q\n  api_url: %q\nofficers:\n%s%s",
+		testPublic, httpExtra, pgURL, redisURL, serviceNum, twilioURL, officers, rest)
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// serveEnv is the environment of a test's `aduan serve` process: this test
+// binary running aduan's main, with the secrets.
+func serveEnv() []string {
+	return append(os.Environ(), runMainEnv+"=1", "ADUAN_TWILIO_ACCOUNT_SID="+testSID, "ADUAN_TWILIO_AUTH_TOKEN="+testToken,
+		"ADUAN_ENCRYPTION_KEY="+testSecurity.EncryptionKey, "ADUAN_LOOKUP_KEY="+testSecurity.LookupKey)
+}
+
 // outcome is what became of one webhook.
 type outcome struct {
 	sid    string
@@ -163,33 +191,9 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	cfg.Postgres.URL = testenv.PostgresURL(t, "cmd_shutdown")
 	cfg.Redis.URL = testenv.RedisURL(12)
 	reset(t, cfg)
-	file := filepath.Join(t.TempDir(), "aduan.yaml")
-	yaml := fmt.Sprintf(`http:
-  listen: "127.0.0.1:0"
-  public_url: %q
-  shutdown_grace: 20s
-postgres:
-  url: %q
-redis:
-  url: %q
-twilio:
-  from: %q
-  api_url: %q
-officers:
-  - {name: Genoveva Lindung, phone: "+6281337785111", role: officer}
-  - {name: Tija Ndaka, phone: "+6281337973213", role: officer}
-log:
-  level: info
-  format: json
-outbox:
-  lease: 3s
-  poll_interval: 50ms
-`, testPublic, cfg.Postgres.URL, cfg.Redis.URL, serviceNum, fake.URL())
-	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(), runMainEnv+"=1", "ADUAN_TWILIO_ACCOUNT_SID="+testSID, "ADUAN_TWILIO_AUTH_TOKEN="+testToken,
-		"ADUAN_ENCRYPTION_KEY="+testSecurity.EncryptionKey, "ADUAN_LOOKUP_KEY="+testSecurity.LookupKey)
+	file := writeServeConfig(t, filepath.Join(t.TempDir(), "aduan.yaml"), cfg.Postgres.URL, cfg.Redis.URL, fake.URL(),
+		twoOfficers, "  shutdown_grace: 20s\n", "log:\n  level: info\n  format: json\noutbox:\n  lease: 3s\n  poll_interval: 50ms\n")
+	env := serveEnv()
 
 	client := &http.Client{Transport: channeltest.LoopbackOnly(&http.Transport{MaxIdleConnsPerHost: 64}),
 		Timeout: 30 * time.Second}

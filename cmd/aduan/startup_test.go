@@ -151,32 +151,12 @@ func TestServeWaitsForDependencies(t *testing.T) {
 	pgProxy := newProxy(t, pgURL.Host)
 	redisProxy := newProxy(t, redisURL.Host)
 
-	file := filepath.Join(t.TempDir(), "aduan.yaml")
-	yaml := fmt.Sprintf(`http:
-  listen: "127.0.0.1:0"
-  public_url: %q
-postgres:
-  url: %q
-redis:
-  url: %q
-twilio:
-  from: %q
-  api_url: %q
-officers:
-  - {name: Genoveva Lindung, phone: "+6281337785111", role: officer}
+	file := writeServeConfig(t, filepath.Join(t.TempDir(), "aduan.yaml"), viaProxy(t, cfg.Postgres.URL, pgProxy.addr),
+		viaProxy(t, cfg.Redis.URL, redisProxy.addr), fake.URL(),
+		`  - {name: Genoveva Lindung, phone: "+6281337785111", role: officer}
   - {name: Kepala Dinas, phone: "+6281234567890", role: supervisor}
-log:
-  level: debug
-  format: json
-outbox:
-  poll_interval: 50ms
-`, testPublic, viaProxy(t, cfg.Postgres.URL, pgProxy.addr), viaProxy(t, cfg.Redis.URL, redisProxy.addr),
-		serviceNum, fake.URL())
-	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(), runMainEnv+"=1", "ADUAN_TWILIO_ACCOUNT_SID="+testSID, "ADUAN_TWILIO_AUTH_TOKEN="+testToken,
-		"ADUAN_ENCRYPTION_KEY="+testSecurity.EncryptionKey, "ADUAN_LOOKUP_KEY="+testSecurity.LookupKey)
+`, "", "log:\n  level: debug\n  format: json\noutbox:\n  poll_interval: 50ms\n")
+	env := serveEnv()
 
 	p := launchServe(t, bin, file, env, "listening")
 	t.Cleanup(func() {

@@ -1,0 +1,37 @@
+package bot
+
+import "aduan/dialog"
+
+// Live is what of a Service's configuration may change while it runs.
+type Live struct {
+	Officers      []Officer
+	Book          *dialog.Book // nil keeps the flows
+	Clocks        Clocks       // zero means DefaultClocks
+	Limits        Limits
+	SupervisorPIN string
+}
+
+// Reload makes the service use l from its next batch and its next clock
+// run on: a new officer is eligible for the next ticket, a removed one is
+// not. It waits for the batch and the clock run under way, which finish
+// with the settings they began with; meanwhile no other begins.
+func (s *Service) Reload(l Live) {
+	if l.Clocks == (Clocks{}) {
+		l.Clocks = DefaultClocks
+	}
+	staff := NewDirectory(l.Officers)
+	s.live.Lock()
+	defer s.live.Unlock()
+	s.cfg.Officers, s.staff = l.Officers, staff
+	if l.Book != nil {
+		s.cfg.Book = l.Book
+	}
+	s.cfg.Clocks, s.cfg.Limits, s.cfg.SupervisorPIN = l.Clocks, l.Limits, l.SupervisorPIN
+}
+
+// Supervisors returns the supervisors the service has now.
+func (s *Service) Supervisors() []Officer {
+	s.live.RLock()
+	defer s.live.RUnlock()
+	return s.staff.Supervisors()
+}
