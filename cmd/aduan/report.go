@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"aduan/bot"
 	"aduan/dialog"
 	"aduan/dialog/flows"
+	"aduan/internal/config"
 )
 
 // DefaultReportZone is Manggarai Timur's time zone (WITA): months begin
@@ -25,7 +27,7 @@ const DefaultReportZone = "Asia/Makassar"
 
 // reportOptions are the flags of `aduan report`.
 type reportOptions struct {
-	path, month, format, lang, zone, asOf string
+	path, month, format, lang, zone, asOf, csvSep string
 }
 
 func reportCommand(e env) *cobra.Command {
@@ -50,6 +52,7 @@ func reportCommand(e env) *cobra.Command {
 	f.StringVar(&o.lang, "lang", "id", "language of the report: id (Bahasa Indonesia) or en")
 	f.StringVar(&o.zone, "tz", DefaultReportZone, "time zone in which months begin and end")
 	f.StringVar(&o.asOf, "as-of", "", "count what had happened by the end of this day (YYYY-MM-DD), to reproduce an earlier report; default: now")
+	f.StringVar(&o.csvSep, "csv-sep", ";", `CSV field separator: ";" (with a BOM and decimal commas) opens in columns in Excel set to Indonesian; "," for programs`)
 	return c
 }
 
@@ -62,6 +65,9 @@ func report(ctx context.Context, e env, o reportOptions) error {
 	}
 	if *lang != "id" && *lang != "en" {
 		return usagef("report: --lang %q is not id or en", *lang)
+	}
+	if o.csvSep != ";" && o.csvSep != "," && o.csvSep != "\t" && o.csvSep != "tab" {
+		return usagef("report: --csv-sep %q is not \";\", \",\" or tab", o.csvSep)
 	}
 	loc, err := time.LoadLocation(*zone)
 	if err != nil {
@@ -93,15 +99,22 @@ func report(ctx context.Context, e env, o reportOptions) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
+	prevFrom := from.AddDate(0, -1, 0)
+	pts, pevents, err := pg.TicketsCreated(ctx, prevFrom, from)
+	if err != nil {
+		return fmt.Errorf("report: the month before: %w", err)
+	}
 	book, err := flows.Load("")
 	if err != nil {
 		return err
 	}
 	r := bot.MonthlyReport(ts, events, from, to, now)
-	v := newReportView(r, book, dialog.Lang(*lang), loc)
+	prev := bot.MonthlyReport(pts, pevents, prevFrom, from, now)
+	v := newReportView(r, prev, book, dialog.Lang(*lang), loc)
+	v.office(cfg.Office, now)
 	switch *format {
 	case "csv":
-		return v.writeCSV(e.stdout)
+		return v.writeCSV(e.stdout, o.csvSep)
 	case "html":
 		return v.writeHTML(e.stdout)
 	}
@@ -126,6 +139,8 @@ func reportMonth(s string, now time.Time) (time.Time, error) {
 // each format.
 type reportView struct {
 	Lang     dialog.Lang
+	Office   string // the office's name
+	Address  string
 	Title    string
 	Period   string // "1 November 2026 – 30 November 2026 (WITA)"
 	AsOf     string
@@ -136,12 +151,23 @@ type reportView struct {
 	Standard []viewStandard
 	Notes    []string
 	T        map[string]string // fixed texts
+	PrevName string            // "Oktober 2026": the month before's column
+	Sign     viewSignature
+}
+
+// viewSignature is the block the head of the office signs.
+type viewSignature struct {
+	PlaceDate string // "Borong, 5 Desember 2026"
+	Title     string
+	Name      string // "" leaves a line to write it
+	NIP       string
 }
 
 type viewRow struct {
 	Key   string
 	Label string
 	N     int
+	Prev  int // the month before
 	Width int // bar length, 0 to barWidth
 }
 
@@ -163,6 +189,7 @@ type viewTimeliness struct {
 	bot.Timeliness
 	Tickets  int
 	Percent  string // "75%", or "–" when nothing is settled
+	PrevPct  string // the same, the month before
 	Median   string
 	Bars     [4]int // widths of met, late, missed, open, out of barWidth
 	BarStart [4]int
@@ -202,6 +229,10 @@ var reportTexts = map[dialog.Lang]map[string]string{
 		"unknown":    "Tidak diketahui",
 		"none":       "–",
 		"std_note":   "Respons pertama: petugas menerima tiket. Selesai: tiket ditutup. Persentase dihitung dari tiket yang sudah ditangani atau sudah lewat batas waktunya.",
+		"this":       "Bulan ini",
+		"prev":       "Bulan lalu",
+		"prev_pct":   "Tepat waktu bulan lalu",
+		"nip":        "NIP.",
 	},
 	dialog.English: {
 		"title":      "Monthly report of the complaints service",
@@ -234,6 +265,10 @@ var reportTexts = map[dialog.Lang]map[string]string{
 		"unknown":    "Unknown",
 		"none":       "–",
 		"std_note":   "First response: an officer takes the ticket. Done: the ticket is closed. Percentages count the tickets handled or past their deadline.",
+		"this":       "This month",
+		"prev":       "Month before",
+		"prev_pct":   "On time, month before",
+		"nip":        "NIP",
 	},
 }
 
@@ -290,18 +325,21 @@ var reportLabels = map[dialog.Lang]map[string]string{
 var monthNamesID = [...]string{"Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
 	"September", "Oktober", "November", "Desember"}
 
-func newReportView(r bot.Report, book *dialog.Book, lang dialog.Lang, loc *time.Location) *reportView {
+// newReportView is r in lang, with the figures of prev, the month before,
+// beside its own.
+func newReportView(r, prev bot.Report, book *dialog.Book, lang dialog.Lang, loc *time.Location) *reportView {
 	t := reportTexts[lang]
-	v := &reportView{Lang: lang, T: t, Month: r.From.Format("2006-01")}
+	v := &reportView{Lang: lang, T: t, Month: r.From.Format("2006-01"),
+		PrevName: monthName(prev.From, lang) + " " + strconv.Itoa(prev.From.Year())}
 	v.Title = t["title"] + ": " + monthName(r.From, lang) + " " + strconv.Itoa(r.From.Year())
 	zone, _ := r.From.Zone()
 	v.Period = fmt.Sprintf("%s %s – %s (%s)", t["period"], longDate(r.From, lang), longDate(r.To.AddDate(0, 0, -1), lang), zone)
 	v.AsOf = t["asof"] + " " + longDate(r.AsOf.In(loc), lang) + " " + r.AsOf.In(loc).Format("15:04")
 	v.Summary = []viewRow{
-		{Key: "tickets", Label: t["tickets"], N: r.Tickets},
-		{Key: "cases", Label: t["cases"], N: r.Cases},
-		{Key: "complaints", Label: t["complaints"], N: r.Complaints},
-		{Key: "urgent", Label: t["urgent"], N: r.Urgent},
+		{Key: "tickets", Label: t["tickets"], N: r.Tickets, Prev: prev.Tickets},
+		{Key: "cases", Label: t["cases"], N: r.Cases, Prev: prev.Cases},
+		{Key: "complaints", Label: t["complaints"], N: r.Complaints, Prev: prev.Complaints},
+		{Key: "urgent", Label: t["urgent"], N: r.Urgent, Prev: prev.Urgent},
 	}
 	label := func(field, key string) string {
 		if key == bot.Unknown {
@@ -324,8 +362,18 @@ func newReportView(r bot.Report, book *dialog.Book, lang dialog.Lang, loc *time.
 		}
 		return key
 	}
-	section := func(key, field string, cs []bot.Count) viewSection {
+	section := func(key, field string, cs, before []bot.Count) viewSection {
 		s := viewSection{Key: key, Title: t[key]}
+		prevN := make(map[string]int, len(before))
+		for _, c := range before {
+			prevN[c.Key] = c.N
+		}
+		// A value counted only the month before still has its line.
+		for _, c := range before {
+			if !slices.ContainsFunc(cs, func(x bot.Count) bool { return x.Key == c.Key }) {
+				cs = append(cs, bot.Count{Key: c.Key})
+			}
+		}
 		top := 0
 		for _, c := range cs {
 			top = max(top, c.N)
@@ -335,32 +383,41 @@ func newReportView(r bot.Report, book *dialog.Book, lang dialog.Lang, loc *time.
 			if top > 0 {
 				w = c.N * barWidth / top
 			}
-			s.Rows = append(s.Rows, viewRow{Key: c.Key, Label: label(field, c.Key), N: c.N, Width: w})
+			s.Rows = append(s.Rows, viewRow{Key: c.Key, Label: label(field, c.Key), N: c.N, Prev: prevN[c.Key], Width: w})
 		}
 		return s
 	}
 	v.Sections = []viewSection{
-		section("kind", "kind", r.ByKind),
-		section("channel", "channel", r.ByChannel),
-		section("violence", "violence", r.ByViolence),
-		section("kecamatan", "kecamatan", r.ByKecamatan),
-		section("victim", "victim", r.ByVictim),
-		section("age_group", "age_group", r.ByAgeGroup),
-		section("sex", "sex", r.BySex),
-		section("topic", "topic", r.ByTopic),
+		section("kind", "kind", r.ByKind, prev.ByKind),
+		section("channel", "channel", r.ByChannel, prev.ByChannel),
+		section("violence", "violence", r.ByViolence, prev.ByViolence),
+		section("kecamatan", "kecamatan", r.ByKecamatan, prev.ByKecamatan),
+		section("victim", "victim", r.ByVictim, prev.ByVictim),
+		section("age_group", "age_group", r.ByAgeGroup, prev.ByAgeGroup),
+		section("sex", "sex", r.BySex, prev.BySex),
+		section("topic", "topic", r.ByTopic, prev.ByTopic),
 	}
 	v.Sections[2].Note = t["violence_n"]
 	v.StdHeads = []string{t["all"], t["cases"], t["complaints"]}
 	for _, p := range []string{"response", "done"} {
 		vs := viewStandard{Key: p, Title: t[p]}
-		for _, g := range r.Standard {
+		for i, g := range r.Standard {
 			tl := g.Response
 			if p == "done" {
 				tl = g.Done
 			}
-			vt := viewTimeliness{Timeliness: tl, Tickets: g.Tickets, Percent: t["none"], Median: t["none"]}
+			vt := viewTimeliness{Timeliness: tl, Tickets: g.Tickets, Percent: t["none"], PrevPct: t["none"], Median: t["none"]}
 			if pct, ok := tl.Percent(); ok {
 				vt.Percent = strconv.FormatFloat(pct, 'f', 0, 64) + "%"
+			}
+			if i < len(prev.Standard) {
+				ptl := prev.Standard[i].Response
+				if p == "done" {
+					ptl = prev.Standard[i].Done
+				}
+				if pct, ok := ptl.Percent(); ok {
+					vt.PrevPct = strconv.FormatFloat(pct, 'f', 0, 64) + "%"
+				}
 			}
 			if tl.Met+tl.Late > 0 {
 				vt.Median = humanDuration(tl.Median, lang)
@@ -378,6 +435,17 @@ func newReportView(r bot.Report, book *dialog.Book, lang dialog.Lang, loc *time.
 		v.Standard = append(v.Standard, vs)
 	}
 	return v
+}
+
+// office puts the office's name and address at the top of the report and
+// its head's signature block, dated signed, at the bottom.
+func (v *reportView) office(o config.Office, signed time.Time) {
+	v.Office, v.Address = o.Name, o.Address
+	v.Sign = viewSignature{PlaceDate: o.Place + ", " + longDate(signed, v.Lang), Title: o.HeadTitle,
+		Name: o.HeadName, NIP: o.HeadNIP}
+	if v.Sign.Title == "" {
+		v.Sign.Title = o.Name
+	}
 }
 
 func label2(t map[string]string, lang dialog.Lang, field, key string) string {
@@ -425,10 +493,13 @@ func humanDuration(d time.Duration, lang dialog.Lang) string {
 
 func (v *reportView) writeText(w io.Writer) error {
 	ew := &errWriter{w: w}
-	ew.printf("%s\n%s\n%s\n", v.Title, v.Period, v.AsOf)
-	ew.printf("\n%s\n", v.T["summary"])
+	ew.printf("%s\n%s\n\n%s\n%s\n%s\n", v.Office, v.Address, v.Title, v.Period, v.AsOf)
+	head := func(title string) {
+		ew.printf("\n%-44s %12s %12s\n", title, v.T["prev"], v.T["this"])
+	}
+	head(v.T["summary"])
 	for _, r := range v.Summary {
-		ew.printf("  %-42s %5d\n", r.Label, r.N)
+		ew.printf("  %-42s %12d %12d\n", r.Label, r.Prev, r.N)
 	}
 	ew.printf("\n%s\n", v.T["standard"])
 	col := 0
@@ -454,29 +525,67 @@ func (v *reportView) writeText(w io.Writer) error {
 		row(v.T["missed"], func(g viewTimeliness) string { return strconv.Itoa(g.Missed) })
 		row(v.T["open"], func(g viewTimeliness) string { return strconv.Itoa(g.Open) })
 		row(v.T["percent"], func(g viewTimeliness) string { return g.Percent })
+		row(v.T["prev_pct"], func(g viewTimeliness) string { return g.PrevPct })
 		row(v.T["median"], func(g viewTimeliness) string { return g.Median })
 	}
 	ew.printf("  %s\n", v.T["std_note"])
 	for _, s := range v.Sections {
-		ew.printf("\n%s\n", s.Title)
+		head(s.Title)
 		if s.Note != "" {
 			ew.printf("  (%s)\n", s.Note)
 		}
 		for _, r := range s.Rows {
-			ew.printf("  %-42s %5d\n", r.Label, r.N)
+			ew.printf("  %-42s %12d %12d\n", r.Label, r.Prev, r.N)
 		}
 	}
+	const indent = "                                        "
+	name := v.Sign.Name
+	if name == "" {
+		name = "(................................)"
+	}
+	nip := v.Sign.NIP
+	if nip == "" {
+		nip = "...................."
+	}
+	ew.printf("\n\n%s%s\n%s%s\n\n\n\n%s%s\n%s%s %s\n", indent, v.Sign.PlaceDate, indent, v.Sign.Title,
+		indent, name, indent, v.T["nip"], nip)
 	return ew.err
 }
 
-// writeCSV writes one figure per line: section, key, label, value. Times
-// are in minutes.
-func (v *reportView) writeCSV(w io.Writer) error {
+// writeCSV writes one figure per line: section, key, label, value, and
+// the value the month before; the office at the top, the signature block
+// at the bottom. Times are in minutes. With sep ";" or tab (Excel in an
+// Indonesian locale, where the comma is the decimal mark) it starts with
+// a UTF-8 BOM, so that Excel reads the accents, and writes decimals with a
+// comma; with "," it writes plain CSV for programs.
+func (v *reportView) writeCSV(w io.Writer, sep string) error {
+	comma := ','
+	switch sep {
+	case ";":
+		comma = ';'
+	case "\t", "tab":
+		comma = '\t'
+	}
+	decimal := func(f float64) string {
+		s := strconv.FormatFloat(f, 'f', 1, 64)
+		if comma != ',' {
+			s = strings.Replace(s, ".", ",", 1)
+		}
+		return s
+	}
+	if comma != ',' {
+		if _, err := io.WriteString(w, "\ufeff"); err != nil {
+			return err
+		}
+	}
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"section", "key", "label", "value"})
-	cw.Write([]string{"month", "month", v.Title, v.Month})
+	cw.Comma = comma
+	cw.Write([]string{"section", "key", "label", "value", "previous"})
+	cw.Write([]string{"office", "name", "", v.Office, ""})
+	cw.Write([]string{"office", "address", "", v.Address, ""})
+	cw.Write([]string{"month", "month", v.Title, v.Month, v.PrevName})
 	for _, r := range v.Summary {
-		cw.Write([]string{"summary", r.Key, r.Label, strconv.Itoa(r.N)})
+		cw.Write([]string{"summary", r.Key, r.Label, strconv.Itoa(r.N), strconv.Itoa(r.Prev)})
 	}
 	groups := []string{"all", string(bot.KindCase), string(bot.KindComplaint)}
 	for _, s := range v.Standard {
@@ -487,25 +596,29 @@ func (v *reportView) writeCSV(w io.Writer) error {
 				key string
 				n   int
 			}{{"tickets", g.Tickets}, {"met", g.Met}, {"late", g.Late}, {"missed", g.Missed}, {"open", g.Open}} {
-				cw.Write([]string{sec, f.key, label, strconv.Itoa(f.n)})
+				cw.Write([]string{sec, f.key, label, strconv.Itoa(f.n), ""})
 			}
 			pct := ""
 			if p, ok := g.Timeliness.Percent(); ok {
-				pct = strconv.FormatFloat(p, 'f', 1, 64)
+				pct = decimal(p)
 			}
-			cw.Write([]string{sec, "percent_met", label, pct})
+			cw.Write([]string{sec, "percent_met", label, pct, strings.TrimSuffix(strings.ReplaceAll(g.PrevPct, v.T["none"], ""), "%")})
 			med := ""
 			if g.Met+g.Late > 0 {
-				med = strconv.FormatFloat(g.Timeliness.Median.Minutes(), 'f', 1, 64)
+				med = decimal(g.Timeliness.Median.Minutes())
 			}
-			cw.Write([]string{sec, "median_minutes", label, med})
+			cw.Write([]string{sec, "median_minutes", label, med, ""})
 		}
 	}
 	for _, s := range v.Sections {
 		for _, r := range s.Rows {
-			cw.Write([]string{s.Key, r.Key, r.Label, strconv.Itoa(r.N)})
+			cw.Write([]string{s.Key, r.Key, r.Label, strconv.Itoa(r.N), strconv.Itoa(r.Prev)})
 		}
 	}
+	cw.Write([]string{"signature", "place_date", "", v.Sign.PlaceDate, ""})
+	cw.Write([]string{"signature", "title", "", v.Sign.Title, ""})
+	cw.Write([]string{"signature", "name", "", v.Sign.Name, ""})
+	cw.Write([]string{"signature", "nip", "", v.Sign.NIP, ""})
 	cw.Flush()
 	return cw.Error()
 }
@@ -545,6 +658,16 @@ var reportHTML = template.Must(template.New("report").Parse(`<!DOCTYPE html>
   th, td { text-align: left; padding: .25em .5em; border-bottom: 1px solid #eceff1; vertical-align: middle; }
   td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; width: 5em; }
   td.bar { width: 30%; min-width: 8em; }
+  td.prev, th.prev { color: #78909c; }
+  th.n { font-weight: normal; font-size: .85em; color: #546e7a; }
+  header.office { border-bottom: 3px double #37474f; margin-bottom: 1em; padding-bottom: .4em; text-align: center; }
+  header.office p { margin: 0; }
+  .office-name { font-size: 1.3em; font-weight: bold; text-transform: uppercase; letter-spacing: .03em; }
+  .office-address { color: #455a64; }
+  section.signature { margin: 3em 0 0 55%; }
+  section.signature p { margin: .1em 0; }
+  .sign-space { height: 4.5em; }
+  .sign-name { font-weight: bold; text-decoration: underline; }
   .summary td.n { font-size: 1.3em; font-weight: bold; }
   .legend span { display: inline-block; margin-right: 1.2em; font-size: .9em; }
   .legend i { display: inline-block; width: .9em; height: .9em; margin-right: .3em; vertical-align: -.1em; }
@@ -559,6 +682,10 @@ var reportHTML = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 </style>
 </head>
 <body>
+<header class="office">
+<p class="office-name">{{.Office}}</p>
+<p class="office-address">{{.Address}}</p>
+</header>
 <h1>{{.Title}}</h1>
 <p class="meta">{{.Period}}</p>
 <p class="meta">{{.AsOf}}</p>
@@ -566,7 +693,8 @@ var reportHTML = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <section class="summary">
 <h2>{{.T.summary}}</h2>
 <table>
-{{range .Summary}}<tr><td>{{.Label}}</td><td class="n">{{.N}}</td></tr>
+<tr><th></th><th class="n prev">{{.PrevName}}</th><th class="n">{{.T.this}}</th></tr>
+{{range .Summary}}<tr><td>{{.Label}}</td><td class="n prev">{{.Prev}}</td><td class="n">{{.N}}</td></tr>
 {{end}}</table>
 </section>
 
@@ -577,23 +705,31 @@ var reportHTML = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 {{range .Standard}}
 <h3>{{.Title}}</h3>
 <table>
-<tr><th></th><th class="n">{{$t.tickets}}</th><th class="n">{{$t.met}}</th><th class="n">{{$t.late}}</th><th class="n">{{$t.missed}}</th><th class="n">{{$t.open}}</th><th class="n">%</th><th class="n">{{$t.median}}</th><th></th></tr>
-{{range $i, $g := .Groups}}<tr><td>{{index $heads $i}}</td><td class="n">{{$g.Tickets}}</td><td class="n">{{$g.Met}}</td><td class="n">{{$g.Late}}</td><td class="n">{{$g.Missed}}</td><td class="n">{{$g.Open}}</td><td class="n">{{$g.Percent}}</td><td class="n">{{$g.Median}}</td>
+<tr><th></th><th class="n">{{$t.tickets}}</th><th class="n">{{$t.met}}</th><th class="n">{{$t.late}}</th><th class="n">{{$t.missed}}</th><th class="n">{{$t.open}}</th><th class="n">%</th><th class="n prev">{{$t.prev}} %</th><th class="n">{{$t.median}}</th><th></th></tr>
+{{range $i, $g := .Groups}}<tr><td>{{index $heads $i}}</td><td class="n">{{$g.Tickets}}</td><td class="n">{{$g.Met}}</td><td class="n">{{$g.Late}}</td><td class="n">{{$g.Missed}}</td><td class="n">{{$g.Open}}</td><td class="n">{{$g.Percent}}</td><td class="n prev">{{$g.PrevPct}}</td><td class="n">{{$g.Median}}</td>
 <td class="bar"><svg width="100%" height="14" viewBox="0 0 240 14" preserveAspectRatio="none" role="img" aria-label="{{$g.Percent}}"><rect x="0" y="0" width="240" height="14" fill="#eceff1"/><rect x="{{index $g.BarStart 0}}" y="0" width="{{index $g.Bars 0}}" height="14" fill="#2e7d32"/><rect x="{{index $g.BarStart 1}}" y="0" width="{{index $g.Bars 1}}" height="14" fill="#f9a825"/><rect x="{{index $g.BarStart 2}}" y="0" width="{{index $g.Bars 2}}" height="14" fill="#c62828"/><rect x="{{index $g.BarStart 3}}" y="0" width="{{index $g.Bars 3}}" height="14" fill="#90a4ae"/></svg></td></tr>
 {{end}}</table>
 {{end}}
 <p class="note">{{.T.std_note}}</p>
 </section>
 
-{{range .Sections}}
+{{$prev := .PrevName}}{{range .Sections}}
 <section>
 <h2>{{.Title}}</h2>
 {{if .Note}}<p class="note">{{.Note}}</p>{{end}}
 <table>
-{{range .Rows}}<tr><td>{{.Label}}</td><td class="n">{{.N}}</td><td class="bar"><svg width="100%" height="14" viewBox="0 0 240 14" preserveAspectRatio="none" role="img" aria-label="{{.N}}"><rect x="0" y="0" width="{{.Width}}" height="14" fill="#37474f"/></svg></td></tr>
+<tr><th></th><th class="n prev">{{$prev}}</th><th class="n">{{$t.this}}</th><th></th></tr>
+{{range .Rows}}<tr><td>{{.Label}}</td><td class="n prev">{{.Prev}}</td><td class="n">{{.N}}</td><td class="bar"><svg width="100%" height="14" viewBox="0 0 240 14" preserveAspectRatio="none" role="img" aria-label="{{.N}}"><rect x="0" y="0" width="{{.Width}}" height="14" fill="#37474f"/></svg></td></tr>
 {{end}}</table>
 </section>
 {{end}}
+<section class="signature">
+<p>{{.Sign.PlaceDate}}</p>
+<p>{{.Sign.Title}}</p>
+<p class="sign-space"></p>
+<p class="sign-name">{{if .Sign.Name}}{{.Sign.Name}}{{else}}(................................){{end}}</p>
+<p>{{.T.nip}} {{if .Sign.NIP}}{{.Sign.NIP}}{{else}}....................{{end}}</p>
+</section>
 </body>
 </html>
 `))

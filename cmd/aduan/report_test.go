@@ -23,13 +23,21 @@ func writeConfigFile(t *testing.T, pgURL, redisURL string) string {
 	path := filepath.Join(t.TempDir(), "aduan.yaml")
 	yaml := fmt.Sprintf("postgres:\n  url: %q\nredis:\n  url: %q\nofficers:\n"+
 		"  - {name: Genoveva Lindung, phone: \"081337785111\", role: officer}\n"+
-		"security:\n  encryption_key: %q\n  lookup_key: %q\n",
-		pgURL, redisURL, testSecurity.EncryptionKey, testSecurity.LookupKey)
+		"security:\n  encryption_key: %q\n  lookup_key: %q\n"+
+		"office:\n  head_name: %q\n  head_nip: %q\n",
+		pgURL, redisURL, testSecurity.EncryptionKey, testSecurity.LookupKey, testHeadName, testHeadNIP)
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
 }
+
+// The head of the office in the test configuration, under the report's
+// signature.
+const (
+	testHeadName = "Yohana Nggoro, S.Sos."
+	testHeadNIP  = "19700101 199803 2 001"
+)
 
 // reportTickets stores the tickets of the report test, through the store's
 // own transaction, with their events. Times are in WITA (UTC+8), the
@@ -120,7 +128,7 @@ func TestReportFigures(t *testing.T) {
 	file := writeConfigFile(t, cfg.Postgres.URL, cfg.Redis.URL)
 	args := []string{"report", "--config", file, "--month", "2024-11", "--as-of", "2024-12-31"}
 
-	out, _, err := runCmd(t, "", nil, append(args, "--format", "csv")...)
+	out, _, err := runCmd(t, "", nil, append(args, "--format", "csv", "--csv-sep", ",")...)
 	if err != nil {
 		t.Fatalf("report --format csv: %v", err)
 	}
@@ -128,12 +136,26 @@ func TestReportFigures(t *testing.T) {
 	if err != nil {
 		t.Fatalf("csv: %v\n%s", err, out)
 	}
-	got := map[string]string{}
+	got, prev := map[string]string{}, map[string]string{}
 	for _, r := range rows {
-		if len(r) != 4 {
-			t.Fatalf("csv row %q has %d fields, want 4", r, len(r))
+		if len(r) != 5 {
+			t.Fatalf("csv row %q has %d fields, want 5", r, len(r))
 		}
 		got[r[0]+"/"+r[1]] = r[3]
+		prev[r[0]+"/"+r[1]] = r[4]
+	}
+	// October 2024 had one case, in Borong, never answered.
+	for k, w := range map[string]string{"month/month": "Oktober 2024", "summary/tickets": "1", "summary/cases": "1",
+		"summary/complaints": "0", "kecamatan/borong": "1", "kecamatan/elar": "0", "response_all/percent_met": "0"} {
+		if prev[k] != w {
+			t.Errorf("%s the month before = %q, want %q", k, prev[k], w)
+		}
+	}
+	for k, w := range map[string]string{"office/name": config.DefaultOfficeName, "office/address": config.DefaultOfficeAddress,
+		"signature/name": testHeadName, "signature/nip": testHeadNIP, "signature/place_date": "Borong, 31 Desember 2024"} {
+		if got[k] != w {
+			t.Errorf("%s = %q, want %q", k, got[k], w)
+		}
 	}
 	want := map[string]string{
 		"month/month":        "2024-11",
@@ -172,7 +194,8 @@ func TestReportFigures(t *testing.T) {
 		t.Fatalf("report: %v", err)
 	}
 	for _, w := range []string{"Laporan bulanan layanan pengaduan: November 2024", "1 November 2024 – 30 November 2024",
-		"Respons pertama dalam 30 menit", "16 mnt", "2 hari", "60%"} {
+		"Respons pertama dalam 30 menit", "16 mnt", "2 hari", "60%", config.DefaultOfficeName, "Bulan lalu",
+		"Borong, 31 Desember 2024", testHeadName, "NIP. " + testHeadNIP} {
 		if !strings.Contains(out, w) {
 			t.Errorf("text report lacks %q:\n%s", w, out)
 		}
@@ -182,7 +205,8 @@ func TestReportFigures(t *testing.T) {
 	if err != nil {
 		t.Fatalf("report --format html: %v", err)
 	}
-	for _, w := range []string{"<!DOCTYPE html>", "<svg", "@media print", "Monthly report of the complaints service: November 2024"} {
+	for _, w := range []string{"<!DOCTYPE html>", "<svg", "@media print", "Monthly report of the complaints service: November 2024",
+		config.DefaultOfficeName, "October 2024", testHeadName, testHeadNIP} {
 		if !strings.Contains(out, w) {
 			t.Errorf("html report lacks %q", w)
 		}
@@ -196,6 +220,48 @@ func TestReportFigures(t *testing.T) {
 		if strings.Contains(out, secret) {
 			t.Errorf("html report shows a phone number")
 		}
+	}
+}
+
+// TestReportCSVForIndonesianExcel: by default the CSV is what Excel set to
+// Indonesian opens in columns: a UTF-8 BOM, fields separated by ";",
+// decimals with a comma.
+func TestReportCSVForIndonesianExcel(t *testing.T) {
+	cfg := testConfig(t, "http://127.0.0.1:1")
+	reset(t, cfg)
+	reportTickets(t, cfg.Postgres.URL)
+	file := writeConfigFile(t, cfg.Postgres.URL, cfg.Redis.URL)
+	out, _, err := runCmd(t, "", nil, "report", "--config", file, "--month", "2024-11", "--as-of", "2024-12-31", "--format", "csv")
+	if err != nil {
+		t.Fatalf("report --format csv: %v", err)
+	}
+	body, bom := strings.CutPrefix(out, "\ufeff")
+	if !bom {
+		t.Errorf("the CSV does not start with a UTF-8 BOM")
+	}
+	r := csv.NewReader(strings.NewReader(body))
+	r.Comma = ';'
+	rows, err := r.ReadAll()
+	if err != nil {
+		t.Fatalf("csv with ';': %v", err)
+	}
+	found := false
+	for _, row := range rows {
+		if len(row) != 5 {
+			t.Fatalf("row %q has %d fields, want 5", row, len(row))
+		}
+		if row[0] == "response_case" && row[1] == "percent_met" {
+			found = true
+			if row[3] != "66,7" {
+				t.Errorf("response_case percent_met = %q, want the decimal comma of 66,7", row[3])
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no response_case percent_met row:\n%s", body)
+	}
+	if _, _, err := runCmd(t, "", nil, "report", "--csv-sep", "|"); !errors.As(err, new(usageError)) {
+		t.Errorf("--csv-sep |: %v, want a usage error", err)
 	}
 }
 

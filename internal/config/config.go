@@ -37,6 +37,7 @@ type Config struct {
 	WhatsApp     WhatsApp     `yaml:"whatsapp"`
 	Security     Security     `yaml:"security"`
 	Retention    Retention    `yaml:"retention"`
+	Office       Office       `yaml:"office"`
 	Clocks       Clocks       `yaml:"clocks"`
 	Limits       Limits       `yaml:"limits"`
 	Flows        Flows        `yaml:"flows"`
@@ -205,6 +206,7 @@ func Default() *Config {
 			},
 		},
 		Retention: Retention{Days: DefaultRetentionDays},
+		Office:    defaultOffice(),
 		Clocks:    defaultClocks(),
 		Limits:    defaultLimits(),
 		Region:    DefaultRegion,
@@ -452,6 +454,9 @@ func (c *Config) validate(needOfficers bool) error {
 		return err
 	}
 	if err := c.Retention.validate(); err != nil {
+		return err
+	}
+	if err := c.Office.validate(); err != nil {
 		return err
 	}
 	return nil
