@@ -3,6 +3,7 @@ package whatsapp
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -29,7 +30,7 @@ type ContactStore interface {
 // costs no round trip; the ContactStore, when there is one, covers the rest.
 // It is safe for concurrent use.
 type Contacts struct {
-	staff map[string]bool
+	staff atomic.Pointer[map[string]bool] // replaced whole by SetStaff
 	store ContactStore
 
 	mu   sync.RWMutex
@@ -44,15 +45,23 @@ const maxSeen = 100_000
 // has written, remembered in store. A nil store remembers only for the
 // life of the process.
 func NewContacts(staff []string, store ContactStore) *Contacts {
-	c := &Contacts{staff: make(map[string]bool, len(staff)), store: store, seen: make(map[string]struct{})}
-	for _, p := range staff {
-		c.staff[p] = true
-	}
+	c := &Contacts{store: store, seen: make(map[string]struct{})}
+	c.SetStaff(staff)
 	return c
 }
 
+// SetStaff replaces the staff's numbers (E.164), as a configuration read
+// again lists them.
+func (c *Contacts) SetStaff(staff []string) {
+	m := make(map[string]bool, len(staff))
+	for _, p := range staff {
+		m[p] = true
+	}
+	c.staff.Store(&m)
+}
+
 // IsStaff reports whether addr is a configured officer or supervisor.
-func (c *Contacts) IsStaff(addr string) bool { return c.staff[addr] }
+func (c *Contacts) IsStaff(addr string) bool { return (*c.staff.Load())[addr] }
 
 // Add records that addr has written to the service. It fails only if the
 // ContactStore fails; addr is allowed in this process even then.
@@ -78,7 +87,7 @@ func (c *Contacts) Add(ctx context.Context, addr string) error {
 // Allowed reports whether the service may write to addr. An error means
 // the ContactStore could not be asked.
 func (c *Contacts) Allowed(ctx context.Context, addr string) (bool, error) {
-	if c.staff[addr] {
+	if c.IsStaff(addr) {
 		return true, nil
 	}
 	c.mu.RLock()

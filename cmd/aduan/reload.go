@@ -44,6 +44,9 @@ func (r *reloader) reload() {
 	changed := liveChanges(r.applied, next)
 	r.srv.app.svc.Reload(bot.Live{Officers: officers(next), Book: book, Clocks: next.Clocks.Bot(),
 		Limits: next.Limits.Bot(), SupervisorPIN: next.Security.SupervisorPIN})
+	if r.srv.waStaff != nil {
+		r.srv.waStaff(staffPhones(next.Officers))
+	}
 	r.applied = next
 	restart := restartChanges(r.started, next)
 	if len(changed) == 0 {

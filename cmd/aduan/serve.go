@@ -87,6 +87,7 @@ type server struct {
 	senders map[bot.Channel]bot.Sender
 	waState atomic.Pointer[func() string] // the WhatsApp channel's state; nil when it is off
 	waStop  func()                        // stops the WhatsApp channel and waits for it
+	waStaff func([]string)                // replaces the staff the WhatsApp channel may write to; nil when it is off
 	waOnce  sync.Once
 	waDone  chan struct{} // closed once the WhatsApp channel has stopped
 }
@@ -169,14 +170,14 @@ func connectServer(ctx context.Context, cfg *config.Config, log *slog.Logger, no
 	if cfg.WhatsApp.Enabled {
 		// The channel hands messages to the pipeline, which takes them
 		// once serve starts it; until then they wait at WhatsApp.
-		wa, state, stop, err := startWhatsApp(ctx, cfg, pg.Pool(), a.svc, pg, sms, log, s.whatsappDown, s.whatsappUp)
+		wa, state, stop, setStaff, err := startWhatsApp(ctx, cfg, pg.Pool(), a.svc, pg, sms, log, s.whatsappDown, s.whatsappUp)
 		if err != nil {
 			pg.Close()
 			rd.Close()
 			return nil, fmt.Errorf("whatsapp: %w", err)
 		}
 		senders[bot.WhatsApp] = wa
-		s.waStop = stop
+		s.waStop, s.waStaff = stop, setStaff
 		s.waState.Store(&state)
 		a.waState = state
 		a.metrics.WatchWhatsApp(state)

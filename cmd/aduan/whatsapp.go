@@ -306,31 +306,29 @@ func whatsappLogout(ctx context.Context, e env, wa *waStore) error {
 //
 // onDown and onUp (at most one) become the channel's OnDown and OnUp.
 // store records read receipts and gives the files officers ask for.
+// setStaff replaces the staff's numbers, whom the channel may always
+// write to, after a configuration reload.
 func startWhatsApp(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, pipeline whatsapp.Pipeline,
 	store whatsappStore, sms bot.Sender, log *slog.Logger, onDown func(reason string), onUp ...func(),
-) (sender bot.Sender, state func() string, stop func(), err error) {
+) (sender bot.Sender, state func() string, stop func(), setStaff func([]string), err error) {
 	if !cfg.WhatsApp.Enabled {
-		return nil, func() string { return "disabled" }, func() {}, nil
+		return nil, func() string { return "disabled" }, func() {}, func([]string) {}, nil
 	}
 	devices, err := whatsapp.OpenPostgresDevices(ctx, pool, log)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	keys, err := keyring(cfg, "serve")
 	if err != nil {
 		devices.Close()
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	known, err := whatsapp.OpenPostgresContacts(ctx, pool, keys.Hash)
 	if err != nil {
 		devices.Close()
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	staff := make([]string, 0, len(cfg.Officers))
-	for _, o := range cfg.Officers {
-		staff = append(staff, o.Phone)
-	}
-	contacts := whatsapp.NewContacts(staff, known)
+	contacts := whatsapp.NewContacts(staffPhones(cfg.Officers), known)
 	var up func()
 	if len(onUp) > 0 {
 		up = onUp[0]
@@ -369,7 +367,16 @@ func startWhatsApp(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, 
 	if sms != nil {
 		sender = &whatsapp.Failover{WhatsApp: ch.Sender(), SMS: sms, IsStaff: contacts.IsStaff, Up: ch.Up, Logger: log}
 	}
-	return sender, func() string { return string(ch.State()) }, stop, nil
+	return sender, func() string { return string(ch.State()) }, stop, contacts.SetStaff, nil
+}
+
+// staffPhones lists the officers' and supervisors' numbers.
+func staffPhones(officers []config.Officer) []string {
+	out := make([]string, 0, len(officers))
+	for _, o := range officers {
+		out = append(out, o.Phone)
+	}
+	return out
 }
 
 // whatsappStore is what the WhatsApp channel needs of the store.

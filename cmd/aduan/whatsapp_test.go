@@ -110,7 +110,7 @@ func TestStartWhatsApp(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 
 	// Disabled: nothing starts.
-	sender, state, stop, err := startWhatsApp(ctx, cfg, pg.Pool(), waPipeline{}, pg, nil, log, nil)
+	sender, state, stop, _, err := startWhatsApp(ctx, cfg, pg.Pool(), waPipeline{}, pg, nil, log, nil)
 	if err != nil || sender != nil || state() != "disabled" {
 		t.Fatalf("disabled: sender %v, state %q, err %v", sender, state(), err)
 	}
@@ -120,7 +120,7 @@ func TestStartWhatsApp(t *testing.T) {
 	// messages to staff go by SMS meanwhile.
 	cfg.WhatsApp.Enabled = true
 	sms := &smsRecorder{}
-	sender, state, stop, err = startWhatsApp(ctx, cfg, pg.Pool(), waPipeline{}, pg, sms, log, func(string) {})
+	sender, state, stop, _, err = startWhatsApp(ctx, cfg, pg.Pool(), waPipeline{}, pg, sms, log, func(string) {})
 	if err != nil {
 		t.Fatalf("startWhatsApp = %v", err)
 	}
