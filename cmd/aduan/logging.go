@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/tracelog"
 	goredis "github.com/redis/go-redis/v9"
 
@@ -102,18 +103,18 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 }
 
 // pgxTracer returns pgx's tracelog tracer writing through log at debug,
-// tagged component=postgres: connections made and failed, and (at debug)
-// queries with their errors; a failure also reaches the caller, which
-// logs it with what it was doing. It never logs a query's arguments, which
-// may hold sealed personal data or lookup hashes.
-func pgxTracer(log *slog.Logger) *tracelog.TraceLog {
-	log = log.With("component", "postgres")
-	level := tracelog.LogLevelNone
-	if log.Enabled(context.Background(), slog.LevelDebug) {
-		level = tracelog.LogLevelInfo
+// tagged component=postgres: connections made and failed, queries and
+// their errors; a failure also reaches the caller, which logs it with what
+// it was doing. It never logs a query's arguments, which may hold sealed
+// personal data or lookup hashes. Below debug it returns nil: no tracer,
+// and nothing added to each query's path.
+func pgxTracer(log *slog.Logger) pgx.QueryTracer {
+	if !log.Enabled(context.Background(), slog.LevelDebug) {
+		return nil
 	}
+	log = log.With("component", "postgres")
 	return &tracelog.TraceLog{
-		LogLevel: level,
+		LogLevel: tracelog.LogLevelInfo,
 		Config:   &tracelog.TraceLogConfig{TimeKey: "took"},
 		Logger: tracelog.LoggerFunc(func(ctx context.Context, lv tracelog.LogLevel, msg string, data map[string]any) {
 			attrs := make([]slog.Attr, 0, len(data))

@@ -263,7 +263,7 @@ func TestServeWaitsForDependencies(t *testing.T) {
 	}
 
 	// Every line is JSON, with what the operator needs and no personal data.
-	var waited = map[string]bool{}
+	var waited, components = map[string]bool{}, map[string]bool{}
 	var opened, closed bool
 	for i, line := range strings.Split(p.output(), "\n") {
 		var rec map[string]any
@@ -283,6 +283,9 @@ func TestServeWaitsForDependencies(t *testing.T) {
 				}
 			}
 		}
+		if c, ok := rec["component"].(string); ok {
+			components[c] = true
+		}
 		switch rec["msg"] {
 		case "waiting for a dependency":
 			waited[fmt.Sprint(rec["dependency"])] = true
@@ -299,6 +302,9 @@ func TestServeWaitsForDependencies(t *testing.T) {
 	}
 	if !waited["postgres"] || !waited["redis"] {
 		t.Errorf("logged waits for %v, want postgres and redis", waited)
+	}
+	if !components["redis"] || !components["postgres"] {
+		t.Errorf("go-redis's and pgx's own lines: %v; want both, as JSON", components)
 	}
 	if !opened || !closed {
 		t.Errorf("ticket opened logged: %v, closed: %v; want both", opened, closed)
