@@ -12,8 +12,6 @@ import (
 	"testing"
 
 	"aduan/channels/channeltest"
-	"aduan/internal/config"
-	"aduan/internal/testenv"
 )
 
 // TestReloadOnSIGHUP runs a real `aduan serve` process and changes its
@@ -23,11 +21,7 @@ import (
 // process goes on, and the officers stay as they were.
 func TestReloadOnSIGHUP(t *testing.T) {
 	bin := aduanBinary(t)
-	fake := channeltest.NewFakeTwilio(t, testSID, testToken)
-	cfg := config.Default()
-	cfg.Postgres.URL = testenv.PostgresURL(t, "cmd_reload")
-	cfg.Redis.URL = testenv.RedisURL(14)
-	reset(t, cfg)
+	fake, cfg := processStores(t, "cmd_reload", 14)
 	const (
 		genoveva = "+6281337785111"
 		tija     = "+6281337973213"

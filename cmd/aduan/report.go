@@ -190,6 +190,8 @@ type viewTimeliness struct {
 	Tickets  int
 	Percent  string // "75%", or "–" when nothing is settled
 	PrevPct  string // the same, the month before
+	prevPct  float64
+	prevOK   bool // the month before had tickets due
 	Median   string
 	Bars     [4]int // widths of met, late, missed, open, out of barWidth
 	BarStart [4]int
@@ -417,6 +419,7 @@ func newReportView(r, prev bot.Report, book *dialog.Book, lang dialog.Lang, loc 
 				}
 				if pct, ok := ptl.Percent(); ok {
 					vt.PrevPct = strconv.FormatFloat(pct, 'f', 0, 64) + "%"
+					vt.prevPct, vt.prevOK = pct, true
 				}
 			}
 			if tl.Met+tl.Late > 0 {
@@ -602,7 +605,11 @@ func (v *reportView) writeCSV(w io.Writer, sep string) error {
 			if p, ok := g.Timeliness.Percent(); ok {
 				pct = decimal(p)
 			}
-			cw.Write([]string{sec, "percent_met", label, pct, strings.TrimSuffix(strings.ReplaceAll(g.PrevPct, v.T["none"], ""), "%")})
+			prevPct := ""
+			if g.prevOK {
+				prevPct = decimal(g.prevPct)
+			}
+			cw.Write([]string{sec, "percent_met", label, pct, prevPct})
 			med := ""
 			if g.Met+g.Late > 0 {
 				med = decimal(g.Timeliness.Median.Minutes())

@@ -144,6 +144,19 @@ const twoOfficers = `  - {name: Genoveva Lindung, phone: "+6281337785111", role:
   - {name: Tija Ndaka, phone: "+6281337973213", role: officer}
 `
 
+// processStores empties the test database named db and the Redis DB
+// numbered redisDB for a test that runs `aduan serve` as a process, and
+// returns a fake Twilio and a configuration naming them.
+func processStores(t *testing.T, db string, redisDB int) (*channeltest.FakeTwilio, *config.Config) {
+	t.Helper()
+	fake := channeltest.NewFakeTwilio(t, testSID, testToken)
+	cfg := config.Default()
+	cfg.Postgres.URL = testenv.PostgresURL(t, db)
+	cfg.Redis.URL = testenv.RedisURL(redisDB)
+	reset(t, cfg)
+	return fake, cfg
+}
+
 // writeServeConfig writes to file a configuration for `aduan serve` on the
 // PostgreSQL and Redis URLs given, Twilio's API faked at twilioURL, with the
 // officers given (YAML list items); httpExtra is added to the http section,
@@ -186,11 +199,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	phase := func(name string) { t.Logf("%6.2fs %s", time.Since(start).Seconds(), name) }
 	bin := aduanBinary(t)
 
-	fake := channeltest.NewFakeTwilio(t, testSID, testToken)
-	cfg := config.Default()
-	cfg.Postgres.URL = testenv.PostgresURL(t, "cmd_shutdown")
-	cfg.Redis.URL = testenv.RedisURL(12)
-	reset(t, cfg)
+	fake, cfg := processStores(t, "cmd_shutdown", 12)
 	file := writeServeConfig(t, filepath.Join(t.TempDir(), "aduan.yaml"), cfg.Postgres.URL, cfg.Redis.URL, fake.URL(),
 		twoOfficers, "  shutdown_grace: 20s\n", "log:\n  level: info\n  format: json\noutbox:\n  lease: 3s\n  poll_interval: 50ms\n")
 	env := serveEnv()

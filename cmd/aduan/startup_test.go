@@ -18,8 +18,6 @@ import (
 
 	"aduan/bot"
 	"aduan/channels/channeltest"
-	"aduan/internal/config"
-	"aduan/internal/testenv"
 	"aduan/store/postgres"
 )
 
@@ -135,11 +133,7 @@ func viaProxy(t *testing.T, rawURL, addr string) string {
 // (go-redis's, pgx's) are among them.
 func TestServeWaitsForDependencies(t *testing.T) {
 	bin := aduanBinary(t)
-	fake := channeltest.NewFakeTwilio(t, testSID, testToken)
-	cfg := config.Default()
-	cfg.Postgres.URL = testenv.PostgresURL(t, "cmd_startup")
-	cfg.Redis.URL = testenv.RedisURL(13)
-	reset(t, cfg)
+	fake, cfg := processStores(t, "cmd_startup", 13)
 	pgURL, err := url.Parse(cfg.Postgres.URL)
 	if err != nil {
 		t.Fatal(err)
