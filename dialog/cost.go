@@ -50,7 +50,7 @@ func (b *Book) Costs(lang Lang) []Cost {
 		r := step(itoa(i + 1))
 		for n := 0; n < 40 && !r.End; n++ {
 			s := b.steps[st.Step]
-			r = step(plainAnswer(s))
+			r = step(b.plainAnswer(&st, s))
 		}
 		cost.Steps-- // the greeting is not an answer
 		out = append(out, cost)
@@ -67,9 +67,22 @@ func (b *Book) submits(f *Flow) bool {
 	return false
 }
 
-// plainAnswer picks the plain path's answer to s.
-func plainAnswer(s *Step) string {
+// plainAnswer picks the plain path's answer to s: at a place, the first
+// village of the list, then "yes" to its kecamatan.
+func (b *Book) plainAnswer(st *State, s *Step) string {
 	switch s.Kind {
+	case KindPlace:
+		if st.Get(fieldWhere) == "village" {
+			return "1"
+		}
+		for _, k := range b.Places.keys {
+			for _, e := range b.Places.entries[k] {
+				if e.kind == PlaceVillage {
+					return e.name
+				}
+			}
+		}
+		return "0"
 	case KindText:
 		if s.Optional {
 			return "0"

@@ -25,6 +25,15 @@ const (
 	TextStatus      = "status"       // a ticket's status: {code} and {status}
 	TextStatusNone  = "status_none"  // no ticket with that code for this number
 	TextStatusWords = "status_words" // not a text: see StatusText
+	TextAskMore     = "ask_more"     // after a question answered: anything else?
+	TextOfferReport = "offer_report" // after a question that spoke of reporting: how to report
+	TextHello       = "hello"        // a greeting in the middle of a conversation, before the question again
+	TextBlank       = "blank"        // a message with nothing in it at all
+	TextPlaceVillage = "place_village" // {village}, Kec. {kecamatan}? 1.Ya 2.Bukan
+	TextPlacePick    = "place_pick"    // {village} is in several kecamatan: which?
+	TextPlaceList    = "place_list"    // which kecamatan? (the list follows)
+	TextPlaceUnknown = "place_unknown" // {place} is not in the list: which kecamatan?
+	TextPlaceOutside = "place_outside" // {place} is outside the regency: kept as typed
 )
 
 // FieldPlace is the answer a shared location gives: the place where it
@@ -33,7 +42,8 @@ const FieldPlace = "place"
 
 var requiredTexts = []string{TextGreeting, TextRetry, TextHelp, TextCancelled, TextSubmitted, TextEmergency,
 	TextEmpty, TextAttached, TextEmoji, TextHandover, TextLanguage, TextResume, TextMore, TextStop, TextWipe, TextStatus,
-	TextStatusNone, "status.received", "status.assessed", "status.accompanied", "status.referred", "status.done",
+	TextStatusNone, TextAskMore, TextOfferReport, TextHello, TextBlank, TextPlaceVillage, TextPlacePick, TextPlaceList,
+	TextPlaceUnknown, TextPlaceOutside, "status.received", "status.assessed", "status.accompanied", "status.referred", "status.done",
 	// said by the bot package, not the engine: relays and progress messages
 	"relay_ack", "rate_limited", "lookups_limited", "progress.accepted", "progress.received", "progress.assessed", "progress.accompanied",
 	"progress.referred", "progress.done"}
@@ -118,6 +128,7 @@ type Result struct {
 	Submit  *Submission // a ticket to open (or, with Submission.Ticket, to complete)
 	Urgent  bool        // the message spoke of immediate danger
 	Lookup  string      // the person asks for the status of this ticket code (as typed)
+	After   []string    // with Lookup: messages to send after the status (the question under way, again)
 	OptOut  bool        // STOP: send nothing more until the person writes again
 	Wipe    bool        // HAPUS: clear the chat from the person's phone where the channel can
 	End     bool        // the conversation is over: forget its state
@@ -143,64 +154,206 @@ type Submission struct {
 // does not understand gets a helpful re-prompt.
 func (b *Book) Handle(st *State, in Input, now time.Time) Result {
 	var r Result
-	idle := st.Step != "" && st.Updated > 0 && now.Unix()-st.Updated > int64(Idle/time.Second)
+	idle := st.Step != "" && st.Step != b.Start && st.Updated > 0 && now.Unix()-st.Updated > int64(Idle/time.Second)
+	if st.Step == b.Start && st.Updated > 0 && now.Unix()-st.Updated > int64(Idle/time.Second) {
+		st.Step = "" // a day after the menu or an answer: greet again
+	}
 	st.Updated = now.Unix()
 	st.Files += in.Kept
 	text := Clean(in.Text)
 	norm := Normalize(text)
+	w := ReadWords(text)
+	cur := b.steps[st.Step]
 
-	if b.danger(norm) {
-		r.Urgent, r.warned = true, true
-		st.Urgent = true
-		r.Replies = append(r.Replies, b.text(TextEmergency, st))
+	// Danger: at the question whether someone is in danger, the answer
+	// decides (read in answer); elsewhere words of danger get the
+	// emergency numbers at once.
+	if cur == nil || cur.Read != "danger" || st.Paused {
+		if d := readDanger(w); d.Danger {
+			r.Urgent, r.warned = true, true
+			st.Urgent = true
+		}
 	}
-	if st.Step == "" || b.steps[st.Step] == nil {
-		*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Files: st.Files, Updated: st.Updated}
-		if cmd, ok := commands[norm]; ok && cmd != cmdMenu && cmd != cmdBack && cmd != cmdHelp {
-			b.command(st, cmd, &r)
-			return r
-		}
-		n := len(r.Replies)
-		// A first message that names a menu choice in words ("lapor",
-		// "cek tiket") goes straight there, still after the greeting.
-		if start := b.steps[b.Start]; !isNumber(norm) && start != nil && start.Kind == KindChoice {
-			if i := match(start.Choices, norm, st.lang()); i >= 0 && start.Choices[i].Next != "" && start.Choices[i].Action == "" {
-				st.Trail = append(st.Trail, b.Start)
-				b.enter(st, start.Choices[i].Next, &r)
-				r.Replies[n] = b.text(TextGreeting, st) + "\n" + r.Replies[n]
-				return r
-			}
-		}
-		b.enter(st, b.Start, &r)
-		// One message, not two: the greeting leads the first prompt, and
-		// a file that came with the message is acknowledged first.
-		r.Replies[n] = b.text(TextGreeting, st) + "\n" + r.Replies[n]
-		if in.Kept > 0 {
-			r.Replies[n] = b.text(TextAttached, st) + " " + r.Replies[n]
-		}
+	if cur == nil {
+		b.first(st, in, text, norm, w, &r)
 		return r
 	}
 	if cmd, ok := commands[norm]; ok {
+		b.warn(st, &r)
 		b.command(st, cmd, &r)
 		return r
 	}
 	if idle {
 		st.Paused = true
+		b.warn(st, &r)
 		r.Replies = append(r.Replies, b.text(TextResume, st))
 		return r
 	}
 	if st.Paused {
+		b.warn(st, &r)
 		b.resume(st, norm, &r)
 		return r
 	}
-	if r.Urgent && len(strings.Fields(norm)) <= 3 && !b.picks(b.steps[st.Step], norm, st.lang()) {
-		// A short cry for help is not an answer to the question: keep the
-		// step, and remind what it asks after the emergency numbers.
-		r.Replies = append(r.Replies, b.prompt(st, b.steps[st.Step]))
+	b.warn(st, &r)
+	if b.aside(st, cur, text, w, &r) {
 		return r
 	}
-	b.answer(st, b.steps[st.Step], text, norm, in, &r)
+	if r.Urgent && len(w.Tok) <= 3 && !b.picks(st, cur, w) {
+		// A short cry for help is not an answer to the question: keep the
+		// step, and remind what it asks after the emergency numbers.
+		r.Replies = append(r.Replies, b.prompt(st, cur))
+		return r
+	}
+	b.answer(st, cur, text, norm, w, in, &r)
 	return r
+}
+
+// warn says the emergency numbers first when the message spoke of danger.
+func (b *Book) warn(st *State, r *Result) {
+	if r.Urgent && len(r.Replies) == 0 {
+		r.Replies = append(r.Replies, b.text(TextEmergency, st))
+	}
+}
+
+// first handles the first message of a conversation: a command, a ticket
+// code, a question, a choice of language, a wish to report; else the
+// greeting and the menu.
+func (b *Book) first(st *State, in Input, text, norm string, w Words, r *Result) {
+	*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Files: st.Files, Updated: st.Updated}
+	intent := ReadIntent(text)
+	if intent.English && !r.Urgent || intent.Intent == IntentEnglish {
+		st.Lang = English
+	}
+	if intent.Intent == IntentIndonesian {
+		st.Lang = Indonesian
+	}
+	b.warn(st, r)
+	if cmd, ok := commands[norm]; ok && cmd != cmdMenu && cmd != cmdBack && cmd != cmdHelp && cmd != cmdLanguage {
+		b.command(st, cmd, r)
+		return
+	}
+	switch {
+	case intent.Intent == IntentStatus && !r.Urgent:
+		r.Lookup = intent.Code
+		st.Step = b.Start
+		return
+	case intent.Intent == IntentStop:
+		b.command(st, cmdStop, r)
+		return
+	case intent.Intent.Question() && !r.Urgent:
+		if id := b.answers[intent.Intent]; id != "" {
+			r.Replies = append(r.Replies, b.text(TextGreeting, st)+"\n"+b.steps[id].Prompt.In(st.lang()))
+			b.askMore(st, intent, r)
+			return
+		}
+	}
+	n := len(r.Replies)
+	// A first message that names a menu choice in words ("lapor", "cek
+	// tiket") goes straight there, still after the greeting.
+	if start := b.steps[b.Start]; start != nil && start.Kind == KindChoice && intent.Intent != IntentGreeting {
+		if picks := readChoices(start.Choices, start.phrases, w, false); len(picks) == 1 && !isNumber(norm) &&
+			start.Choices[picks[0]].Next != "" && start.Choices[picks[0]].Action == "" {
+			st.Trail = append(st.Trail, b.Start)
+			b.enter(st, start.Choices[picks[0]].Next, r)
+			r.Replies[n] = b.text(TextGreeting, st) + "\n" + r.Replies[n]
+			return
+		}
+		report := intent.Intent == IntentReport || intent.Intent == IntentEnglish && intent.Report
+		if report || intent.Intent == IntentComplaint {
+			for _, c := range start.Choices {
+				if c.Value == "case" && report || c.Value == "complaint" && intent.Intent == IntentComplaint {
+					st.Trail = append(st.Trail, b.Start)
+					b.enter(st, c.Next, r)
+					r.Replies[n] = b.text(TextGreeting, st) + "\n" + r.Replies[n]
+					return
+				}
+			}
+		}
+	}
+	b.enter(st, b.Start, r)
+	// One message, not two: the greeting leads the first prompt, and
+	// a file that came with the message is acknowledged first.
+	r.Replies[n] = b.text(TextGreeting, st) + "\n" + r.Replies[n]
+	if in.Kept > 0 {
+		r.Replies[n] = b.text(TextAttached, st) + " " + r.Replies[n]
+	}
+}
+
+// askMore follows an answered question: the conversation waits at the
+// menu, and the person is asked whether there is anything else (and told
+// how to report, when the question spoke of it).
+func (b *Book) askMore(st *State, intent IntentReading, r *Result) {
+	st.Step = b.Start
+	more := b.text(TextAskMore, st)
+	if intent.Report {
+		more = b.text(TextOfferReport, st) + " " + more
+	}
+	r.Replies = append(r.Replies, more)
+}
+
+// aside handles a message that is not an answer to the question under
+// way but asks something of its own: a ticket code, STOP in words, a
+// choice of language, a question about the service, a greeting. It
+// reports whether it did; the question under way stays open.
+func (b *Book) aside(st *State, s *Step, text string, w Words, r *Result) bool {
+	if len(w.Tok) == 0 || s.Action == "status" {
+		return false
+	}
+	intent := ReadIntent(text)
+	short := len(w.Tok) <= 8
+	if s.Kind != KindText && s.Kind != KindPlace && b.picks(st, s, w) && intent.Intent != IntentStatus {
+		return false
+	}
+	if s.Read == "date" {
+		if _, ok := readDate(w, unix(st.Updated)); ok {
+			return false
+		}
+	}
+	switch {
+	case intent.Intent == IntentStatus:
+		r.Lookup = intent.Code
+		r.After = append(r.After, b.prompt(st, s))
+	case intent.Intent == IntentStop:
+		b.command(st, cmdStop, r)
+	case intent.Intent == IntentEnglish && short && !intent.English || intent.Intent == IntentEnglish && len(w.Tok) <= 3:
+		b.setLang(st, English, r)
+	case intent.Intent == IntentIndonesian && short:
+		b.setLang(st, Indonesian, r)
+	case intent.Intent.Question() && short && (s.Kind != KindText || question(text, w)) && !r.Urgent:
+		id := b.answers[intent.Intent]
+		if id == "" {
+			return false
+		}
+		r.Replies = append(r.Replies, b.steps[id].Prompt.In(st.lang()))
+		if st.Step == b.Start {
+			b.askMore(st, intent, r)
+		} else {
+			r.Replies = append(r.Replies, b.prompt(st, s))
+		}
+	case intent.Intent == IntentGreeting && !r.Urgent:
+		if st.Step == b.Start {
+			b.enter(st, b.Start, r)
+			return true
+		}
+		r.Replies = append(r.Replies, b.text(TextHello, st)+" "+b.prompt(st, s))
+	default:
+		return false
+	}
+	return true
+}
+
+// setLang chooses a language (never toggles: "english" twice keeps
+// English) and says the question under way again in it.
+func (b *Book) setLang(st *State, l Lang, r *Result) {
+	st.Lang = l
+	r.Replies = append(r.Replies, b.text(TextLanguage, st))
+	if s := b.steps[st.Step]; s != nil {
+		if st.Paused {
+			r.Replies = append(r.Replies, b.text(TextResume, st))
+		} else {
+			r.Replies = append(r.Replies, b.prompt(st, s))
+		}
+	}
 }
 
 type command uint8
@@ -214,6 +367,7 @@ const (
 	cmdStop
 	cmdWipe
 	cmdOfficer
+	cmdIndonesian
 )
 
 var commands = map[string]command{
@@ -221,7 +375,10 @@ var commands = map[string]command{
 	"batal": cmdCancel, "cancel": cmdCancel, "batalkan": cmdCancel,
 	"kembali": cmdBack, "back": cmdBack,
 	"bantuan": cmdHelp, "help": cmdHelp,
-	"bahasa": cmdLanguage, "language": cmdLanguage, "english": cmdLanguage, "indonesia": cmdLanguage,
+	// Choose, never toggle: LANGUAGE is what an Indonesian speaker types for
+	// English, BAHASA what an English speaker types for Indonesian.
+	"language": cmdLanguage, "english": cmdLanguage, "inggris": cmdLanguage,
+	"bahasa": cmdIndonesian, "indonesia": cmdIndonesian, "indonesian": cmdIndonesian,
 	"stop": cmdStop, "berhenti": cmdStop, "unsubscribe": cmdStop,
 	"hapus": cmdWipe, "delete": cmdWipe,
 	"petugas": cmdOfficer, "officer": cmdOfficer,
@@ -254,19 +411,9 @@ func (b *Book) command(st *State, cmd command, r *Result) {
 			r.Replies = append(r.Replies, b.prompt(st, s))
 		}
 	case cmdLanguage:
-		if st.lang() == Indonesian {
-			st.Lang = English
-		} else {
-			st.Lang = Indonesian
-		}
-		r.Replies = append(r.Replies, b.text(TextLanguage, st))
-		if s := b.steps[st.Step]; s != nil {
-			if st.Paused {
-				r.Replies = append(r.Replies, b.text(TextResume, st))
-			} else {
-				r.Replies = append(r.Replies, b.prompt(st, s))
-			}
-		}
+		b.setLang(st, English, r)
+	case cmdIndonesian:
+		b.setLang(st, Indonesian, r)
 	case cmdStop:
 		r.Replies = append(r.Replies, b.text(TextStop, st))
 		r.OptOut = true
@@ -300,8 +447,8 @@ func (b *Book) resume(st *State, norm string, r *Result) {
 	}
 }
 
-func (b *Book) answer(st *State, s *Step, text, norm string, in Input, r *Result) {
-	if in.Location && (s.Kind != KindText || s.Field != FieldPlace) {
+func (b *Book) answer(st *State, s *Step, text, norm string, w Words, in Input, r *Result) {
+	if in.Location && (s.Kind != KindText || s.Field != FieldPlace) && s.Kind != KindPlace {
 		// A shared location answers only the question of the place; at
 		// any other question it is kept with the report, as a file.
 		r.Replies = append(r.Replies, b.text(TextAttached, st)+" "+b.prompt(st, s))
@@ -313,19 +460,21 @@ func (b *Book) answer(st *State, s *Step, text, norm string, in Input, r *Result
 			r.Replies = append(r.Replies, b.text(TextAttached, st)+" "+b.prompt(st, s))
 		case text != "": // emoji, a sticker's symbol, punctuation
 			r.Replies = append(r.Replies, b.text(TextEmoji, st)+" "+b.prompt(st, s))
-		default: // nothing to read: a picture or a voice note alone
+		case in.Media > 0: // a file the channel could not take
 			r.Replies = append(r.Replies, b.text(TextEmpty, st)+" "+b.prompt(st, s))
+		default: // nothing at all
+			r.Replies = append(r.Replies, b.text(TextBlank, st)+" "+b.prompt(st, s))
 		}
 		return
 	}
-	if in.Kept > 0 && s.Kind != KindText && !b.picks(s, norm, st.lang()) && !(s.Accept == "date" && datePhrase(norm)) {
+	if in.Kept > 0 && s.Kind != KindText && s.Kind != KindPlace && !b.picks(st, s, w) {
 		// A caption that answers no choice: the file is what was meant.
 		r.Replies = append(r.Replies, b.text(TextAttached, st)+" "+b.prompt(st, s))
 		return
 	}
 	switch s.Kind {
 	case KindText:
-		if s.Optional && skipWords[norm] {
+		if s.Optional && (skipWords[norm] || skipWords[w.String()] || dontKnow(w)) {
 			b.forget(st, s)
 			b.advance(st, s, s.Next, r)
 			return
@@ -335,57 +484,49 @@ func (b *Book) answer(st *State, s *Step, text, norm string, in Input, r *Result
 		}
 		if s.Action == "status" {
 			// The caller answers; the person is back at the menu.
+			if code := FindCode(text); code != "" {
+				text = code
+			}
 			r.Lookup = text
 			*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Files: st.Files, Updated: st.Updated, Step: b.Start}
 			return
+		}
+		if s.More && st.Return == "" && st.Get(s.Field) != "" {
+			// The story began where a choice was asked: this is more of it.
+			text = st.Get(s.Field) + " " + text
+			if s.MaxLen > 0 {
+				text = cut(text, s.MaxLen)
+			}
 		}
 		b.store(st, s, text)
 		if s.More {
 			st.More = s.Field
 		}
 		b.advance(st, s, s.Next, r)
+	case KindPlace:
+		b.place(st, s, text, w, in, r)
 	case KindChoice, KindConfirm:
-		if s.Accept == "date" && datePhrase(norm) { // "3 hari lalu", "12 nov": a date, not choice 3
-			b.store(st, s, cut(text, 100))
-			b.advance(st, s, s.Next, r)
-			return
-		}
-		i := match(s.Choices, norm, st.lang())
-		if i < 0 {
-			b.unmatched(st, s, text, norm, r)
-			return
-		}
-		c := &s.Choices[i]
-		b.pick(st, c, r)
-		switch c.Action {
-		case "submit":
-			if s.Kind != KindConfirm {
-				b.store(st, s, c.Value)
+		if s.Read == "date" {
+			if picks := b.readChoice(st, s, w); len(picks) == 1 && (isNumber(w.String()) || b.wholeChoice(s, w)) {
+				b.choose(st, s, picks[0], r)
+				return
 			}
-			r.Submit = &Submission{Kind: s.Submit, Ticket: st.Ticket, Answers: append([]Answer(nil), st.Answers...), Files: st.Files,
-				Urgent: st.Urgent, Lang: st.lang(), Done: b.text(TextSubmitted, st)}
-			r.End = true
-			return
-		case "cancel":
-			r.Replies = append(r.Replies, b.text(TextCancelled, st))
-			r.End = true
-			return
-		case "edit":
-			st.Misses = 0
-			st.Return = s.Next
-			b.enter(st, c.Next, r)
+			if d, ok := readDate(w, unix(st.Updated)); ok {
+				b.store(st, s, d.Value())
+				b.advance(st, s, s.Next, r)
+				return
+			}
+		}
+		picks := b.readChoice(st, s, w)
+		if len(picks) != 1 {
+			b.unmatched(st, s, text, w, r)
 			return
 		}
-		b.store(st, s, c.Value)
-		next := c.Next
-		if next == "" {
-			next = s.Next
-		}
-		b.advance(st, s, next, r)
+		b.choose(st, s, picks[0], r)
 	case KindMulti:
-		picked := matchMany(s.Choices, norm, st.lang())
+		picked := b.readChoice(st, s, w)
 		if len(picked) == 0 {
-			b.unmatched(st, s, text, norm, r)
+			b.unmatched(st, s, text, w, r)
 			return
 		}
 		vals := make([]string, 0, len(picked))
@@ -400,13 +541,92 @@ func (b *Book) answer(st *State, s *Step, text, norm string, in Input, r *Result
 	}
 }
 
-// picks reports whether norm answers a choice of s.
-func (b *Book) picks(s *Step, norm string, lang Lang) bool {
+// choose applies choice i of s: stores it, or submits, cancels or edits.
+func (b *Book) choose(st *State, s *Step, i int, r *Result) {
+	c := &s.Choices[i]
+	b.pick(st, c, r)
+	switch c.Action {
+	case "submit":
+		if s.Kind != KindConfirm {
+			b.store(st, s, c.Value)
+		}
+		r.Submit = &Submission{Kind: s.Submit, Ticket: st.Ticket, Answers: shown(st.Answers), Files: st.Files,
+			Urgent: st.Urgent, Lang: st.lang(), Done: b.text(TextSubmitted, st)}
+		r.End = true
+		return
+	case "cancel":
+		r.Replies = append(r.Replies, b.text(TextCancelled, st))
+		r.End = true
+		return
+	case "edit":
+		st.Misses = 0
+		st.Return = s.Next
+		if t := b.steps[c.Next]; t != nil {
+			b.forget(st, t)
+		}
+		b.enter(st, c.Next, r)
+		return
+	}
+	b.store(st, s, c.Value)
+	next := c.Next
+	if next == "" {
+		next = s.Next
+	}
+	b.advance(st, s, next, r)
+}
+
+// shown returns the answers without the engine's own (those whose field
+// starts with "_").
+func shown(as []Answer) []Answer {
+	out := make([]Answer, 0, len(as))
+	for _, a := range as {
+		if !strings.HasPrefix(a.Field, "_") {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// readChoice reads which choices of s the words pick, with the step's
+// reader where it has one; nil when the message is not clearly an answer.
+func (b *Book) readChoice(st *State, s *Step, w Words) []int {
+	switch s.Read {
+	case "danger":
+		return dangerChoice(s, w)
+	case "victim":
+		if i := victimChoice(s, w, st.Get("reporter") == "victim"); i >= 0 {
+			return []int{i}
+		}
+		if picks := readChoices(s.Choices, s.phrases, w, false); len(picks) == 1 && isNumber(w.String()) {
+			return picks
+		}
+		return nil
+	}
+	return readChoices(s.Choices, s.phrases, w, s.Kind == KindMulti)
+}
+
+// wholeChoice reports whether the whole message is a label or word of one
+// of s's choices.
+func (b *Book) wholeChoice(s *Step, w Words) bool {
+	whole := w.String()
+	for _, p := range s.phrases {
+		if strings.Join(p.toks, " ") == whole {
+			return true
+		}
+	}
+	return false
+}
+
+// picks reports whether the words answer a choice of s.
+func (b *Book) picks(st *State, s *Step, w Words) bool {
 	switch s.Kind {
-	case KindChoice, KindConfirm:
-		return match(s.Choices, norm, lang) >= 0
-	case KindMulti:
-		return len(matchMany(s.Choices, norm, lang)) > 0
+	case KindChoice, KindConfirm, KindMulti:
+		if s.Read == "date" {
+			if _, ok := readDate(w, unix(st.Updated)); ok {
+				return true
+			}
+		}
+		return len(b.readChoice(st, s, w)) > 0
 	}
 	return false
 }
@@ -424,30 +644,51 @@ func (b *Book) pick(st *State, c *Choice, r *Result) {
 	}
 }
 
-// unmatched handles an answer that picks no choice: more of the story just
-// told, a date where one may be typed, or else a gentle re-prompt.
-func (b *Book) unmatched(st *State, s *Step, text, norm string, r *Result) {
-	if s.Accept != "" && !isNumber(norm) && (s.Accept == "any" || (s.Accept == "date" && looksLikeDate(norm))) {
+// unmatched handles an answer that picks no choice: a story typed where a
+// choice was asked is kept as more of the story and the question asked
+// again briefly; free text where any is accepted is kept; else a gentle
+// re-prompt.
+func (b *Book) unmatched(st *State, s *Step, text string, w Words, r *Result) {
+	if s.Accept == "any" && !isNumber(w.String()) {
 		b.store(st, s, cut(text, 100))
 		b.advance(st, s, s.Next, r)
 		return
 	}
-	if st.More != "" && len(strings.Fields(norm)) >= 3 {
-		if ms := b.Field(st.More); ms != nil {
-			v := st.Get(st.More) + " " + text
-			if ms.MaxLen > 0 {
-				v = cut(v, ms.MaxLen)
-			}
-			st.set(st.More, v)
-			r.Replies = append(r.Replies, b.text(TextMore, st)+" "+b.prompt(st, s))
-			return
-		}
+	if b.keepStory(st, s, text, w) {
+		r.Replies = append(r.Replies, b.text(TextMore, st)+" "+b.prompt(st, s))
+		return
 	}
 	b.miss(st, s, r)
 }
 
+// keepStory adds text to the story of the step's flow when it reads as
+// one (four words or more). It reports whether it did.
+func (b *Book) keepStory(st *State, s *Step, text string, w Words) bool {
+	field := st.More
+	if field == "" && s.flow != nil {
+		field = s.flow.story
+	}
+	if field == "" || len(w.Tok) < 4 || question(text, w) && len(w.Tok) < 7 {
+		return false
+	}
+	ms := b.Field(field)
+	if ms == nil {
+		return false
+	}
+	v := text
+	if have := st.Get(field); have != "" {
+		v = have + " " + text
+	}
+	if ms.MaxLen > 0 {
+		v = cut(v, ms.MaxLen)
+	}
+	st.set(field, v)
+	return true
+}
+
 var skipWords = map[string]bool{"0": true, "tidak": true, "tdk": true, "lewati": true, "lewat": true, "skip": true,
-	"no": true, "tidak ada": true, "ga": true, "gak": true, "nggak": true, "kosong": true, "none": true}
+	"no": true, "tidak ada": true, "ga": true, "gak": true, "nggak": true, "kosong": true, "none": true,
+	"tidak usah": true, "tidak mau": true, "rahasia": true}
 
 func (b *Book) store(st *State, s *Step, v string) {
 	if s.Field != "" {
@@ -459,6 +700,11 @@ func (b *Book) store(st *State, s *Step, v string) {
 func (b *Book) forget(st *State, s *Step) {
 	if s.Field != "" {
 		st.unset(s.Field)
+	}
+	if s.Kind == KindPlace {
+		for _, f := range []string{s.PlaceField, fieldWhere, fieldVillage, "_kec", FieldPlaceCheck} {
+			st.unset(f)
+		}
 	}
 	for _, c := range s.Choices {
 		for k := range c.Set {
@@ -528,7 +774,16 @@ func (b *Book) miss(st *State, s *Step, r *Result) {
 // confirm step, the summary of the answers.
 func (b *Book) prompt(st *State, s *Step) string {
 	lang := st.lang()
+	if s.Kind == KindPlace {
+		return b.placePrompt(st, s)
+	}
 	p := s.Prompt.In(lang)
+	for _, v := range s.Variants {
+		if f, val, ok := strings.Cut(v.If, "="); ok && st.Get(f) == val {
+			p = v.Prompt.In(lang)
+			break
+		}
+	}
 	if strings.Contains(p, "{summary}") {
 		p = strings.Replace(p, "{summary}", b.Summary(st), 1)
 	}
@@ -552,10 +807,14 @@ func (b *Book) prompt(st *State, s *Step) string {
 func (b *Book) Summary(st *State) string {
 	lang := st.lang()
 	var sb strings.Builder
+	placed := ""
 	for _, id := range st.Trail {
 		s := b.steps[id]
-		if s == nil || s.Field == "" || s.Label == nil {
+		if s == nil || s.Field == "" || s.Label == nil || s.Field == placed {
 			continue
+		}
+		if s.Kind == KindPlace {
+			placed = s.PlaceField // said with the place, not again
 		}
 		v := st.Get(s.Field)
 		if v == "" {
@@ -566,6 +825,10 @@ func (b *Book) Summary(st *State) string {
 		}
 		sb.WriteString(s.Label.In(lang))
 		sb.WriteString(": ")
+		if s.Kind == KindPlace {
+			sb.WriteString(b.placeSummary(st, s, lang))
+			continue
+		}
 		sb.WriteString(b.Display(s, v, lang))
 	}
 	return sb.String()
@@ -574,6 +837,14 @@ func (b *Book) Summary(st *State) string {
 // Display renders a stored value of step s for people: choice values by
 // their labels, long text shortened.
 func (b *Book) Display(s *Step, v string, lang Lang) string {
+	if s.Kind == KindPlace {
+		return b.KecamatanName(v, lang)
+	}
+	if s.Read == "date" {
+		if d, ok := ParseDateValue(v); ok {
+			return d.Show(lang)
+		}
+	}
 	if len(s.Choices) == 0 {
 		return cut(v, 30)
 	}
@@ -652,30 +923,3 @@ func isNumber(norm string) bool {
 	return ok
 }
 
-var months = []string{"jan", "feb", "mar", "apr", "mei", "may", "jun", "jul", "agu", "aug", "sep", "okt", "oct",
-	"nov", "des", "dec", "kemarin", "yesterday", "lalu", "ago", "minggu", "bulan", "tahun", "hari", "senin",
-	"selasa", "rabu", "kamis", "jumat", "sabtu"}
-
-// datePhrase reports whether norm is a number followed by words of a date.
-func datePhrase(norm string) bool {
-	f := strings.Fields(norm)
-	return len(f) > 1 && isNumber(f[0]) && looksLikeDate(strings.Join(f[1:], " "))
-}
-
-// looksLikeDate reports whether norm may name a day: it has a number or a
-// month or day word.
-func looksLikeDate(norm string) bool {
-	for _, c := range norm {
-		if c >= '0' && c <= '9' {
-			return true
-		}
-	}
-	for _, t := range strings.Fields(norm) {
-		for _, m := range months {
-			if strings.HasPrefix(t, m) {
-				return true
-			}
-		}
-	}
-	return false
-}

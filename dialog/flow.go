@@ -41,6 +41,7 @@ const (
 	KindText    Kind = "text"    // free text
 	KindConfirm Kind = "confirm" // the summary: choices, one of which submits
 	KindInfo    Kind = "info"    // a message; the conversation moves to Next at once
+	KindPlace   Kind = "place"   // where it happened: a village or kecamatan read with the gazetteer
 )
 
 // Step is one question or message of a flow.
@@ -60,12 +61,39 @@ type Step struct {
 	// next question is open.
 	More bool `yaml:"more,omitempty"`
 	// Accept lets a choice step take free text when no choice matches:
-	// "date" (text that names a day) or "any".
+	// "any" keeps it as typed.
 	Accept string `yaml:"accept,omitempty"`
+	// Read names a reader for the step's answers besides its choices:
+	// "date" (a day: "kmrn", "3 hari lalu", "12/11", stored as 2026-11-26),
+	// "danger" (the answer to "in danger now?": explicit answers win over
+	// words; choices must be in danger, safe, don't know), "victim" (sex
+	// and age: "anak perempuan, 9 tahun"; choices child-female,
+	// child-male, adult-female, adult-male, unknown).
+	Read string `yaml:"read,omitempty"`
 	// Action "status" makes a text step a ticket status lookup.
 	Action string `yaml:"action,omitempty"`
+	// Variants are other prompts, said when an earlier answer is as
+	// given: {if: "reporter=victim", prompt: ...}.
+	Variants []Variant `yaml:"variants,omitempty"`
+	// Answers, on an info step, names the questions it answers from
+	// anywhere in a conversation: cost, office, requirements, duration,
+	// officers, hours, procedure (see ReadIntent).
+	Answers []string `yaml:"answers,omitempty"`
+	// PlaceField, on a place step, is where the village or the place as
+	// typed is stored; Field holds the kecamatan's slug. KnownNext is the
+	// step after a village was confirmed (Next asks for the village).
+	PlaceField string `yaml:"place_field,omitempty"`
+	KnownNext  string `yaml:"known_next,omitempty"`
 
-	flow *Flow
+	flow    *Flow
+	phrases []phrase
+}
+
+// Variant is a prompt said instead of the step's own when an earlier
+// answer is as If says ("field=value").
+type Variant struct {
+	If     string `yaml:"if"`
+	Prompt Text   `yaml:"prompt"`
 }
 
 // Choice is one numbered option of a step.
@@ -73,6 +101,7 @@ type Choice struct {
 	Value  string   `yaml:"value"`            // stored as the answer
 	Label  Text     `yaml:"label"`            // shown after its number
 	Words  []string `yaml:"words,omitempty"`  // further words that pick it
+	Exact  []string `yaml:"exact,omitempty"`  // words that pick it only as the whole answer ("saya")
 	Next   string   `yaml:"next,omitempty"`   // branch; default the step's Next
 	Reply  Text     `yaml:"reply,omitempty"`  // said at once when picked
 	Urgent bool     `yaml:"urgent,omitempty"` // picking it marks the report urgent
@@ -88,6 +117,8 @@ type Flow struct {
 	ID    string  `yaml:"flow"`
 	Title Text    `yaml:"title,omitempty"`
 	Steps []*Step `yaml:"steps"`
+
+	story string // the field of the flow's story (its step with More), or ""
 }
 
 // Book is a compiled set of flows plus the shared texts the engine uses.
@@ -95,19 +126,31 @@ type Book struct {
 	Start    string          // the step a new conversation is greeted with
 	Handover string          // the step PETUGAS leads to; "" if none
 	Texts    map[string]Text // shared texts by name, see the names used in engine.go
+	Places   *Gazetteer      // the regency's places; nil: places are kept as typed
 	steps    map[string]*Step
 	flows    []*Flow
+	answers  map[Intent]string // question -> the info step that answers it
 }
 
 // Compile checks flows and texts and builds a Book whose conversations
 // start at start and whose PETUGAS command leads to handover ("" for
 // none). It returns every problem found, one per line, as Check does.
-func Compile(start, handover string, flows []*Flow, texts map[string]Text) (*Book, error) {
-	b := &Book{Start: start, Handover: handover, Texts: texts, steps: map[string]*Step{}, flows: flows}
+func Compile(start, handover string, flows []*Flow, texts map[string]Text, places *Gazetteer) (*Book, error) {
+	b := &Book{Start: start, Handover: handover, Texts: texts, Places: places, steps: map[string]*Step{}, flows: flows,
+		answers: map[Intent]string{}}
 	for _, f := range flows {
 		for _, s := range f.Steps {
 			s.flow = f
+			s.phrases = compilePhrases(s.Choices)
 			b.steps[s.ID] = s
+			if s.More && s.Field != "" && f.story == "" {
+				f.story = s.Field
+			}
+			for _, a := range s.Answers {
+				if _, dup := b.answers[Intent(a)]; !dup {
+					b.answers[Intent(a)] = s.ID
+				}
+			}
 		}
 	}
 	if problems := b.Check(); len(problems) > 0 {
@@ -207,6 +250,22 @@ func (b *Book) Check() []string {
 				if s.Next != "" {
 					target(where, s.Next)
 				}
+				for _, a := range s.Answers {
+					if !Intent(a).Question() {
+						p = append(p, fmt.Sprintf("%s: answers %q, which is not a question the service reads", where, a))
+					}
+				}
+			case KindPlace:
+				target(where, s.Next)
+				if s.KnownNext != "" {
+					target(where+" known_next", s.KnownNext)
+				}
+				if s.Field == "" || s.PlaceField == "" {
+					p = append(p, where+": a place step needs field (the kecamatan) and place_field")
+				}
+				if b.Places == nil {
+					p = append(p, where+": a place step needs the gazetteer (gazetteer.csv)")
+				}
 			default:
 				p = append(p, fmt.Sprintf("%s: unknown kind %q", where, s.Kind))
 			}
@@ -218,6 +277,17 @@ func (b *Book) Check() []string {
 				}
 			}
 			checkText(where+" prompt", s.Prompt, MaxSegments)
+			for i, v := range s.Variants {
+				checkText(fmt.Sprintf("%s variant %d", where, i+1), v.Prompt, MaxSegments)
+				if f, _, ok := strings.Cut(v.If, "="); !ok || b.Field(f) == nil {
+					p = append(p, fmt.Sprintf("%s variant %d: if %q must be field=value of a stored answer", where, i+1, v.If))
+				}
+			}
+			switch s.Read {
+			case "", "date", "danger", "victim":
+			default:
+				p = append(p, fmt.Sprintf("%s: unknown reader %q (date, danger, victim)", where, s.Read))
+			}
 		}
 	}
 	for _, name := range requiredTexts {
@@ -228,6 +298,15 @@ func (b *Book) Check() []string {
 		}
 		checkText("text "+name, t, MaxSegments)
 	}
+	if st := b.steps[b.Start]; st != nil && b.Texts[TextGreeting] != nil {
+		for _, l := range Langs {
+			msg := b.Texts[TextGreeting].In(l) + "\n" + b.prompt(&State{Lang: l}, st)
+			if n := Segments(msg); n > 1 {
+				p = append(p, fmt.Sprintf("text greeting: with the menu the %s greeting is %d SMS segments (%d characters), over 1", l, n, len([]rune(msg))))
+			}
+		}
+	}
+	p = append(p, b.checkWording()...)
 	// Reachability from the start and from every text that names a step.
 	reach := map[string]bool{}
 	var walk func(id string)
@@ -244,6 +323,9 @@ func (b *Book) Check() []string {
 	}
 	walk(b.Start)
 	walk(b.Handover)
+	for _, id := range b.answers {
+		walk(id)
+	}
 	var ids []string
 	for id := range b.steps {
 		if !reach[id] {
@@ -253,6 +335,46 @@ func (b *Book) Check() []string {
 	sort.Strings(ids)
 	for _, id := range ids {
 		p = append(p, fmt.Sprintf("step %s: unreachable from %s", id, b.Start))
+	}
+	return p
+}
+
+// informal are abbreviations fit for a text between friends, not for the
+// office's replies.
+var informal = []string{"dgn", "yg", "tdk", "utk", "sdh", "blm", "krn", "sy", "tlg", "jgn"}
+
+// checkWording lists texts that use informal abbreviations ("dgn").
+func (b *Book) checkWording() []string {
+	var p []string
+	look := func(where string, t Text) {
+		for _, l := range Langs {
+			for _, word := range strings.Fields(Normalize(t[l])) {
+				for _, bad := range informal {
+					if word == bad {
+						p = append(p, fmt.Sprintf("%s: %s text writes %q; write the word out", where, l, bad))
+					}
+				}
+			}
+		}
+	}
+	names := make([]string, 0, len(b.Texts))
+	for name := range b.Texts {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		look("text "+name, b.Texts[name])
+	}
+	for _, f := range b.flows {
+		for _, s := range f.Steps {
+			look("step "+s.ID+" prompt", s.Prompt)
+			for i, c := range s.Choices {
+				look(fmt.Sprintf("step %s choice %d", s.ID, i+1), c.Label)
+				if c.Reply != nil {
+					look(fmt.Sprintf("step %s choice %d reply", s.ID, i+1), c.Reply)
+				}
+			}
+		}
 	}
 	return p
 }

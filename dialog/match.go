@@ -80,7 +80,13 @@ func number(tok string) (int, bool) {
 	if n, ok := numberWords[tok]; ok {
 		return n, true
 	}
-	if tok == "" || len(tok) > 2 {
+	if len(tok) > 2 {
+		if known[tok] || notNumbers[tok] {
+			return 0, false
+		}
+		return numberWord(tok) // "tga", "sembilam": number words with a typo
+	}
+	if tok == "" {
 		return 0, false
 	}
 	n := 0
@@ -94,137 +100,10 @@ func number(tok string) (int, bool) {
 	return n, true
 }
 
-var fillers = map[string]bool{"no": true, "nomor": true, "nomer": true, "pilih": true, "pilihan": true,
-	"number": true, "option": true, "saya": true, "yang": true, "ke": true}
-
-// match finds the choice norm picks, or -1: by number, number word, label
-// or one of its words, tolerating small typos.
-func match(cs []Choice, norm string, lang Lang) int {
-	if norm == "" {
-		return -1
-	}
-	toks := strings.Fields(norm)
-	// "2", "no 2", "dua", "2 ya"
-	for _, t := range toks {
-		if fillers[t] {
-			continue
-		}
-		if n, ok := number(t); ok {
-			if n >= 1 && n <= len(cs) {
-				return n - 1
-			}
-			return -1
-		}
-		break
-	}
-	// The whole answer is a label or a word of one choice.
-	for i := range cs {
-		if matchesWhole(&cs[i], norm) {
-			return i
-		}
-	}
-	// One token names exactly one choice.
-	found := -1
-	for i := range cs {
-		if matchesToken(&cs[i], toks) {
-			if found >= 0 && found != i {
-				return -1
-			}
-			found = i
-		}
-	}
-	if found >= 0 {
-		return found
-	}
-	// Small typos in a single word.
-	if len(toks) <= 2 {
-		for i := range cs {
-			if matchesTypo(&cs[i], norm) {
-				if found >= 0 && found != i {
-					return -1
-				}
-				found = i
-			}
-		}
-	}
-	return found
-}
-
-// matchMany reads one or more picks: "1 3", "1,3", "fisik dan seksual".
-func matchMany(cs []Choice, norm string, lang Lang) []int {
-	if i := match(cs, norm, lang); i >= 0 && !strings.Contains(norm, " ") {
-		return []int{i}
-	}
-	var out []int
-	seen := map[int]bool{}
-	for _, t := range strings.Fields(norm) {
-		if fillers[t] || t == "dan" || t == "and" || t == "juga" || t == "also" {
-			continue
-		}
-		i := match(cs, t, lang)
-		if i < 0 {
-			// a word we cannot place: give up rather than guess
-			return nil
-		}
-		if !seen[i] {
-			seen[i] = true
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
-func matchesWhole(c *Choice, norm string) bool {
-	for _, l := range Langs {
-		if Normalize(c.Label[l]) == norm {
-			return true
-		}
-	}
-	for _, w := range c.Words {
-		if w == norm {
-			return true
-		}
-	}
-	return false
-}
-
-func matchesToken(c *Choice, toks []string) bool {
-	for _, w := range c.Words {
-		if strings.Contains(w, " ") {
-			if strings.Contains(" "+strings.Join(toks, " ")+" ", " "+w+" ") {
-				return true
-			}
-			continue
-		}
-		for _, t := range toks {
-			if t == w {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func matchesTypo(c *Choice, norm string) bool {
-	if len(norm) < 4 {
-		return false
-	}
-	max := 1
-	if len(norm) >= 8 {
-		max = 2
-	}
-	for _, w := range c.Words {
-		if len(w) >= 4 && distance(w, norm, max) <= max {
-			return true
-		}
-	}
-	for _, l := range Langs {
-		if w := Normalize(c.Label[l]); len(w) >= 4 && distance(w, norm, max) <= max {
-			return true
-		}
-	}
-	return false
-}
+// notNumbers are words one typo away from a number word.
+var notNumbers = map[string]bool{"lama": true, "tempat": true, "anam": true, "sate": true, "empati": true,
+	"sama": true, "lain": true, "dian": true, "tiba": true, "lame": true, "satuan": true, "enak": true,
+	"duo": true, "tiap": true, "lina": true, "nama": true, "ena": true, "kita": true, "siga": true}
 
 // distance is the Levenshtein distance between a and b, or max+1 when it
 // is over max.
@@ -259,22 +138,3 @@ func distance(a, b string, max int) int {
 	return prev[len(b)]
 }
 
-// Danger lists the words and phrases of immediate danger (normalized).
-// A message that contains one gets the emergency numbers at once.
-var Danger = []string{
-	"tolong", "darurat", "bahaya", "dipukul sekarang", "mau dibunuh", "akan dibunuh",
-	"dibunuh", "diperkosa", "help me", "emergency", "danger", "sos",
-}
-
-func (b *Book) danger(norm string) bool {
-	if norm == "" {
-		return false
-	}
-	padded := " " + norm + " "
-	for _, w := range Danger {
-		if strings.Contains(padded, " "+w+" ") {
-			return true
-		}
-	}
-	return false
-}

@@ -6,20 +6,26 @@ package flows
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
 	"aduan/dialog"
 )
 
-//go:embed default/*.yaml
+//go:embed default/*.yaml default/gazetteer.csv
 var defaults embed.FS
+
+// GazetteerFile is the name of the places file in a flows directory. A
+// directory without one uses the embedded list.
+const GazetteerFile = "gazetteer.csv"
 
 // Start is the step every new conversation is greeted with; Handover the
 // step PETUGAS (talk to an officer) leads to.
@@ -81,8 +87,47 @@ func LoadFS(fsys fs.FS) (*dialog.Book, error) {
 	if texts == nil {
 		return nil, fmt.Errorf("texts.yaml: missing")
 	}
-	return dialog.Compile(Start, Handover, flows, texts)
+	places, err := loadPlaces(fsys)
+	if err != nil {
+		return nil, err
+	}
+	return dialog.Compile(Start, Handover, flows, texts, places)
 }
+
+// loadPlaces reads the gazetteer of fsys, or the embedded one when fsys
+// has none.
+func loadPlaces(fsys fs.FS) (*dialog.Gazetteer, error) {
+	b, err := fs.ReadFile(fsys, GazetteerFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		b, err = defaults.ReadFile("default/" + GazetteerFile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	g, err := dialog.ParseGazetteer(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", GazetteerFile, err)
+	}
+	return g, nil
+}
+
+// Places returns the embedded gazetteer: the regency's kecamatan, with
+// their former names, and villages. It panics if the embedded file is
+// broken, which the tests rule out.
+func Places() *dialog.Gazetteer {
+	placesOnce.Do(func() {
+		var err error
+		if defaultPlaces, err = loadPlaces(defaults); err != nil {
+			panic("flows: embedded gazetteer: " + err.Error())
+		}
+	})
+	return defaultPlaces
+}
+
+var (
+	placesOnce    sync.Once
+	defaultPlaces *dialog.Gazetteer
+)
 
 func yamlError(err error) string {
 	return strings.ReplaceAll(strings.TrimPrefix(err.Error(), "yaml: "), "\n", "; ")
