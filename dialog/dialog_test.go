@@ -90,20 +90,33 @@ func TestStoryInSeveralMessages(t *testing.T) {
 	}
 	play(t, b, &st, "1")
 	r = play(t, b, &st, "dan lagi satu hal penting")
+	if st.Step != "case.contact" || !strings.HasPrefix(r.Replies[0], "Tambahan cerita") ||
+		!strings.HasSuffix(st.Get("description"), "anak kami. dan lagi satu hal penting") {
+		t.Errorf("a story at a later question: step %q replies %q description %q; want it kept, the question again",
+			st.Step, r.Replies, st.Get("description"))
+	}
+	r = play(t, b, &st, "hmm")
 	if st.Step != "case.contact" || !strings.HasPrefix(r.Replies[0], "Maaf") {
-		t.Errorf("after the next answer, free text is a miss again: step %q replies %q", st.Step, r.Replies)
+		t.Errorf("a short word that answers nothing: step %q replies %q; want a miss", st.Step, r.Replies)
 	}
 }
 
 func TestWhenAcceptsADate(t *testing.T) {
 	b := book(t)
-	for in, want := range map[string]string{"12/11/2026": "12/11/2026", "3 hari lalu": "3 hari lalu", "2": "this-week",
-		"kemarin": "this-week"} {
+	// now is Friday 27 November 2026, 17:00 WITA.
+	for in, want := range map[string]string{"12/11/2026": "2026-11-12", "3 hari lalu": "2026-11-24", "2": "this-week",
+		"kemarin": "2026-11-26", "kemarin malam": "2026-11-26", "tadi malam": "2026-11-26", "sabtu kemarin": "2026-11-21",
+		"12 Nov": "2026-11-12", "kmrn": "2026-11-26", "minggu lalu": "~2026-11-20", "1 desember": "2025-12-01",
+		"masih": "ongoing", "hari ini": "today"} {
 		st := dialog.State{Step: "case.when"}
 		b.Handle(&st, dialog.Input{Text: in}, now)
 		if got := st.Get("when"); got != want {
 			t.Errorf("when for %q = %q, want %q", in, got, want)
 		}
+	}
+	st0 := dialog.State{Step: "case.when", Trail: []string{"case.when"}, Answers: []dialog.Answer{{"when", "2026-11-26"}}}
+	if got := b.Summary(&st0); got != "Waktu: 26 Nov 2026" {
+		t.Errorf("summary of a date = %q, want it shown as a date", got)
 	}
 	st := dialog.State{Step: "case.when"}
 	b.Handle(&st, dialog.Input{Text: "9"}, now)
@@ -155,7 +168,7 @@ func TestStatusLookup(t *testing.T) {
 	b := book(t)
 	var st dialog.State
 	r := play(t, b, &st, "halo", "4", "ks-7hq4xm")
-	if r.Lookup != "ks-7hq4xm" || st.Step != "menu" {
+	if r.Lookup != "KS-7HQ4XM" || st.Step != "menu" {
 		t.Errorf("lookup = %q step %q; want the code handed to the caller, back at the menu", r.Lookup, st.Step)
 	}
 }
@@ -164,12 +177,16 @@ func TestEmojiAndMedia(t *testing.T) {
 	b := book(t)
 	st := dialog.State{Step: "case.who"}
 	r := b.Handle(&st, dialog.Input{Text: "🙏🙏"}, now)
-	if !strings.HasPrefix(r.Replies[0], "Terima kasih") || st.Misses != 0 {
-		t.Errorf("emoji: %q misses %d; want thanks and the question, not a miss", r.Replies, st.Misses)
+	if !strings.HasPrefix(r.Replies[0], "Kami ada di sini") || st.Misses != 0 {
+		t.Errorf("emoji: %q misses %d; want a gentle word and the question, not a miss", r.Replies, st.Misses)
 	}
 	r = b.Handle(&st, dialog.Input{Media: 1}, now)
 	if !strings.HasPrefix(r.Replies[0], "Maaf, berkas ini tidak bisa kami terima") {
 		t.Errorf("media only: %q", r.Replies)
+	}
+	r = b.Handle(&st, dialog.Input{}, now)
+	if !strings.HasPrefix(r.Replies[0], "Pesan Anda kosong") {
+		t.Errorf("an empty message: %q, want it called empty, not a file", r.Replies)
 	}
 }
 
@@ -188,7 +205,7 @@ func TestKeptFiles(t *testing.T) {
 		t.Errorf("after a photo: step %q misses %d files %d; want %q, 0, 1", st.Step, st.Misses, st.Files, step)
 	}
 	// A caption that answers nothing is taken as the file's.
-	r = b.Handle(&st, dialog.Input{Text: "ini lukanya", Media: 1, Kept: 1}, now)
+	r = b.Handle(&st, dialog.Input{Text: "ini fotonya", Media: 1, Kept: 1}, now)
 	if st.Step != step || st.Misses != 0 || !strings.HasPrefix(r.Replies[0], "Terima kasih, berkas") {
 		t.Errorf("photo with a caption: step %q misses %d replies %q; want the file acknowledged, no miss", st.Step, st.Misses, r.Replies)
 	}
@@ -213,48 +230,114 @@ func TestKeptFiles(t *testing.T) {
 func TestLocation(t *testing.T) {
 	b := book(t)
 	var st dialog.State
-	play(t, b, &st, "halo", "1", "1", "tidak", "1", "1")
+	play(t, b, &st, "halo", "1", "1", "tidak", "1")
+	loc := dialog.Input{Text: "Lokasi: -8.612345,120.456789 (Pasar Borong)", Location: true, Kept: 1}
+	r := b.Handle(&st, loc, now)
+	if st.Step != "case.victim" || !strings.HasPrefix(r.Replies[0], "Terima kasih, berkas") {
+		t.Errorf("location at the victim question: step %q replies %q; want it kept, the question again", st.Step, r.Replies)
+	}
+	play(t, b, &st, "3")
 	if st.Step != "case.where" {
 		t.Fatalf("step = %q, want case.where", st.Step)
 	}
-	loc := dialog.Input{Text: "Lokasi: -8.612345,120.456789 (Pasar Borong)", Location: true, Kept: 1}
-	r := b.Handle(&st, loc, now)
-	if st.Step != "case.where" || st.Misses != 0 || !strings.HasPrefix(r.Replies[0], "Terima kasih, berkas") {
-		t.Errorf("location at the kecamatan question: step %q misses %d replies %q; want it kept, the question again",
-			st.Step, st.Misses, r.Replies)
+	r = b.Handle(&st, loc, now)
+	if got := st.Get(dialog.FieldPlace); got != loc.Text || !strings.Contains(r.Replies[0], "1.Borong") {
+		t.Errorf("place = %q, replies %q; want the location kept and the kecamatan asked", got, r.Replies)
 	}
-	play(t, b, &st, "Borong")
-	if st.Step != "case.place" {
-		t.Fatalf("step = %q, want case.place", st.Step)
+	play(t, b, &st, "1")
+	if st.Step != "case.when" || st.Get("kecamatan") != "borong" || st.Get(dialog.FieldPlace) != loc.Text {
+		t.Errorf("after the kecamatan: step %q kecamatan %q place %q", st.Step, st.Get("kecamatan"), st.Get(dialog.FieldPlace))
 	}
-	b.Handle(&st, loc, now)
-	if got := st.Get(dialog.FieldPlace); got != loc.Text {
-		t.Errorf("place = %q, want the location %q", got, loc.Text)
+}
+
+func TestPlaces(t *testing.T) {
+	b := book(t)
+	tests := []struct {
+		label, input, kec, place, step string
+	}{
+		{"kecamatan", "Kec. Borong", "borong", "", "case.place"},
+		{"any case", "KOTA KOMBA", "kota-komba", "", "case.place"},
+		{"typo", "Borog", "borong", "", "case.place"},
+		{"spaces", "  elar   selatan ", "elar-selatan", "", "case.place"},
+		{"former name", "poco ranaka", "lamba-leda-selatan", "", "case.place"},
+		{"borong kota", "borong kota", "borong", "", "case.place"},
+		{"not sure", "tidak tahu", "unknown", "", "case.when"},
+		{"zero", "0", "unknown", "", "case.when"},
+		{"outside", "Ruteng", "luar", "Ruteng", "case.when"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.label, func(t *testing.T) {
+			st := dialog.State{Step: "case.where", Trail: []string{"case.who"}}
+			b.Handle(&st, dialog.Input{Text: tt.input}, now)
+			if got := st.Get("kecamatan"); got != tt.kec || st.Get("place") != tt.place || st.Step != tt.step {
+				t.Errorf("%q: kecamatan %q place %q step %q, want %q %q %q", tt.input, got, st.Get("place"), st.Step,
+					tt.kec, tt.place, tt.step)
+			}
+		})
+	}
+	// A village gives its kecamatan, confirmed in one short question.
+	st := dialog.State{Step: "case.where"}
+	r := b.Handle(&st, dialog.Input{Text: "mandosawu"}, now)
+	if r.Replies[0] != "Desa Mandosawu, Kec. Lamba Leda Selatan?\n1.Ya\n2.Bukan" {
+		t.Errorf("village: %q, want the kecamatan to confirm", r.Replies)
+	}
+	b.Handle(&st, dialog.Input{Text: "ya"}, now)
+	if st.Get("kecamatan") != "lamba-leda-selatan" || st.Get("place") != "Mandosawu" || st.Step != "case.when" {
+		t.Errorf("confirmed: %v step %q", st.Answers, st.Step)
+	}
+	// A village in two kecamatan is asked about.
+	st = dialog.State{Step: "case.where"}
+	r = b.Handle(&st, dialog.Input{Text: "golo nderu"}, now)
+	if !strings.HasPrefix(r.Replies[0], "Golo Nderu ada di lebih dari 1 kecamatan") {
+		t.Fatalf("ambiguous village: %q", r.Replies)
+	}
+	b.Handle(&st, dialog.Input{Text: "kota komba utara"}, now)
+	if st.Get("kecamatan") != "kota-komba-utara" || st.Get("place") != "Golo Nderu" || st.Step != "case.when" {
+		t.Errorf("picked: %v step %q", st.Answers, st.Step)
+	}
+	// A name not found is kept as typed, flagged, and the kecamatan asked.
+	st = dialog.State{Step: "case.where"}
+	r = b.Handle(&st, dialog.Input{Text: "kampung baru dekat kali"}, now)
+	if !strings.HasPrefix(r.Replies[0], `Kami catat "kampung baru dekat kali". Di kecamatan mana?`) {
+		t.Fatalf("unknown place: %q", r.Replies)
+	}
+	b.Handle(&st, dialog.Input{Text: "1"}, now)
+	if st.Get("kecamatan") != "borong" || st.Get("place") != "kampung baru dekat kali" || st.Get(dialog.FieldPlaceCheck) != "unlisted" {
+		t.Errorf("unknown place then 1: %v", st.Answers)
 	}
 }
 
 func TestChoiceMatching(t *testing.T) {
 	b := book(t)
 	tests := []struct {
-		label, input, want string
+		step, input, field, want string
 	}{
-		{"number", "2", "rana-mese"},
-		{"number with dot", "2.", "rana-mese"},
-		{"number word", "dua", "rana-mese"},
-		{"label any case", "KOTA KOMBA", "kota-komba"},
-		{"label with typo", "Borog", "borong"},
-		{"label with spaces", "  elar   selatan ", "elar-selatan"},
-		{"extra word", "ranamese", "rana-mese"},
-		{"nomor prefix", "no 9", "lamba-leda"},
-		{"not sure", "tidak tahu", "unknown"},
-		{"ten", "10", "unknown"},
+		{"case.who", "2", "reporter", "family"},
+		{"case.who", "2.", "reporter", "family"},
+		{"case.who", "dua", "reporter", "family"},
+		{"case.who", "no 3", "reporter", "witness"},
+		{"case.who", "aku tetangga", "reporter", "witness"},
+		{"case.who", "sy gurunya", "reporter", "witness"},
+		{"case.who", "Keluarg", "reporter", "family"},
+		{"case.type", "fisik, dipukul pakai kayu", "violence", "physical"},
+		{"case.type", "1 3", "violence", "physical,sexual"},
+		{"case.victim", "anak perempuan, 9 tahun", "victim", "child-female"},
+		{"case.victim", "dia dipukul suaminya pakai kayu", "victim", ""},
+		{"case.victim", "tdk tau", "victim", "unknown"},
+		{"case.help", "rumah aman dan obat", "help", "medical,shelter"},
+		{"case.help", "pendampingan psikologis sm hukum", "help", "psychological,legal"},
+		{"case.when", "sembilam", "when", ""},
+		{"case.danger", "tidak tahu", "safe", "unknown"},
+		{"case.danger", "toe bahaya", "safe", "yes"},
+		{"case.danger", "tidak, tidak dalam bahaya", "safe", "yes"},
+		{"case.danger", "ya", "safe", "no"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.label, func(t *testing.T) {
-			st := dialog.State{Step: "case.where", Trail: []string{"case.who"}}
+		t.Run(tt.step+" "+tt.input, func(t *testing.T) {
+			st := dialog.State{Step: tt.step, Trail: []string{"case.who"}}
 			b.Handle(&st, dialog.Input{Text: tt.input}, now)
-			if got := st.Get("kecamatan"); got != tt.want {
-				t.Errorf("kecamatan for %q = %q, want %q", tt.input, got, tt.want)
+			if got := st.Get(tt.field); got != tt.want {
+				t.Errorf("%s for %q = %q, want %q", tt.field, tt.input, got, tt.want)
 			}
 		})
 	}
@@ -287,9 +370,17 @@ func TestCommands(t *testing.T) {
 	if st.Step != "case.who" || st.Get("reporter") != "" {
 		t.Errorf("after KEMBALI: step %q reporter %q; want case.who with the answer removed", st.Step, st.Get("reporter"))
 	}
-	r := play(t, b, &st, "bahasa")
+	r := play(t, b, &st, "language")
 	if st.Lang != dialog.English || !strings.Contains(r.Replies[len(r.Replies)-1], "Who is reporting") {
-		t.Errorf("after BAHASA: lang %q replies %q; want English", st.Lang, r.Replies)
+		t.Errorf("after LANGUAGE: lang %q replies %q; want English", st.Lang, r.Replies)
+	}
+	play(t, b, &st, "english")
+	if st.Lang != dialog.English {
+		t.Errorf("english twice: lang %q; want English kept (choose, never toggle)", st.Lang)
+	}
+	play(t, b, &st, "bahasa", "english please")
+	if st.Lang != dialog.English {
+		t.Errorf("bahasa, then english please: lang %q; want English", st.Lang)
 	}
 	r = play(t, b, &st, "batal")
 	if !r.End {
@@ -315,11 +406,11 @@ func TestDangerWordsKeepStep(t *testing.T) {
 func TestCorrection(t *testing.T) {
 	b := book(t)
 	var st dialog.State
-	play(t, b, &st, "hi", "1", "1", "2", "1", "3", "2", "0", "1", "cerita", "1", "1")
+	play(t, b, &st, "hi", "1", "1", "2", "1", "3", "Borong", "0", "1", "cerita", "1", "1")
 	if st.Step != "case.confirm" {
 		t.Fatalf("step = %q, want case.confirm", st.Step)
 	}
-	play(t, b, &st, "2", "5", "3")
+	play(t, b, &st, "2", "5", "kota komba")
 	if st.Step != "case.confirm" || st.Get("kecamatan") != "kota-komba" {
 		t.Fatalf("after correction: step %q kecamatan %q; want back at confirm with kota-komba", st.Step, st.Get("kecamatan"))
 	}

@@ -195,7 +195,7 @@ func (b *Book) Handle(st *State, in Input, now time.Time) Result {
 		return r
 	}
 	b.warn(st, &r)
-	if b.aside(st, cur, text, w, &r) {
+	if b.aside(st, cur, text, w, in, &r) {
 		return r
 	}
 	if r.Urgent && len(w.Tok) <= 3 && !b.picks(st, cur, w) {
@@ -295,8 +295,8 @@ func (b *Book) askMore(st *State, intent IntentReading, r *Result) {
 // way but asks something of its own: a ticket code, STOP in words, a
 // choice of language, a question about the service, a greeting. It
 // reports whether it did; the question under way stays open.
-func (b *Book) aside(st *State, s *Step, text string, w Words, r *Result) bool {
-	if len(w.Tok) == 0 || s.Action == "status" {
+func (b *Book) aside(st *State, s *Step, text string, w Words, in Input, r *Result) bool {
+	if len(w.Tok) == 0 || s.Action == "status" || in.Location {
 		return false
 	}
 	intent := ReadIntent(text)

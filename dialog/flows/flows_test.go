@@ -44,13 +44,11 @@ func TestOfficeChangesAQuestion(t *testing.T) {
 	b = []byte(strings.Replace(string(b), `id: "Siapa yang melapor?"`, `id: "Anda siapa?"`, 1))
 	b = []byte(strings.Replace(string(b), `      - value: other
         label: {id: "Lainnya", en: "Other"}
-        words: [lain, lainnya, other]
-    next: case.danger`, `      - value: teacher
+        words: [lain, lainnya, other, kepala desa`, `      - value: teacher
         label: {id: "Guru", en: "Teacher"}
       - value: other
         label: {id: "Lainnya", en: "Other"}
-        words: [lain, lainnya, other]
-    next: case.danger`, 1))
+        words: [lain, lainnya, other, kepala desa`, 1))
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
