@@ -421,17 +421,25 @@ func (s *Service) details(t *Ticket, evs []Event, files []Attachment, now time.T
 	var b strings.Builder
 	b.WriteString(s.statusLine(t, now))
 	book := s.cfg.Book
-	for _, f := range []string{"reporter", "violence", "victim", "kecamatan", "place", "when", "help", "contact",
-		"contact_time", "name", "topic", "service", "expect", "description"} {
+	for _, f := range []string{"reporter", "safe", "violence", "victim", "kecamatan", "place", dialog.FieldPlaceCheck, "when",
+		"help", "contact", "contact_time", "name", "topic", "service", "expect", "description"} {
 		v := t.Answers[f]
 		if v == "" {
 			continue
 		}
-		if st := book.Field(f); st != nil && len(st.Choices) > 0 {
+		switch st := book.Field(f); {
+		case f == dialog.FieldPlaceCheck:
+			v = map[string]string{"unlisted": "tidak ada di daftar desa, mohon dicek", "outside": "di luar Matim"}[v]
+		case st != nil && (len(st.Choices) > 0 || st.Kind == dialog.KindPlace || st.Read != ""):
 			v = book.Display(st, v, dialog.Indonesian)
 		}
 		label := f
-		if st := book.Field(f); st != nil && st.Label != nil {
+		switch st := book.Field(f); {
+		case f == "kecamatan":
+			label = "Kec"
+		case f == dialog.FieldPlaceCheck:
+			label = "Cek tempat"
+		case st != nil && st.Label != nil:
 			label = st.Label.In(dialog.Indonesian)
 		}
 		b.WriteString("\n" + label + ": " + dialogCut(v, 200))

@@ -118,6 +118,9 @@ func (h Hours) On(t time.Time) bool {
 type Directory struct {
 	all     []Officer
 	byPhone map[string]int
+	// Canonical gives the current name of a kecamatan stored under a
+	// former one ("poco-ranaka" -> "lamba-leda-selatan"); nil: as stored.
+	Canonical func(string) string
 }
 
 // NewDirectory returns the staff directory.
@@ -244,6 +247,11 @@ func contains[T comparable](xs []T, x T) bool {
 func (d *Directory) Route(t *Ticket, now time.Time, last string) Route {
 	var r Route
 	var eligible []Officer
+	if d.Canonical != nil && t.Kecamatan != "" {
+		c := *t
+		c.Kecamatan = d.Canonical(t.Kecamatan)
+		t = &c
+	}
 	for _, o := range d.all {
 		if o.Eligible(t) && o.Duty.On(now) {
 			eligible = append(eligible, o)

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"aduan/dialog"
 )
 
 // The service standard's promises, which the monthly report measures.
@@ -106,11 +108,18 @@ func (t Timeliness) Percent() (pct float64, ok bool) {
 // The known values of each breakdown, in the order the report lists them:
 // the data names the flows produce.
 var (
-	reportKinds      = []string{string(KindCase), string(KindComplaint)}
-	reportChannels   = []string{string(SMS), string(WhatsApp)}
-	reportViolence   = []string{"physical", "psychological", "sexual", "neglect", "exploitation", "domestic", "other"}
-	reportKecamatans = []string{"borong", "rana-mese", "kota-komba", "elar", "elar-selatan", "sambi-rampas",
-		"poco-ranaka", "poco-ranaka-timur", "lamba-leda", "unknown"}
+	reportKinds    = []string{string(KindCase), string(KindComplaint)}
+	reportChannels = []string{string(SMS), string(WhatsApp)}
+	reportViolence = []string{"physical", "psychological", "sexual", "neglect", "exploitation", "domestic", "other"}
+	// reportKecamatans are the regency's 12 kecamatan in Kemendagri's
+	// order (dialog/flows/default/gazetteer.csv; a test checks they
+	// agree), then the places no kecamatan has.
+	reportKecamatans = []string{"borong", "lamba-leda-selatan", "lamba-leda", "sambi-rampas", "elar", "kota-komba",
+		"rana-mese", "lamba-leda-timur", "elar-selatan", "kota-komba-utara", "lamba-leda-utara", "congkar",
+		dialog.KecamatanOutside, "unknown"}
+	// formerKecamatan are the slugs tickets stored before the kecamatan
+	// were renamed (BPS 2021 names); they are counted under the new name.
+	formerKecamatan = map[string]string{"poco-ranaka": "lamba-leda-selatan", "poco-ranaka-timur": "lamba-leda-timur"}
 	reportAgeGroups = []string{"child", "adult", "unknown"}
 	reportSexes     = []string{"female", "male", "unknown"}
 	reportTopics    = []string{"slow", "attitude", "fee", "requirements", "other"}
@@ -166,6 +175,9 @@ func MonthlyReport(ts []Ticket, events map[string][]Event, from, to, asOf time.T
 			kec := t.Kecamatan
 			if kec == "" {
 				kec = t.Answers["kecamatan"]
+			}
+			if now, ok := formerKecamatan[kec]; ok {
+				kec = now
 			}
 			kecamatan.add(orUnknown(kec))
 			age, sex := orUnknown(t.Answers["age_group"]), orUnknown(t.Answers["sex"])

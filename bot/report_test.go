@@ -1,12 +1,14 @@
 package bot_test
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"aduan/bot"
+	"aduan/dialog/flows"
 )
 
 var (
@@ -48,8 +50,8 @@ func TestMonthlyReportBreakdowns(t *testing.T) {
 		{"kind", r.ByKind, "case=3 complaint=2"},
 		{"channel", r.ByChannel, "sms=4 whatsapp=1"},
 		{"violence", r.ByViolence, "physical=2 psychological=0 sexual=1 neglect=0 exploitation=0 domestic=0 other=0 unknown=1"},
-		{"kecamatan", r.ByKecamatan, "borong=1 rana-mese=0 kota-komba=0 elar=1 elar-selatan=0 sambi-rampas=0 " +
-			"poco-ranaka=0 poco-ranaka-timur=0 lamba-leda=0 unknown=1"},
+		{"kecamatan", r.ByKecamatan, "borong=1 lamba-leda-selatan=0 lamba-leda=0 sambi-rampas=0 elar=1 kota-komba=0 " +
+			"rana-mese=0 lamba-leda-timur=0 elar-selatan=0 kota-komba-utara=0 lamba-leda-utara=0 congkar=0 luar=0 unknown=1"},
 		{"age group", r.ByAgeGroup, "child=1 adult=1 unknown=1"},
 		{"sex", r.BySex, "female=2 male=0 unknown=1"},
 		{"victim", r.ByVictim, "child-female=1 child-male=0 child-unknown=0 adult-female=1 adult-male=0 " +
@@ -175,5 +177,31 @@ func TestMonthOf(t *testing.T) {
 		if !from.Equal(tt.from) || !to.Equal(tt.to) || from.Location() != tt.at.Location() {
 			t.Errorf("MonthOf(%v) = %v, %v, want %v, %v", tt.at, from, to, tt.from, tt.to)
 		}
+	}
+}
+
+// The report's kecamatan are the gazetteer's, and a ticket stored under a
+// former name is counted under the new one.
+func TestReportKecamatanFollowTheGazetteer(t *testing.T) {
+	g := flows.Places()
+	var ts []bot.Ticket
+	for i, former := range []string{"poco-ranaka", "poco-ranaka-timur"} {
+		ts = append(ts, caseTicket(fmt.Sprintf("KS-OLD%02d", i), nov.Add(time.Hour), map[string]string{"kecamatan": former}))
+	}
+	r := bot.MonthlyReport(ts, nil, nov, dec, asOf)
+	var want []string
+	for _, a := range g.Areas() {
+		n := "0"
+		if c, _ := g.Canonical("poco-ranaka"); c == a.Slug {
+			n = "1"
+		}
+		if c, _ := g.Canonical("poco-ranaka-timur"); c == a.Slug {
+			n = "1"
+		}
+		want = append(want, a.Slug+"="+n)
+	}
+	want = append(want, "luar=0", "unknown=0")
+	if got := counts(r.ByKecamatan); got != strings.Join(want, " ") {
+		t.Errorf("kecamatan = %s\nwant       %s", got, strings.Join(want, " "))
 	}
 }

@@ -109,6 +109,10 @@ func NewService(cfg Config) *Service {
 		cfg.Clocks = DefaultClocks
 	}
 	s := &Service{cfg: cfg, seed: maphash.MakeSeed(), staff: NewDirectory(cfg.Officers)}
+	if cfg.Book != nil {
+		// Tickets stored with a former kecamatan name route as the new one.
+		s.staff.Canonical = cfg.Book.CanonicalKecamatan
+	}
 	s.shards = make([]chan *request, cfg.Shards)
 	for i := range s.shards {
 		s.shards[i] = make(chan *request, 4*cfg.MaxBatch)
@@ -441,12 +445,12 @@ func (s *Service) apply(ctx context.Context, cs []*conv) (err error) {
 			if t, ok := relays[r.m.From]; ok && c.state.Step == "" && s.relay(&t, r.m, now, &ch) {
 				continue
 			}
-			code, lang, err := s.step(ctx, w, c, r.m, now, &ch)
+			l, err := s.step(ctx, w, c, r.m, now, &ch)
 			if err != nil {
 				return err
 			}
-			if code != "" {
-				lookups = append(lookups, lookup{m: r.m, code: code, lang: lang})
+			if l.code != "" {
+				lookups = append(lookups, l)
 			}
 		}
 	}
@@ -478,9 +482,10 @@ func (s *Service) apply(ctx context.Context, cs []*conv) (err error) {
 
 // lookup is a citizen's question about a ticket's status.
 type lookup struct {
-	m    Inbound
-	code string // as typed
-	lang dialog.Lang
+	m     Inbound
+	code  string // as typed
+	lang  dialog.Lang
+	after []string // said after the answer: the question under way, again
 }
 
 // answerLookups answers status questions once the batch that asked them is
@@ -507,6 +512,10 @@ func (s *Service) answerLookups(ctx context.Context, ls []lookup, now time.Time)
 		}
 		ch.Outbox = append(ch.Outbox, Outbound{Channel: l.m.Channel, To: l.m.From, Body: body,
 			Purpose: PurposeReply, CreatedAt: now})
+		for _, a := range l.after {
+			ch.Outbox = append(ch.Outbox, Outbound{Channel: l.m.Channel, To: l.m.From, Body: a,
+				Purpose: PurposeReply, CreatedAt: now})
+		}
 	}
 	tx, err := s.cfg.Store.Begin(ctx)
 	if err == nil {
@@ -531,8 +540,8 @@ func (s *Service) answerLookups(ctx context.Context, ls []lookup, now time.Time)
 func sameContact(a, b string) bool { return a != "" && a == b }
 
 // step runs one message through the dialog and records its effects. It
-// returns the ticket code the person asked about, if any, and their language.
-func (s *Service) step(ctx context.Context, w *work, c *conv, m Inbound, now time.Time, ch *Changes) (lookup string, lang dialog.Lang, err error) {
+// returns the ticket status the person asked about, if any (code "" if none).
+func (s *Service) step(ctx context.Context, w *work, c *conv, m Inbound, now time.Time, ch *Changes) (l lookup, err error) {
 	if c.end { // the conversation ended earlier in this batch: a new one begins
 		c.state = dialog.State{}
 		c.end = false
@@ -556,7 +565,7 @@ func (s *Service) step(ctx context.Context, w *work, c *conv, m Inbound, now tim
 	switch {
 	case res.Submit != nil && res.Submit.Ticket != "":
 		if code, err = s.complete(ctx, w, res.Submit, m, now, ch); err != nil {
-			return "", "", err
+			return lookup{}, err
 		}
 	case res.Submit != nil:
 		code = s.open(res.Submit, m, now, ch)
@@ -570,7 +579,7 @@ func (s *Service) step(ctx context.Context, w *work, c *conv, m Inbound, now tim
 	}
 	if code == "" && between && len(m.Files) > 0 {
 		if code, err = s.fileAfter(ctx, m, now, ch); err != nil {
-			return "", "", err
+			return lookup{}, err
 		}
 	}
 	keep(m, code, now, ch)
@@ -583,7 +592,7 @@ func (s *Service) step(ctx context.Context, w *work, c *conv, m Inbound, now tim
 	if res.End {
 		c.end = true
 	}
-	return res.Lookup, c.state.Lang, nil
+	return lookup{m: m, code: res.Lookup, lang: c.state.Lang, after: res.After}, nil
 }
 
 // open creates a ticket from a report, routes it, answers the reporter
@@ -828,19 +837,21 @@ func Notification(t Ticket, book *dialog.Book) string {
 	default:
 		sb.WriteString(": laporan kekerasan")
 	}
-	if t.Kecamatan != "" {
-		kec := t.Kecamatan
-		if st := book.Field("kecamatan"); st != nil {
-			kec = book.Display(st, kec, dialog.Indonesian)
-		}
+	switch t.Kecamatan {
+	case "", dialog.KecamatanUnknown:
+	case dialog.KecamatanOutside:
+		sb.WriteString(", di luar Matim")
+	default:
 		sb.WriteString(", Kec. ")
-		sb.WriteString(kec)
+		sb.WriteString(book.KecamatanName(t.Kecamatan, dialog.Indonesian))
 	}
-	switch t.Answers["safe"] {
-	case "yes":
-		sb.WriteString(", korban aman")
-	case "no":
+	switch {
+	case t.Answers["safe"] == "no":
 		sb.WriteString(", korban TIDAK aman")
+	case t.Answers["safe"] == "yes" && !t.Urgent:
+		// Never "DARURAT" and "korban aman" at once: words of danger came
+		// after the answer, and the officer should not be reassured.
+		sb.WriteString(", korban aman")
 	}
 	sb.WriteString(".")
 	return sb.String()

@@ -86,7 +86,7 @@ func readCorpus(t *testing.T, path string) []corpusLine {
 
 // tally counts one part's readings.
 type tally struct {
-	dangerTP, dangerFN, dangerFP, dangerTN int
+	dangerTP, dangerFN, dangerFP, dangerTN   int
 	choice, choiceOK, choiceAsk, choiceWrong int
 	dates, datesOK                           int
 	intent, intentOK                         int

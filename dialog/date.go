@@ -14,10 +14,10 @@ var WITA = time.FixedZone("WITA", 8*60*60)
 type Precision uint8
 
 const (
-	PrecDay    Precision = iota + 1 // "kemarin", "12/11", "sabtu kemarin"
-	PrecAbout                       // about that day: "minggu lalu", "2 minggu lalu"
-	PrecMonth                       // "bulan lalu"
-	PrecYear                        // "tahun lalu"
+	PrecDay   Precision = iota + 1 // "kemarin", "12/11", "sabtu kemarin"
+	PrecAbout                      // about that day: "minggu lalu", "2 minggu lalu"
+	PrecMonth                      // "bulan lalu"
+	PrecYear                       // "tahun lalu"
 )
 
 // Date is a day (or a less exact time) read from what a person typed.

@@ -7,28 +7,28 @@ import (
 
 // Names of the shared texts a Book must have.
 const (
-	TextGreeting    = "greeting"     // before the first prompt of a new conversation
-	TextRetry       = "retry"        // before a prompt repeated after an answer not understood
-	TextHelp        = "help"         // BANTUAN
-	TextCancelled   = "cancelled"    // BATAL
-	TextSubmitted   = "submitted"    // after a ticket is opened; {code} is its code
-	TextEmergency   = "emergency"    // said at once on words of immediate danger
-	TextEmpty       = "empty"        // a message with no text (a picture, a voice note)
-	TextAttached    = "attached"     // a file kept with the report
-	TextEmoji       = "emoji"        // a message of only emoji or symbols
-	TextHandover    = "handover"     // after three answers not understood
-	TextLanguage    = "language"     // after switching language
-	TextResume      = "resume"       // on return after a long pause
-	TextMore        = "more"         // extra text added to the last free-text answer
-	TextStop        = "stop"         // STOP: no more messages until the person writes again
-	TextWipe        = "wipe"         // HAPUS: the chat is being cleared
-	TextStatus      = "status"       // a ticket's status: {code} and {status}
-	TextStatusNone  = "status_none"  // no ticket with that code for this number
-	TextStatusWords = "status_words" // not a text: see StatusText
-	TextAskMore     = "ask_more"     // after a question answered: anything else?
-	TextOfferReport = "offer_report" // after a question that spoke of reporting: how to report
-	TextHello       = "hello"        // a greeting in the middle of a conversation, before the question again
-	TextBlank       = "blank"        // a message with nothing in it at all
+	TextGreeting     = "greeting"      // before the first prompt of a new conversation
+	TextRetry        = "retry"         // before a prompt repeated after an answer not understood
+	TextHelp         = "help"          // BANTUAN
+	TextCancelled    = "cancelled"     // BATAL
+	TextSubmitted    = "submitted"     // after a ticket is opened; {code} is its code
+	TextEmergency    = "emergency"     // said at once on words of immediate danger
+	TextEmpty        = "empty"         // a message with no text (a picture, a voice note)
+	TextAttached     = "attached"      // a file kept with the report
+	TextEmoji        = "emoji"         // a message of only emoji or symbols
+	TextHandover     = "handover"      // after three answers not understood
+	TextLanguage     = "language"      // after switching language
+	TextResume       = "resume"        // on return after a long pause
+	TextMore         = "more"          // extra text added to the last free-text answer
+	TextStop         = "stop"          // STOP: no more messages until the person writes again
+	TextWipe         = "wipe"          // HAPUS: the chat is being cleared
+	TextStatus       = "status"        // a ticket's status: {code} and {status}
+	TextStatusNone   = "status_none"   // no ticket with that code for this number
+	TextStatusWords  = "status_words"  // not a text: see StatusText
+	TextAskMore      = "ask_more"      // after a question answered: anything else?
+	TextOfferReport  = "offer_report"  // after a question that spoke of reporting: how to report
+	TextHello        = "hello"         // a greeting in the middle of a conversation, before the question again
+	TextBlank        = "blank"         // a message with nothing in it at all
 	TextPlaceVillage = "place_village" // {village}, Kec. {kecamatan}? 1.Ya 2.Bukan
 	TextPlacePick    = "place_pick"    // {village} is in several kecamatan: which?
 	TextPlaceList    = "place_list"    // which kecamatan? (the list follows)
@@ -922,4 +922,3 @@ func isNumber(norm string) bool {
 	_, ok := number(norm)
 	return ok
 }
-

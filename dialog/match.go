@@ -137,4 +137,3 @@ func distance(a, b string, max int) int {
 	}
 	return prev[len(b)]
 }
-

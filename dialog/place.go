@@ -171,7 +171,9 @@ func placeKey(name string) string {
 	return strings.Join(f, " ")
 }
 
-func slug(name string) string { return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(name)), " ", "-") }
+func slug(name string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(name)), " ", "-")
+}
 
 // Areas returns the kecamatan in list order.
 func (g *Gazetteer) Areas() []Area { return g.areas }

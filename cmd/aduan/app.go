@@ -43,6 +43,9 @@ func newApp(cfg *config.Config, store bot.Store, convs bot.Conversations, sender
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range cfg.Warnings {
+		log.Warn("configuration", "warning", w)
+	}
 	b := buildInfo()
 	mo := metrics.Options{Version: b.Version, Commit: b.Commit, Now: now, Logger: log}
 	for _, st := range whatsapp.States {

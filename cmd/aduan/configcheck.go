@@ -72,7 +72,7 @@ func configCheck(e env, path string, strict bool) error {
 			blocking = append(blocking, fmt.Sprintf("the %s channel needs %s", c.name, strings.Join(c.missing, ", ")))
 		}
 	}
-	if warns := secretWarnings(path, e); len(warns) > 0 {
+	if warns := append(cfg.Warnings, secretWarnings(path, e)...); len(warns) > 0 {
 		fmt.Fprintln(w, "warnings:")
 		for _, s := range warns {
 			fmt.Fprintf(w, "  %s\n", s)

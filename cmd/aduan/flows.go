@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -25,7 +27,8 @@ func flowsCommand(e env) *cobra.Command {
 		Use:   "check [flags] [DIR]",
 		Short: "check the flows in DIR, or the built-in ones",
 		Long: "Checks the conversation flows in DIR, or the built-in ones: dangling or unreachable steps,\n" +
-			"texts missing a language, characters outside GSM-7, messages over three SMS segments.\n" +
+			"texts missing a language, characters outside GSM-7, messages over three SMS segments,\n" +
+			"and the place list (gazetteer.csv in DIR, or the built-in one).\n" +
 			"--cost also prints what a complete report costs over SMS, and fails over the budget.",
 		Example: "  aduan flows check --cost\n  aduan flows check /etc/aduan/flows --cost",
 		Args:    cobra.MaximumNArgs(1),
@@ -54,6 +57,13 @@ func flowsCheck(e env, dir string, cost bool) error {
 		n += len(f.Steps)
 	}
 	fmt.Fprintf(e.stdout, "flows ok: %d flows, %d steps\n", len(book.Flows()), n)
+	where := "embedded"
+	if dir != "" {
+		if _, err := os.Stat(filepath.Join(dir, flows.GazetteerFile)); err == nil {
+			where = filepath.Join(dir, flows.GazetteerFile)
+		}
+	}
+	fmt.Fprintf(e.stdout, "gazetteer ok (%s): %d kecamatan, %d villages\n", where, len(book.Places.Areas()), book.Places.Villages())
 	if !cost {
 		return nil
 	}

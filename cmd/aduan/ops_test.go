@@ -64,6 +64,14 @@ func TestConfigCheck(t *testing.T) {
 		"twilio:\n  from: \"081100000000\"\n  account_sid: AC123\n  auth_token: tok123\n"+
 		"postgres:\n  url: postgres://aduan:hunter2@127.0.0.1/aduan\n", 0o644)
 	bad := write("bad.yaml", officers+"http:\n  listn: x\n", 0o600)
+	areas := func(a string) string {
+		return "officers:\n  - {name: A, phone: \"081337785111\", role: officer, areas: [" + a + "]}\n" +
+			"  - {name: B, phone: \"081337785112\", role: supervisor}\n" +
+			"http:\n  public_url: https://aduan.example.go.id\ntwilio:\n  from: \"081100000000\"\n"
+	}
+	oldAreas := write("old-areas.yaml", areas("borong, poco-ranaka, Poco Ranaka Timur"), 0o600)
+	newAreas := write("new-areas.yaml", areas("borong, lamba-leda-selatan, congkar"), 0o600)
+	badArea := write("bad-area.yaml", areas("ruteng"), 0o600)
 	secrets := map[string]string{"ADUAN_TWILIO_ACCOUNT_SID": "AC123", "ADUAN_TWILIO_AUTH_TOKEN": "tok123",
 		"ADUAN_ENCRYPTION_KEY": testSecurity.EncryptionKey, "ADUAN_LOOKUP_KEY": testSecurity.LookupKey}
 	noKeys := map[string]string{"ADUAN_TWILIO_ACCOUNT_SID": "AC123", "ADUAN_TWILIO_AUTH_TOKEN": "tok123"}
@@ -100,6 +108,12 @@ func TestConfigCheck(t *testing.T) {
 				"postgres://aduan:xxxxx@127.0.0.1/aduan"},
 			[]string{"hunter2", "tok123"}},
 		{"unknown key", bad, secrets, `unknown key "http.listn"`, nil, nil},
+		{"former kecamatan names", oldAreas, secrets, "",
+			[]string{"warnings:", `officers[0].areas[1]: "poco-ranaka" is a former name; read as "lamba-leda-selatan"`,
+				`officers[0].areas[2]: "Poco Ranaka Timur" is a former name; read as "lamba-leda-timur"`},
+			[]string{"areas[0]"}},
+		{"current kecamatan names", newAreas, secrets, "", []string{"config ok"}, []string{"warnings:"}},
+		{"not a kecamatan", badArea, secrets, `officers[0].areas[0]: "ruteng" is not a kecamatan of Manggarai Timur`, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.label, func(t *testing.T) {

@@ -169,7 +169,7 @@ func TestReportFigures(t *testing.T) {
 		"channel/whatsapp":   "1",
 		"violence/physical":  "1", "violence/psychological": "1", "violence/sexual": "1", "violence/domestic": "1",
 		"violence/neglect": "0",
-		"kecamatan/borong": "1", "kecamatan/elar": "1", "kecamatan/poco-ranaka": "1", "kecamatan/rana-mese": "0",
+		"kecamatan/borong": "1", "kecamatan/elar": "1", "kecamatan/lamba-leda-selatan": "1", "kecamatan/rana-mese": "0",
 		"age_group/child": "1", "age_group/adult": "1", "age_group/unknown": "1",
 		"sex/female": "2", "sex/male": "0", "sex/unknown": "1",
 		"victim/child-female": "1", "victim/adult-female": "1", "victim/unknown-unknown": "1",

@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"aduan/bot"
+	"aduan/dialog/flows"
 )
 
 // Config is the whole configuration. See config.example.yaml for what each
@@ -42,6 +42,10 @@ type Config struct {
 	Limits       Limits       `yaml:"limits"`
 	Flows        Flows        `yaml:"flows"`
 	Region       string       `yaml:"region"` // default region for phone numbers without +
+
+	// Warnings are what the last Validate accepted but would rather see
+	// written otherwise (a former kecamatan name in an officer's areas).
+	Warnings []string `yaml:"-"`
 }
 
 // Flows says where the conversation flows come from.
@@ -90,8 +94,10 @@ type Officer struct {
 	// Channel is where the officer prefers to get notifications:
 	// ChannelSMS (also when empty) or ChannelWhatsApp.
 	Channel string `yaml:"channel"`
-	// Areas are the kecamatan the officer covers (borong, rana-mese, ...);
-	// none means all.
+	// Areas are the kecamatan the officer covers, by their current names
+	// (borong, lamba-leda-selatan, ...; see dialog/flows/default/gazetteer.csv);
+	// a former name (poco-ranaka) is read as the new one, with a warning.
+	// None means all.
 	Areas []string `yaml:"areas"`
 	// Kinds are the kinds of ticket the officer takes (case, complaint);
 	// none means all.
@@ -101,9 +107,26 @@ type Officer struct {
 	Hours string `yaml:"hours"`
 }
 
-// Kecamatan are the district's sub-districts, as the flows store them.
-var Kecamatan = []string{"borong", "rana-mese", "kota-komba", "elar", "elar-selatan", "sambi-rampas",
-	"poco-ranaka", "poco-ranaka-timur", "lamba-leda"}
+// Kecamatan returns the regency's kecamatan as the flows store them: the
+// slugs of the embedded gazetteer.
+func Kecamatan() []string {
+	var out []string
+	for _, a := range flows.Places().Areas() {
+		out = append(out, a.Slug)
+	}
+	return out
+}
+
+// area reads an officer's area: a kecamatan's slug or name, current or
+// former. It returns the current slug, and whether a former name was used.
+func area(a string) (slug string, former, ok bool) {
+	slug, ok = flows.Places().Canonical(strings.TrimSpace(a))
+	if !ok {
+		return "", false, false
+	}
+	typed := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(a)), " ", "-")
+	return slug, typed != slug, true
+}
 
 // The channels an officer may prefer; they match bot.SMS and bot.WhatsApp.
 const (
@@ -364,6 +387,7 @@ func (c *Config) Validate() error { return c.validate(true) }
 // validate is Validate; without needOfficers a configuration with no
 // officer passes.
 func (c *Config) validate(needOfficers bool) error {
+	c.Warnings = nil
 	c.trim()
 	if err := checkListen("http.listen", c.HTTP.Listen); err != nil {
 		return err
@@ -511,9 +535,15 @@ func (c *Config) checkOfficers(needOfficers bool) error {
 			o.Kinds = nil
 		}
 		for j, a := range o.Areas {
-			if !slices.Contains(Kecamatan, a) {
-				return bad(key+".areas["+strconv.Itoa(j)+"]", "%q is not one of %s", a, strings.Join(Kecamatan, ", "))
+			akey := key + ".areas[" + strconv.Itoa(j) + "]"
+			slug, former, ok := area(a)
+			if !ok {
+				return bad(akey, "%q is not a kecamatan of Manggarai Timur; one of %s", a, strings.Join(Kecamatan(), ", "))
 			}
+			if former {
+				c.Warnings = append(c.Warnings, fmt.Sprintf("%s: %q is a former name; read as %q (write the new name)", akey, a, slug))
+			}
+			o.Areas[j] = slug
 		}
 		for j, k := range o.Kinds {
 			if k != "case" && k != "complaint" {

@@ -58,6 +58,11 @@ func TestValidate(t *testing.T) {
 		{"officer no name", func(c *config.Config) { c.Officers[1].Name = "  " }, `officers[1].name: is empty`},
 		{"officer bad role", func(c *config.Config) { c.Officers[1].Role = "boss" }, `officers[1].role: "boss" is not officer or supervisor`},
 		{"officer no role", func(c *config.Config) { c.Officers[0].Role = "" }, `officers[0].role: "" is not officer or supervisor`},
+		{"officer new areas", func(c *config.Config) { c.Officers[0].Areas = []string{"borong", "kota-komba-utara", "congkar"} }, ""},
+		{"officer former area", func(c *config.Config) { c.Officers[0].Areas = []string{"poco-ranaka"} }, ""},
+		{"officer unknown area", func(c *config.Config) { c.Officers[0].Areas = []string{"ruteng"} },
+			`officers[0].areas[0]: "ruteng" is not a kecamatan of Manggarai Timur; one of borong, lamba-leda-selatan, lamba-leda, ` +
+				`sambi-rampas, elar, kota-komba, rana-mese, lamba-leda-timur, elar-selatan, kota-komba-utara, lamba-leda-utara, congkar`},
 		{"officer no phone", func(c *config.Config) { c.Officers[1].Phone = "" }, `officers[1].phone: is empty`},
 		{"officer bad phone", func(c *config.Config) { c.Officers[1].Phone = "0813" }, `officers[1].phone: "0813" is not a valid phone number`},
 		{"duplicate phone", func(c *config.Config) { c.Officers[1].Phone = "081337785111" }, `officers[1].phone: same number as officers[0].phone`},
@@ -148,5 +153,21 @@ func TestSlogLevel(t *testing.T) {
 		if got := (config.Log{Level: tc.level}).SlogLevel().String(); got != tc.want {
 			t.Errorf("SlogLevel(%q) = %s, want %s", tc.level, got, tc.want)
 		}
+	}
+}
+
+// A former kecamatan name in an officer's areas is read as the new one,
+// with a warning; names may be typed as the office writes them.
+func TestValidateAreas(t *testing.T) {
+	c := valid()
+	c.Officers[0].Areas = []string{"Poco Ranaka", "borong", "Kota Komba Utara"}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate() = %v", err)
+	}
+	if want := []string{"lamba-leda-selatan", "borong", "kota-komba-utara"}; !reflect.DeepEqual(c.Officers[0].Areas, want) {
+		t.Errorf("areas = %q, want %q", c.Officers[0].Areas, want)
+	}
+	if len(c.Warnings) != 1 || c.Warnings[0] != `officers[0].areas[0]: "Poco Ranaka" is a former name; read as "lamba-leda-selatan" (write the new name)` {
+		t.Errorf("warnings = %q, want one about Poco Ranaka", c.Warnings)
 	}
 }
