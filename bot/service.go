@@ -503,9 +503,13 @@ func (s *Service) answerLookups(ctx context.Context, ls []lookup, now time.Time)
 			t, err := s.cfg.Store.Ticket(ctx, code)
 			switch {
 			case err == nil && sameContact(t.Reporter, l.m.From):
+				lang := l.lang
+				if lang == "" {
+					lang = dialog.Lang(t.Answers["lang"]) // the language the report was made in
+				}
 				body = strings.NewReplacer("{code}", t.Code,
-					"{status}", s.cfg.Book.StatusText(string(t.Status), l.lang)).Replace(
-					s.cfg.Book.Text(dialog.TextStatus, l.lang))
+					"{status}", s.cfg.Book.StatusText(string(t.Status), lang)).Replace(
+					s.cfg.Book.Text(dialog.TextStatus, lang))
 			case err != nil && KindOf(err) != NotFound:
 				s.cfg.Logger.Warn("status lookup", "err", err)
 			}

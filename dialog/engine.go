@@ -198,7 +198,7 @@ func (b *Book) Handle(st *State, in Input, now time.Time) Result {
 	if b.aside(st, cur, text, w, in, &r) {
 		return r
 	}
-	if r.Urgent && len(w.Tok) <= 3 && !b.picks(st, cur, w) {
+	if r.Urgent && len(w.Tok) <= 3 && !isNumber(w.String()) {
 		// A short cry for help is not an answer to the question: keep the
 		// step, and remind what it asks after the emergency numbers.
 		r.Replies = append(r.Replies, b.prompt(st, cur))
@@ -228,7 +228,13 @@ func (b *Book) first(st *State, in Input, text, norm string, w Words, r *Result)
 		st.Lang = Indonesian
 	}
 	b.warn(st, r)
-	if cmd, ok := commands[norm]; ok && cmd != cmdMenu && cmd != cmdBack && cmd != cmdHelp && cmd != cmdLanguage {
+	cmd, isCmd := commands[norm]
+	switch {
+	case isCmd && cmd == cmdLanguage:
+		st.Lang = English // and the greeting in English
+	case isCmd && cmd == cmdIndonesian:
+		st.Lang = Indonesian
+	case isCmd && cmd != cmdMenu && cmd != cmdBack && cmd != cmdHelp:
 		b.command(st, cmd, r)
 		return
 	}
@@ -288,7 +294,7 @@ func (b *Book) askMore(st *State, intent IntentReading, r *Result) {
 	if intent.Report {
 		more = b.text(TextOfferReport, st) + " " + more
 	}
-	r.Replies = append(r.Replies, more)
+	r.Replies[len(r.Replies)-1] += "\n" + more
 }
 
 // aside handles a message that is not an answer to the question under
@@ -552,11 +558,11 @@ func (b *Book) choose(st *State, s *Step, i int, r *Result) {
 		}
 		r.Submit = &Submission{Kind: s.Submit, Ticket: st.Ticket, Answers: shown(st.Answers), Files: st.Files,
 			Urgent: st.Urgent, Lang: st.lang(), Done: b.text(TextSubmitted, st)}
-		r.End = true
+		b.finish(st, r)
 		return
 	case "cancel":
 		r.Replies = append(r.Replies, b.text(TextCancelled, st))
-		r.End = true
+		b.finish(st, r)
 		return
 	case "edit":
 		st.Misses = 0
@@ -573,6 +579,16 @@ func (b *Book) choose(st *State, s *Step, i int, r *Result) {
 		next = s.Next
 	}
 	b.advance(st, s, next, r)
+}
+
+// finish ends a report. A conversation in a language other than the
+// default keeps only that: the next message is greeted in it.
+func (b *Book) finish(st *State, r *Result) {
+	if st.Lang == "" || st.Lang == Indonesian {
+		r.End = true
+		return
+	}
+	*st = State{Lang: st.Lang, Updated: st.Updated}
 }
 
 // shown returns the answers without the engine's own (those whose field
@@ -752,7 +768,9 @@ func (b *Book) enter(st *State, id string, r *Result) {
 			return
 		}
 		if s.Next == "" {
-			r.End = true
+			// An answer said: wait at the menu for another question.
+			r.Replies[len(r.Replies)-1] += "\n" + b.text(TextAskMore, st)
+			*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Files: st.Files, Updated: st.Updated, Step: b.Start}
 			return
 		}
 		id = s.Next

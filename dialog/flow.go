@@ -255,6 +255,19 @@ func (b *Book) Check() []string {
 						p = append(p, fmt.Sprintf("%s: answers %q, which is not a question the service reads", where, a))
 					}
 				}
+				if s.Next == "" {
+					// Said with "anything else?", and as a first message's
+					// answer also after the greeting and how to report.
+					for _, l := range Langs {
+						msg := s.Prompt.In(l) + "\n" + b.Texts[TextOfferReport].In(l) + " " + b.Texts[TextAskMore].In(l)
+						if len(s.Answers) > 0 {
+							msg = b.Texts[TextGreeting].In(l) + "\n" + msg
+						}
+						if n := Segments(msg); n > MaxSegments {
+							p = append(p, fmt.Sprintf("%s: the %s answer with what follows it is %d SMS segments, over %d", where, l, n, MaxSegments))
+						}
+					}
+				}
 			case KindPlace:
 				target(where, s.Next)
 				if s.KnownNext != "" {

@@ -31,7 +31,13 @@ func (b *Book) place(st *State, s *Step, text string, w Words, in Input, r *Resu
 	phase := st.Get(fieldWhere)
 	if in.Location {
 		st.set(s.PlaceField, cut(text, 100))
-		b.listPhase(st, s, "list", r)
+		st.set(fieldWhere, "list")
+		st.Misses = 0
+		r.Replies = append(r.Replies, b.text(TextAttached, st)+" "+b.prompt(st, s))
+		return
+	}
+	if phase == "" && isNumber(w.String()) && w.String() != "0" {
+		b.miss(st, s, r) // a number answers no list: none was shown
 		return
 	}
 	switch phase {

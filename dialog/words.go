@@ -232,7 +232,7 @@ var slang = map[string]string{
 	"alamt": "alamat", "almt": "alamat", "syrt": "syarat", "ptgs": "petugas", "sklh": "sekolah", "rmh": "rumah",
 	"nmr": "nomor", "nomer": "nomor", "nmor": "nomor", "info2": "info", "mksh": "terima kasih",
 	"makasih": "terima kasih", "trimakasih": "terima kasih", "thx": "terima kasih", "tq": "terima kasih",
-	"trims": "terima kasih", "ok": "oke", "okay": "oke", "okey": "oke", "okee": "oke", "sip": "oke",
+	"trims": "terima kasih", "iya": "ya", "iyaa": "ya", "yaa": "ya", "iy": "ya", "yoi": "ya", "ok": "oke", "okay": "oke", "okey": "oke", "okee": "oke", "sip": "oke",
 }
 
 // known holds canonical words that a squeezed spelling may land on.
