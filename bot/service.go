@@ -507,9 +507,13 @@ func (s *Service) answerLookups(ctx context.Context, ls []lookup, now time.Time)
 				if lang == "" {
 					lang = dialog.Lang(t.Answers["lang"]) // the language the report was made in
 				}
+				text := dialog.TextStatus
+				if len(l.after) > 0 {
+					text = dialog.TextStatusShort // a report is under way: its question follows
+				}
 				body = strings.NewReplacer("{code}", t.Code,
 					"{status}", s.cfg.Book.StatusText(string(t.Status), lang)).Replace(
-					s.cfg.Book.Text(dialog.TextStatus, lang))
+					s.cfg.Book.Text(text, lang))
 			case err != nil && KindOf(err) != NotFound:
 				s.cfg.Logger.Warn("status lookup", "err", err)
 			}

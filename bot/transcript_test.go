@@ -36,7 +36,8 @@ var update = flag.Bool("update", false, "rewrite the transcripts from what the p
 //	! photo [caption]        a message with a photo the channel fetched
 //	! location text          a shared location, as the WhatsApp channel gives it
 //	> text                   a message; {code} is the last ticket code seen,
-//	                         {code:loose} the same typed loosely (lower case, no dash)
+//	                         {code:loose} the same typed loosely (lower case, no dash),
+//	                         {code:spaced} lower case with a space for the dash
 //	< text                   what the service sends back to whoever typed
 //	<@+62... text            what it sends to someone else
 //	| more                   the next line of the same message
@@ -207,6 +208,7 @@ func (e *pipelineEnv) replay(t *testing.T, script string) string {
 			b.WriteString(line + "\n")
 			text := strings.TrimPrefix(line, "> ")
 			text = strings.ReplaceAll(text, "{code:loose}", strings.ToLower(strings.ReplaceAll(code, "-", "")))
+			text = strings.ReplaceAll(text, "{code:spaced}", strings.ToLower(strings.ReplaceAll(code, "-", " ")))
 			text = strings.ReplaceAll(text, "{code}", code)
 			text = strings.ReplaceAll(text, `\n`, "\n")
 			send(text, 0)

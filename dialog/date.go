@@ -349,12 +349,14 @@ func numberWord(t string) (int, bool) {
 	if n, ok := numberWords[t]; ok {
 		return n, true
 	}
-	if len(t) < 4 {
+	if len(t) < 3 || known[t] || slang[t] != "" {
 		return 0, false
 	}
 	found, n := 0, 0
 	for w, v := range numberWords {
-		if len(w) >= 4 && distance(w, t, 1) <= 1 && v != n {
+		// Three letters are read only as a four-letter word missing one:
+		// "tga", "lma"; "dia" is not "dua".
+		if len(w) >= 4 && (len(t) >= 4 || len(w) == 4) && distance(w, t, 1) <= 1 && v != n {
 			found++
 			n = v
 		}

@@ -23,6 +23,7 @@ const (
 	TextStop         = "stop"          // STOP: no more messages until the person writes again
 	TextWipe         = "wipe"          // HAPUS: the chat is being cleared
 	TextStatus       = "status"        // a ticket's status: {code} and {status}
+	TextStatusShort  = "status_short"  // the same in the middle of a report, the question following
 	TextStatusNone   = "status_none"   // no ticket with that code for this number
 	TextStatusWords  = "status_words"  // not a text: see StatusText
 	TextAskMore      = "ask_more"      // after a question answered: anything else?
@@ -42,7 +43,7 @@ const FieldPlace = "place"
 
 var requiredTexts = []string{TextGreeting, TextRetry, TextHelp, TextCancelled, TextSubmitted, TextEmergency,
 	TextEmpty, TextAttached, TextEmoji, TextHandover, TextLanguage, TextResume, TextMore, TextStop, TextWipe, TextStatus,
-	TextStatusNone, TextAskMore, TextOfferReport, TextHello, TextBlank, TextPlaceVillage, TextPlacePick, TextPlaceList,
+	TextStatusNone, TextStatusShort, TextAskMore, TextOfferReport, TextHello, TextBlank, TextPlaceVillage, TextPlacePick, TextPlaceList,
 	TextPlaceUnknown, TextPlaceOutside, "status.received", "status.assessed", "status.accompanied", "status.referred", "status.done",
 	// said by the bot package, not the engine: relays and progress messages
 	"relay_ack", "rate_limited", "lookups_limited", "progress.accepted", "progress.received", "progress.assessed", "progress.accompanied",
@@ -128,7 +129,7 @@ type Result struct {
 	Submit  *Submission // a ticket to open (or, with Submission.Ticket, to complete)
 	Urgent  bool        // the message spoke of immediate danger
 	Lookup  string      // the person asks for the status of this ticket code (as typed)
-	After   []string    // with Lookup: messages to send after the status (the question under way, again)
+	After   []string    // with Lookup: messages to send after the status (TextStatusShort), the question under way again
 	OptOut  bool        // STOP: send nothing more until the person writes again
 	Wipe    bool        // HAPUS: clear the chat from the person's phone where the channel can
 	End     bool        // the conversation is over: forget its state
@@ -307,7 +308,8 @@ func (b *Book) aside(st *State, s *Step, text string, w Words, in Input, r *Resu
 	}
 	intent := ReadIntent(text)
 	short := len(w.Tok) <= 8
-	if s.Kind != KindText && s.Kind != KindPlace && b.picks(st, s, w) && intent.Intent != IntentStatus {
+	asked := intent.Intent.Question() && question(text, w) && b.answers[intent.Intent] != ""
+	if s.Kind != KindText && s.Kind != KindPlace && b.picks(st, s, w) && intent.Intent != IntentStatus && !asked {
 		return false
 	}
 	if s.Read == "date" {
@@ -318,13 +320,19 @@ func (b *Book) aside(st *State, s *Step, text string, w Words, in Input, r *Resu
 	switch {
 	case intent.Intent == IntentStatus:
 		r.Lookup = intent.Code
-		r.After = append(r.After, b.prompt(st, s))
+		if st.Step != b.Start {
+			r.After = append(r.After, b.prompt(st, s))
+		}
 	case intent.Intent == IntentStop:
 		b.command(st, cmdStop, r)
-	case intent.Intent == IntentEnglish && short && !intent.English || intent.Intent == IntentEnglish && len(w.Tok) <= 3:
-		b.setLang(st, English, r)
-	case intent.Intent == IntentIndonesian && short:
-		b.setLang(st, Indonesian, r)
+	case intent.Intent == IntentEnglish || intent.Intent == IntentIndonesian:
+		// Only an explicit choice ("english please", "bahasa inggris"):
+		// a story written in English mid-report changes nothing.
+		l, ok := languageChoice(w)
+		if !ok {
+			return false
+		}
+		b.setLang(st, l, r)
 	case intent.Intent.Question() && short && (s.Kind != KindText || question(text, w)) && !r.Urgent:
 		id := b.answers[intent.Intent]
 		if id == "" {
