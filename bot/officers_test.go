@@ -1,11 +1,13 @@
 package bot_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"aduan/bot"
+	"aduan/dialog/flows"
 )
 
 func TestParseCommand(t *testing.T) {
@@ -169,6 +171,78 @@ func TestSupervisorPIN(t *testing.T) {
 		got, err := say(t, e, svc, out, kepala, tt.text)
 		if err != nil || len(got) != 1 || !strings.Contains(got[0], tt.want) {
 			t.Errorf("%q: %q, %v; want %q", tt.text, got, err, tt.want)
+		}
+	}
+}
+
+// A ticket stored under a former kecamatan name routes to the officer of
+// the new one.
+func TestRouteFormerKecamatan(t *testing.T) {
+	staff := bot.NewDirectory([]bot.Officer{
+		{Name: "A", Phone: "+621", Role: bot.RoleOfficer, Areas: []string{"borong"}},
+		{Name: "L", Phone: "+622", Role: bot.RoleOfficer, Areas: []string{"lamba-leda-selatan"}},
+	})
+	staff.Canonical = func(s string) string { c, _ := flows.Places().Canonical(s); return c }
+	old := bot.Ticket{Kind: bot.KindCase, Kecamatan: "poco-ranaka"}
+	if r := staff.Route(&old, time.Now(), ""); r.Assignee.Name != "L" || old.Kecamatan != "poco-ranaka" {
+		t.Errorf("poco-ranaka: assignee %q, ticket kecamatan %q; want L, the ticket unchanged", r.Assignee.Name, old.Kecamatan)
+	}
+}
+
+// Routing by area uses the kecamatan read from the village the citizen
+// typed, and the officer is told its current name.
+func TestRouteByInferredKecamatan(t *testing.T) {
+	e := newPipelineEnv(t)
+	e.reset(t)
+	svc, out := e.start(t, func(c *bot.Config) {
+		c.Officers = []bot.Officer{
+			{Name: "Borong", Phone: "+6281337785111", Role: bot.RoleOfficer, Areas: []string{"borong"}},
+			{Name: "Mandosawu", Phone: "+6281337973213", Role: bot.RoleOfficer, Areas: []string{"lamba-leda-selatan"}},
+		}
+	})
+	var last []string
+	for _, text := range []string{"halo", "1", "2", "2", "1", "3", "desa mandosawu", "ya", "kmrn", "Kakak dipukul.", "1", "3", "1"} {
+		var err error
+		if last, err = say(t, e, svc, out, transcriptCitizen, text); err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+	}
+	if len(last) == 0 || !strings.Contains(last[0], "kode KS-") {
+		t.Fatalf("last replies %q, want the ticket code", last)
+	}
+	tickets, err := e.pg.Tickets(context.Background(), bot.TicketFilter{})
+	if err != nil || len(tickets) != 1 {
+		t.Fatalf("tickets: %v, %v", tickets, err)
+	}
+	tk := tickets[0]
+	if tk.Kecamatan != "lamba-leda-selatan" || tk.Assignee != "+6281337973213" || tk.Answers["place"] != "Mandosawu" {
+		t.Errorf("ticket kecamatan %q assignee %q place %q; want lamba-leda-selatan, the Mandosawu officer, Mandosawu",
+			tk.Kecamatan, tk.Assignee, tk.Answers["place"])
+	}
+}
+
+// The notification names the kecamatan by its current name (also for a
+// ticket stored under a former one), says when the place is outside the
+// regency, and never says both DARURAT and "korban aman".
+func TestNotificationPlaceAndSafety(t *testing.T) {
+	book, err := flows.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		t         bot.Ticket
+		want, not string
+	}{
+		{bot.Ticket{Code: "KS-AAAAAA", Kind: bot.KindCase, Kecamatan: "poco-ranaka", Answers: map[string]string{"safe": "yes"}},
+			"Tiket baru KS-AAAAAA: laporan kekerasan, Kec. Lamba Leda Selatan, korban aman.", ""},
+		{bot.Ticket{Code: "KS-AAAAAA", Kind: bot.KindCase, Kecamatan: "luar", Answers: map[string]string{}},
+			"Tiket baru KS-AAAAAA: laporan kekerasan, di luar Matim.", ""},
+		{bot.Ticket{Code: "KS-AAAAAA", Kind: bot.KindCase, Urgent: true, Kecamatan: "unknown", Answers: map[string]string{"safe": "yes"}},
+			"DARURAT! Tiket baru KS-AAAAAA: laporan kekerasan.", "aman"},
+	} {
+		got := bot.Notification(tt.t, book)
+		if got != tt.want || tt.not != "" && strings.Contains(got, tt.not) {
+			t.Errorf("notification = %q, want %q", got, tt.want)
 		}
 	}
 }
