@@ -52,7 +52,8 @@ func readDanger(w Words) DangerReading {
 			}
 		case killWord(t):
 			if t == "dibunuh" || t == "membunuh" && !w.Has("pernah") || w.Has("mau", "akan", "ancam", "diancam",
-				"mengancam", "bilang", "sekarang", "kill") && !w.Has("pernah") || n <= 3 || w.At(i+1, "diri") {
+				"mengancam", "bilang", "sekarang", "kill", "takut", "nanti", "besok") && !w.Has("pernah") ||
+				w.Phrase("malam ini") >= 0 || n <= 3 || w.At(i+1, "diri") {
 				cue = "threat"
 			}
 		case t == "kill" || t == "killing":
@@ -104,7 +105,13 @@ func readDanger(w Words) DangerReading {
 // isCry reports whether t is "tolong" as people type it: "tlg", "tolongg",
 // "tlong", "tolng" (the last two are small typos).
 func isCry(t string) bool {
-	return t == "tolong" || len(t) >= 4 && len(t) <= 7 && t[0] == 't' && near(t, "tolong", 1)
+	if t == "tolong" {
+		return true
+	}
+	if len(t) < 4 || len(t) > 12 || t[0] != 't' {
+		return false
+	}
+	return near(t, "tolong", 1) || near(squeeze(t, 1), "tolong", 1)
 }
 
 // near reports whether t is within max edits of w, for words of four
