@@ -56,24 +56,24 @@ func TestFilesKeptWithReport(t *testing.T) {
 	voice := bytes.Repeat([]byte("OggS voice "), 4000)
 	h.fake.putMedia("/v/voice1", voice)
 
-	h.say("A", "halo", "1", "1", "tidak", "1", "1") // at the kecamatan question
+	h.say("A", "halo", "1", "1", "tidak", "1") // at the victim question
 	if !h.fake.emit(dm("V1", citizen, voiceNote("/v/voice1", len(voice)))) {
 		t.Fatal("voice note not acknowledged")
 	}
 	h.settle()
 	replies := h.repliesTo(citizen)
 	if last := replies[len(replies)-1]; !strings.HasPrefix(last, "Terima kasih, berkas Anda kami simpan") ||
-		!strings.Contains(last, "kecamatan") {
+		!strings.Contains(last, "Korban adalah") {
 		t.Errorf("reply to a voice note = %q, want it acknowledged and the question asked again", last)
 	}
 	if !h.fake.emit(dm("P1", citizen, locationMsg(-8.61, 120.45, "Pasar Borong"))) { // not the place question: kept
 		t.Fatal("location not acknowledged")
 	}
-	h.say("B", "Borong")
+	h.say("B", "1")
 	if !h.fake.emit(dm("P2", citizen, locationMsg(-8.62, 120.46, "Rumah"))) { // the place question
 		t.Fatal("location not acknowledged")
 	}
-	h.say("C", "masih", "Dipukul suami", "1", "3", "ya")
+	h.say("C", "Borong", "masih", "Dipukul suami", "1", "3", "ya")
 	h.settle()
 
 	tk := h.onlyTicket()
