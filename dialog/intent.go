@@ -59,7 +59,7 @@ func ReadIntent(text string) IntentReading {
 	if len(w.Tok) == 0 {
 		return r
 	}
-	if code := FindCode(text); code != "" {
+	if code := FindCode(text); code != "" && !officerVerbs[w.Tok[0]] {
 		r.Intent, r.Code = IntentStatus, code
 		return r
 	}
@@ -119,6 +119,11 @@ func ReadIntent(text string) IntentReading {
 	}
 	return r
 }
+
+// officerVerbs begin the officers' commands ("TERIMA KS-7HQ4XM"): from a
+// citizen they are no status question, and get the menu.
+var officerVerbs = map[string]bool{"terima": true, "info": true, "catat": true, "balas": true, "selesai": true,
+	"alihkan": true, "lampiran": true}
 
 // question reports whether a message is shaped as a question.
 func question(text string, w Words) bool {

@@ -338,7 +338,7 @@ func TestOneSendersMessagesAreSerialized(t *testing.T) {
 	}
 	wg.Wait()
 	got := h.wait(citizen, 3)
-	if len(got) != 3 || !strings.HasPrefix(got[1], "Siapa yang melapor") || !strings.HasPrefix(got[2], "Apakah korban dalam bahaya") {
+	if len(got) != 3 || !strings.HasPrefix(got[1], "Siapa yang melapor") || !strings.HasPrefix(got[2], "Apakah Anda dalam bahaya") {
 		t.Fatalf("replies = %q, want the menu, then who, then safe: one after the other", got)
 	}
 }
@@ -355,7 +355,7 @@ func TestRepliesKeepArrivalOrder(t *testing.T) {
 		}
 	}
 	got := h.wait(citizen, 1+len(msgs))
-	wantPrefix := []string{"Dinsos", "Siapa", "Apakah", "Jenis", "Korban", "Di kecamatan", "Nama desa", "Kapan",
+	wantPrefix := []string{"Dinsos", "Siapa", "Apakah", "Jenis", "Korban", "Di desa", "Nama desa", "Kapan",
 		"Ceritakan", "Bantuan", "Bolehkah", "Periksa"}
 	for i, p := range wantPrefix {
 		if i >= len(got) || !strings.HasPrefix(got[i], p) {
@@ -390,7 +390,7 @@ func TestTwoReplicasShareOneConversation(t *testing.T) {
 	}
 	wg.Wait()
 	got := h.wait(citizen, 3)
-	if len(got) != 3 || !strings.HasPrefix(got[2], "Apakah korban dalam bahaya") {
+	if len(got) != 3 || !strings.HasPrefix(got[2], "Apakah Anda dalam bahaya") {
 		t.Fatalf("replies = %q, want both answers applied one after the other", got)
 	}
 }
