@@ -221,7 +221,7 @@ func (b *Book) warn(st *State, r *Result) {
 // greeting and the menu.
 func (b *Book) first(st *State, in Input, text, norm string, w Words, r *Result) {
 	*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Files: st.Files, Updated: st.Updated}
-	intent := ReadIntent(text)
+	intent := readIntent(text, w)
 	if intent.English && !r.Urgent || intent.Intent == IntentEnglish {
 		st.Lang = English
 	}
@@ -303,10 +303,10 @@ func (b *Book) askMore(st *State, intent IntentReading, r *Result) {
 // choice of language, a question about the service, a greeting. It
 // reports whether it did; the question under way stays open.
 func (b *Book) aside(st *State, s *Step, text string, w Words, in Input, r *Result) bool {
-	if len(w.Tok) == 0 || s.Action == "status" || in.Location {
-		return false
+	if len(w.Tok) == 0 || s.Action == "status" || in.Location || len(w.Tok) == 1 && isNumber(w.Tok[0]) {
+		return false // nothing to read, or a plain number: the answer
 	}
-	intent := ReadIntent(text)
+	intent := readIntent(text, w)
 	short := len(w.Tok) <= 8
 	asked := intent.Intent.Question() && question(text, w) && b.answers[intent.Intent] != ""
 	if s.Kind != KindText && s.Kind != KindPlace && b.picks(st, s, w) && intent.Intent != IntentStatus && !asked {

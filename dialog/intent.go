@@ -54,7 +54,10 @@ type IntentReading struct {
 // including stories: a question must look like one ("?", "brp", "apa",
 // "dimana", "ga?"), so "sy tdk punya uang utk biaya" is no question.
 func ReadIntent(text string) IntentReading {
-	w := ReadWords(text)
+	return readIntent(text, ReadWords(text))
+}
+
+func readIntent(text string, w Words) IntentReading {
 	r := IntentReading{English: english(w)}
 	if len(w.Tok) == 0 {
 		return r
@@ -63,7 +66,7 @@ func ReadIntent(text string) IntentReading {
 		r.Intent, r.Code = IntentStatus, code
 		return r
 	}
-	if IsStop(text) {
+	if isStop(w) {
 		r.Intent = IntentStop
 		return r
 	}
@@ -219,7 +222,10 @@ func languageChoice(w Words) (Lang, bool) {
 // "STOP", "stop sms", "berhenti", "jgn kirim sms lg", "tdk usah kirim
 // pesan lg". "dia tdk mau stop" is not.
 func IsStop(text string) bool {
-	w := ReadWords(text)
+	return isStop(ReadWords(text))
+}
+
+func isStop(w Words) bool {
 	n := len(w.Tok)
 	if n == 0 || n > 7 {
 		return false
