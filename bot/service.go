@@ -580,7 +580,7 @@ func (s *Service) step(ctx context.Context, w *work, c *conv, m Inbound, now tim
 	case res.Urgent && c.state.Ticket == "" && !res.End:
 		// Words of danger before any report is filed: open an urgent
 		// ticket now, with what is known; the report completes it later.
-		sub := &dialog.Submission{Kind: string(KindCase), Answers: c.state.Answers, Urgent: true, Lang: c.state.Lang,
+		sub := &dialog.Submission{Kind: string(KindCase), Answers: dialog.Shown(c.state.Answers), Urgent: true, Lang: c.state.Lang,
 			Files: c.state.Files}
 		c.state.Ticket = s.open(sub, m, now, ch)
 		code = c.state.Ticket

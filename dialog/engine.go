@@ -564,7 +564,7 @@ func (b *Book) choose(st *State, s *Step, i int, r *Result) {
 		if s.Kind != KindConfirm {
 			b.store(st, s, c.Value)
 		}
-		r.Submit = &Submission{Kind: s.Submit, Ticket: st.Ticket, Answers: shown(st.Answers), Files: st.Files,
+		r.Submit = &Submission{Kind: s.Submit, Ticket: st.Ticket, Answers: Shown(st.Answers), Files: st.Files,
 			Urgent: st.Urgent, Lang: st.lang(), Done: b.text(TextSubmitted, st)}
 		b.finish(st, r)
 		return
@@ -599,9 +599,9 @@ func (b *Book) finish(st *State, r *Result) {
 	*st = State{Lang: st.Lang, Updated: st.Updated}
 }
 
-// shown returns the answers without the engine's own (those whose field
-// starts with "_").
-func shown(as []Answer) []Answer {
+// Shown returns a copy of the answers without the engine's own (those
+// whose field starts with "_"), as a ticket may keep them.
+func Shown(as []Answer) []Answer {
 	out := make([]Answer, 0, len(as))
 	for _, a := range as {
 		if !strings.HasPrefix(a.Field, "_") {

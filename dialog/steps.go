@@ -6,7 +6,7 @@ import (
 )
 
 // Fields the engine keeps for itself while a place is being asked; they
-// never reach a ticket (see shown).
+// never reach a ticket (see Shown).
 const (
 	fieldWhere   = "_where"   // the place step's phase: "village", "pick", "unknown", "list"
 	fieldVillage = "_village" // the village to confirm, or that several kecamatan have
