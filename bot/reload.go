@@ -19,13 +19,12 @@ func (s *Service) Reload(l Live) {
 	if l.Clocks == (Clocks{}) {
 		l.Clocks = DefaultClocks
 	}
-	staff := NewDirectory(l.Officers)
 	s.live.Lock()
 	defer s.live.Unlock()
-	s.cfg.Officers, s.staff = l.Officers, staff
 	if l.Book != nil {
 		s.cfg.Book = l.Book
 	}
+	s.cfg.Officers, s.staff = l.Officers, newStaff(l.Officers, s.cfg.Book)
 	s.cfg.Clocks, s.cfg.Limits, s.cfg.SupervisorPIN = l.Clocks, l.Limits, l.SupervisorPIN
 }
 

@@ -108,16 +108,22 @@ func NewService(cfg Config) *Service {
 	if cfg.Clocks == (Clocks{}) {
 		cfg.Clocks = DefaultClocks
 	}
-	s := &Service{cfg: cfg, seed: maphash.MakeSeed(), staff: NewDirectory(cfg.Officers)}
-	if cfg.Book != nil {
-		// Tickets stored with a former kecamatan name route as the new one.
-		s.staff.Canonical = cfg.Book.CanonicalKecamatan
-	}
+	s := &Service{cfg: cfg, seed: maphash.MakeSeed(), staff: newStaff(cfg.Officers, cfg.Book)}
 	s.shards = make([]chan *request, cfg.Shards)
 	for i := range s.shards {
 		s.shards[i] = make(chan *request, 4*cfg.MaxBatch)
 	}
 	return s
+}
+
+// newStaff is the directory of officers, routing tickets stored under a
+// former kecamatan name as the new one (the book's gazetteer knows both).
+func newStaff(officers []Officer, book *dialog.Book) *Directory {
+	d := NewDirectory(officers)
+	if book != nil {
+		d.Canonical = book.CanonicalKecamatan
+	}
+	return d
 }
 
 // ErrStopped is returned by Handle when the service is not running.
