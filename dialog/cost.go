@@ -48,8 +48,11 @@ func (b *Book) Costs(lang Lang) []Cost {
 		}
 		step("halo")
 		r := step(itoa(i + 1))
-		for n := 0; n < 40 && !r.End; n++ {
+		for n := 0; n < 40 && !r.End && r.Submit == nil; n++ {
 			s := b.steps[st.Step]
+			if s == nil {
+				break
+			}
 			r = step(b.plainAnswer(&st, s))
 		}
 		cost.Steps-- // the greeting is not an answer

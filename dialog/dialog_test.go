@@ -520,3 +520,20 @@ func BenchmarkStateCodec(b *testing.B) {
 		}
 	}
 }
+
+// A complete report costs at most 14 SMS segments in either language
+// (MaxReportSegments in cmd/aduan; CI runs aduan flows check --cost too).
+func TestCostsBothLanguages(t *testing.T) {
+	b := book(t)
+	for _, l := range dialog.Langs {
+		costs := b.Costs(l)
+		if len(costs) == 0 {
+			t.Fatalf("%s: no costs", l)
+		}
+		for _, c := range costs {
+			if c.Flow == "case" && (c.Segments > 14 || c.Steps < 10) {
+				t.Errorf("%s case report: %+v, want a complete report in at most 14 segments", l, c)
+			}
+		}
+	}
+}
