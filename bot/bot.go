@@ -153,6 +153,12 @@ type Ticket struct {
 	Reporter  string            // the reporter's address on that channel
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// Submission identifies the report the ticket was opened from, for
+	// as long as the ticket lives: opening a second ticket for the same
+	// submission (a replayed confirmation) is refused. The store keeps
+	// only its lookup hash; "" for none. Written when the ticket is
+	// created, never read back.
+	Submission string
 
 	Assignee   string    // the officer handling it (phone, E.164), or ""
 	Backups    []string  // officers offered it as backup

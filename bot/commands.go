@@ -123,6 +123,7 @@ type LockingTx interface {
 // ticket is read once, under lock, and written once.
 type work struct {
 	tx      Tx
+	retry   bool // the batch is tried again after a Conflict
 	tickets map[string]*Ticket
 	changed []string
 }

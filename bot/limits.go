@@ -17,12 +17,15 @@ type Limits struct {
 	LookupWindow time.Duration // default one hour
 }
 
-// Counter counts hits on keys in fixed windows, across replicas.
-// Implemented by store/redis.
+// Counter counts hits on keys in fixed windows, and takes from budgets in
+// sliding windows, across replicas. Implemented by store/redis.
 type Counter interface {
 	// Hits counts one hit on each key (twice for a key given twice) and
 	// returns each key's count in its current window.
 	Hits(ctx context.Context, keys []string, window time.Duration) ([]int64, error)
+	// Take takes up to n units from the budget named key, of limit units
+	// in any window, at now, and returns how many it granted.
+	Take(ctx context.Context, key string, n, limit int, window time.Duration, now time.Time) (int, error)
 }
 
 // ErrBusy is returned by Handle when the service takes more messages than
@@ -30,35 +33,23 @@ type Counter interface {
 var ErrBusy = E("handle", Temporary, errors.New("too many messages: try again later"))
 
 // limit refuses the requests over the global limit (the provider retries
-// them later) and returns the requests to go on with. Senders' own limits
-// are applied later, by limitSenders, to messages not seen before.
+// them later) and returns the requests to go on with: at most
+// GlobalPerSec messages in any second, across all replicas, in one round
+// trip for the batch. Senders' own limits are applied later, by
+// limitSenders, to messages not seen before. Counting fails open.
 func (s *Service) limit(ctx context.Context, batch []*request) []*request {
 	l := s.cfg.Limits
-	if s.cfg.Counter == nil || l.GlobalPerSec <= 0 {
+	if s.cfg.Counter == nil || l.GlobalPerSec <= 0 || len(batch) == 0 {
 		return batch
 	}
-	window := max(l.Window, time.Second)
-	if l.Window <= 0 {
-		window = time.Minute
-	}
-	keys := make([]string, len(batch))
-	for i := range keys {
-		keys[i] = "global"
-	}
-	hits, err := s.cfg.Counter.Hits(ctx, keys, window)
+	granted, err := s.cfg.Counter.Take(ctx, "global", len(batch), l.GlobalPerSec, time.Second, s.cfg.Now())
 	if err != nil {
 		return batch
 	}
-	perWindow := int64(l.GlobalPerSec) * int64(window/time.Second)
-	kept := batch[:0]
-	for i, r := range batch {
-		if hits[i] > perWindow {
-			r.done <- ErrBusy
-			continue
-		}
-		kept = append(kept, r)
+	for _, r := range batch[granted:] {
+		r.done <- ErrBusy
 	}
-	return kept
+	return batch[:granted]
 }
 
 // limitSenders counts, for each sender who is not staff, the messages of

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,21 +97,67 @@ func TestRedeliveriesNotCounted(t *testing.T) {
 	}
 }
 
+// TestGlobalLimit checks limits.global_per_second as a per-second budget
+// (issue 13: it was per minute, and 300 messages got in within 284 ms at
+// 5 a second): with 5, the 6th message within a second is refused (the
+// provider retries it), also half a second later; a second after the
+// first five, messages are taken again. Time is the service's clock.
 func TestGlobalLimit(t *testing.T) {
 	e := newPipelineEnv(t)
 	e.reset(t)
-	svc, out := startLimited(t, e, bot.Limits{GlobalPerSec: 2, Window: time.Second})
-	var busy int
-	for i := 0; i < 4; i++ {
+	svc, out := startLimited(t, e, bot.Limits{GlobalPerSec: 5})
+	send := func(i int) error {
 		_, err := say(t, e, svc, out, fmt.Sprintf("+62812999901%02d", i), "halo")
-		if bot.KindOf(err) == bot.Temporary {
-			busy++
-		} else if err != nil {
+		if err != nil && bot.KindOf(err) != bot.Temporary {
 			t.Fatal(err)
 		}
+		return err
 	}
-	if busy == 0 {
-		t.Errorf("4 messages in a second with a limit of 2: none refused")
+	for i := range 5 {
+		if err := send(i); err != nil {
+			t.Fatalf("message %d of 5 in a second: %v", i+1, err)
+		}
+	}
+	if err := send(5); err == nil {
+		t.Fatalf("6th message in the same second taken, want refused")
+	}
+	e.clock.Advance(500 * time.Millisecond)
+	if err := send(6); err == nil {
+		t.Errorf("a message half a second later taken: the window is not a sliding second")
+	}
+	e.clock.Advance(501 * time.Millisecond)
+	for i := 7; i < 12; i++ {
+		if err := send(i); err != nil {
+			t.Errorf("message %d, a second later: %v", i, err)
+		}
+	}
+}
+
+// TestGlobalLimitBatch sends 8 messages at once, so that they come as one
+// batch: 5 are taken, 3 refused.
+func TestGlobalLimitBatch(t *testing.T) {
+	e := newPipelineEnv(t)
+	e.reset(t)
+	svc, out := startLimited(t, e, bot.Limits{GlobalPerSec: 5})
+	var (
+		wg   sync.WaitGroup
+		busy atomic.Int32
+	)
+	for i := range 8 {
+		wg.Go(func() {
+			err := svc.Handle(context.Background(), bot.Inbound{Channel: bot.SMS, ExternalID: fmt.Sprintf("burst-%d", i),
+				From: fmt.Sprintf("+62812999902%02d", i), Text: "halo", Received: e.clock.Now()})
+			if bot.KindOf(err) == bot.Temporary {
+				busy.Add(1)
+			} else if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	waitSent(t, out)
+	if got := busy.Load(); got != 3 {
+		t.Errorf("%d of 8 refused with a budget of 5 a second, want 3", got)
 	}
 }
 

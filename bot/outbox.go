@@ -24,6 +24,10 @@ type DispatcherConfig struct {
 	MaxAttempts  int           // attempts before a message is failed; default 6
 	Lease        time.Duration // how long a claimed message is reserved; default 30s
 	PollInterval time.Duration // how often the outbox is searched for due messages; default 1s
+	// SettleGrace is how long, once Run's context is done and the sends
+	// under way have finished, outcomes not yet recorded (the store
+	// failing) are still tried; default 10s.
+	SettleGrace time.Duration
 }
 
 // Dispatcher sends outbox messages. Messages written by this process are
@@ -37,9 +41,10 @@ type Dispatcher struct {
 	results chan Delivery
 	kick    chan struct{}
 
-	mu       sync.Mutex
-	inflight int
-	idle     chan struct{} // closed when inflight drops to 0
+	mu        sync.Mutex
+	inflight  int
+	idle      chan struct{}       // closed when inflight drops to 0
+	unsettled map[int64]time.Time // outbox IDs whose outcome waits to be recorded (zero), or was lately
 }
 
 // NewDispatcher returns a Dispatcher; Run starts it.
@@ -55,6 +60,9 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
+	}
+	if cfg.SettleGrace <= 0 {
+		cfg.SettleGrace = 10 * time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -82,6 +90,7 @@ func (d *Dispatcher) Enqueue(ms []Outbound) {
 	var timer *time.Timer
 	for _, m := range ms {
 		d.add(1)
+		d.hold(m.ID, true)
 		select {
 		case d.queue(m) <- m:
 			continue
@@ -95,6 +104,7 @@ func (d *Dispatcher) Enqueue(ms []Outbound) {
 		case d.queue(m) <- m:
 		case <-timer.C:
 			d.add(-1)
+			d.hold(m.ID, false)
 		}
 	}
 }
@@ -172,19 +182,28 @@ func (d *Dispatcher) poll(ctx context.Context) {
 	t := time.NewTicker(d.cfg.PollInterval)
 	defer t.Stop()
 	for {
+		start := time.Now()
 		ms, err := d.cfg.Store.DueOutbound(ctx, d.cfg.Now(), d.cfg.Lease, 256)
 		if err != nil && ctx.Err() == nil {
 			d.cfg.Observer.DependencyError("postgres")
 			d.cfg.Logger.Warn("poll outbox", "err", err)
 		}
 		for _, m := range ms {
+			if d.waiting(m.ID) {
+				continue // queued, being sent, or its outcome being recorded
+			}
 			d.add(1)
+			d.hold(m.ID, true)
 			select {
 			case d.queue(m) <- m:
 			case <-ctx.Done():
 				d.add(-1)
+				d.hold(m.ID, false)
 				return
 			}
+		}
+		if err == nil {
+			d.forgetSettled(start)
 		}
 		if len(ms) == 256 {
 			continue
@@ -251,34 +270,168 @@ func Backoff(n int) time.Duration {
 	return d + time.Duration(rand.Int64N(int64(d/10)+1))
 }
 
+// Settling: the outcome of a send is kept until Store.Settle has recorded
+// it. While the store fails (PostgreSQL down), outcomes are kept in memory,
+// at most maxUnsettled of them, and the write is tried again with backoff
+// (settleRetryMin doubling to settleRetryMax); the poller meanwhile does
+// not send again a message whose outcome is waiting. After shutdown
+// begins, the write is tried for SettleGrace more. What is still not
+// recorded then (or dropped over the bound) is sent again once its claim
+// runs out: a send is at least once, and a restart in the middle may
+// repeat one (docs/OPERATIONS.md).
+const (
+	maxUnsettled   = 100_000
+	settleChunk    = 1024
+	settleRetryMin = 50 * time.Millisecond
+	settleRetryMax = time.Second // no slower than the outbox poller
+)
+
 // settle records outcomes in batches: one write for whatever came in
 // while the previous write was under way.
 func (d *Dispatcher) settle() {
-	batch := make([]Delivery, 0, 256)
-	for r := range d.results {
-		batch = append(batch[:0], r)
+	var (
+		pending  []Delivery // outcomes not yet recorded, oldest first
+		closed   bool       // no more outcomes: shutting down
+		deadline time.Time  // when closed: when to give up
+		wait     = settleRetryMin
+	)
+	for {
+		if len(pending) == 0 {
+			if closed {
+				return
+			}
+			r, ok := <-d.results
+			if !ok {
+				return
+			}
+			pending = append(pending, r)
+		}
 		// Gather what comes in the next few milliseconds too: one write
 		// for many sends.
-		gather := time.NewTimer(2 * time.Millisecond)
-	drain:
-		for len(batch) < cap(batch) {
-			select {
-			case r, ok := <-d.results:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			case <-gather.C:
-				break drain
+		if !closed && d.collect(&pending, 2*time.Millisecond) {
+			closed, deadline = true, time.Now().Add(d.cfg.SettleGrace)
+		}
+		err := d.record(pending)
+		if err == nil {
+			d.markUnsettled(pending, false)
+			pending = pending[:0]
+			wait = settleRetryMin
+			continue
+		}
+		d.cfg.Observer.DependencyError("postgres")
+		d.markUnsettled(pending, true)
+		if n := len(pending) - maxUnsettled; n > 0 {
+			d.cfg.Logger.Error("outcomes of sends dropped, over the bound kept in memory: those messages will be sent again",
+				"messages", n)
+			d.markUnsettled(pending[:n], false)
+			pending = append(pending[:0], pending[n:]...)
+		}
+		if closed && time.Now().After(deadline) {
+			d.cfg.Logger.Error("shutdown: outcomes of sends not recorded: those messages will be sent again",
+				"messages", len(pending), "err", err)
+			return
+		}
+		d.cfg.Logger.Warn("record sends: will try again", "err", err, "messages", len(pending), "in", wait.String())
+		// Wait, taking new outcomes meanwhile.
+		if !closed && d.collect(&pending, wait) {
+			closed, deadline = true, time.Now().Add(d.cfg.SettleGrace)
+		} else if closed {
+			time.Sleep(wait)
+		}
+		wait = min(2*wait, settleRetryMax)
+	}
+}
+
+// collect adds to *pending the outcomes that come within d, at most a
+// chunk more. It reports whether the results channel was closed.
+func (d *Dispatcher) collect(pending *[]Delivery, wait time.Duration) (closed bool) {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for n := 0; n < settleChunk; n++ {
+		select {
+		case r, ok := <-d.results:
+			if !ok {
+				return true
 			}
+			*pending = append(*pending, r)
+		case <-t.C:
+			return false
 		}
-		gather.Stop()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := d.cfg.Store.Settle(ctx, batch); err != nil {
-			d.cfg.Observer.DependencyError("postgres")
-			d.cfg.Logger.Error("record sends", "err", err, "messages", len(batch))
-		}
+	}
+	return false
+}
+
+// record writes the outcomes, a chunk per write; those written are taken
+// off ds.
+func (d *Dispatcher) record(ds []Delivery) error {
+	for start := 0; start < len(ds); start += settleChunk {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := d.cfg.Store.Settle(ctx, ds[start:min(start+settleChunk, len(ds))])
 		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hold notes that the message with the ID is queued or being sent by
+// this dispatcher (or, with false, no longer), so that the poller does not
+// queue it again when its claim runs out meanwhile (a long queue, or the
+// store down).
+func (d *Dispatcher) hold(id int64, held bool) {
+	if id == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if held {
+		if d.unsettled == nil {
+			d.unsettled = make(map[int64]time.Time)
+		}
+		d.unsettled[id] = time.Time{}
+	} else {
+		delete(d.unsettled, id)
+	}
+}
+
+// markUnsettled notes that the outcomes of ds wait to be recorded
+// (waiting), or were just recorded. A recorded one stays noted until a
+// poll that began after it was recorded is done (forgetSettled): a poll
+// under way may have read the message as due just before.
+func (d *Dispatcher) markUnsettled(ds []Delivery, waiting bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.unsettled == nil {
+		d.unsettled = make(map[int64]time.Time, len(ds))
+	}
+	var at time.Time // zero: waiting
+	if !waiting {
+		at = time.Now()
+	}
+	for _, r := range ds {
+		d.unsettled[r.ID] = at
+	}
+}
+
+// waiting reports whether the outcome of a send of the message with the
+// ID waits to be recorded, or was recorded after the poll under way began.
+func (d *Dispatcher) waiting(id int64) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.unsettled[id]
+	return ok
+}
+
+// forgetSettled forgets the outcomes recorded before a poll that began at
+// start: that poll could not find their messages due.
+func (d *Dispatcher) forgetSettled(start time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, at := range d.unsettled {
+		if !at.IsZero() && at.Before(start) {
+			delete(d.unsettled, id)
+		}
 	}
 }
 

@@ -254,6 +254,16 @@ type conv struct {
 	state   dialog.State
 	end     bool
 	officer bool // an officer's or supervisor's commands: no conversation state
+
+	cp       int   // its place in the batch's checkpoints, or -1 (officers)
+	version  int64 // the version of state: the store's checkpoint's, else the lease's
+	stored   int64 // the store's version, 0 if it has none
+	restored bool  // state is the store's, not the lease's: Redis is to be told
+	lost     bool  // the conversation's state is gone: say so at its next step
+	stepped  bool  // a message moved the conversation: checkpoint it
+	save     []byte
+	saved    int    // its place in the batch's Changes.Checkpoints, or -1
+	sealed   []byte // save as the store sealed it
 }
 
 // process handles one batch and returns, appended to deferred, the
@@ -316,7 +326,7 @@ func (s *Service) process(ctx context.Context, batch []*request, deferred []*req
 	}
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
-		err = s.apply(ctx, held)
+		err = s.apply(ctx, held, attempt > 0)
 		if KindOf(err) != Conflict {
 			break
 		}
@@ -324,13 +334,14 @@ func (s *Service) process(ctx context.Context, batch []*request, deferred []*req
 	release := leases[:0:0]
 	for _, c := range held {
 		l := *c.lease
-		if err == nil {
-			if c.officer {
-				// commands keep no state
-			} else if c.end {
+		if err == nil && !c.officer && (c.stepped || c.restored) {
+			// The committed checkpoint, copied: if this write is lost, the
+			// next batch finds the store's version ahead and reads it.
+			l.Version = c.version
+			if c.end || c.save == nil {
 				l.Delete = true
-			} else if b, mErr := c.state.MarshalBinary(); mErr == nil {
-				l.Save = b
+			} else {
+				l.Save, l.Sealed = c.save, c.sealed
 			}
 		}
 		release = append(release, l)
@@ -383,7 +394,7 @@ func (s *Service) fail(cs []*conv, err error) {
 // apply runs the dialog for every held conversation and writes the result
 // in one transaction. On success the new outbox messages are handed to the
 // dispatcher.
-func (s *Service) apply(ctx context.Context, cs []*conv) (err error) {
+func (s *Service) apply(ctx context.Context, cs []*conv, retry bool) (err error) {
 	tx, err := s.cfg.Store.Begin(ctx)
 	if err != nil {
 		return err
@@ -399,7 +410,20 @@ func (s *Service) apply(ctx context.Context, cs []*conv) (err error) {
 			ids = append(ids, MessageID{r.m.Channel, r.m.ExternalID})
 		}
 	}
-	dup, err := tx.Claim(ctx, ids)
+	cps := make([]Checkpoint, 0, len(cs))
+	for _, c := range cs {
+		c.cp = -1
+		if _, staff := s.staff.ByPhone(c.reqs[0].m.From); staff {
+			continue // commands keep no state
+		}
+		c.cp = len(cps)
+		v := c.lease.Version
+		if c.lease.Lost {
+			v = -1 // no version matches: the store sends its state
+		}
+		cps = append(cps, Checkpoint{Key: c.key, Version: v})
+	}
+	dup, err := tx.Resume(ctx, ids, cps)
 	if err != nil {
 		return err
 	}
@@ -407,17 +431,12 @@ func (s *Service) apply(ctx context.Context, cs []*conv) (err error) {
 	now := s.cfg.Now()
 	var ch Changes
 	var lookups []lookup
-	w := &work{tx: tx}
+	w := &work{tx: tx, retry: retry}
 	var fresh []string // senders with no conversation under way: their message may answer an officer
 	for _, c := range cs {
-		c.end = false
-		if err := c.state.UnmarshalBinary(c.lease.State); err != nil {
-			c.state = dialog.State{}
-		}
-		if c.state.Step == "" {
-			if _, staff := s.staff.ByPhone(c.reqs[0].m.From); !staff {
-				fresh = append(fresh, c.reqs[0].m.From)
-			}
+		s.resume(c, cps)
+		if c.state.Step == "" && c.cp >= 0 {
+			fresh = append(fresh, c.reqs[0].m.From)
 		}
 	}
 	relays, err := s.relayTickets(ctx, fresh)
@@ -461,6 +480,9 @@ func (s *Service) apply(ctx context.Context, cs []*conv) (err error) {
 		}
 	}
 	w.flush(&ch, s.cfg.Clocks)
+	if err := s.checkpoint(cs, &ch); err != nil {
+		return err
+	}
 	if ch.Empty() {
 		if err := tx.Commit(ctx); err != nil {
 			return err
@@ -471,6 +493,11 @@ func (s *Service) apply(ctx context.Context, cs []*conv) (err error) {
 		}
 		if err := tx.Commit(ctx); err != nil {
 			return err
+		}
+		for _, c := range cs {
+			if c.saved >= 0 && c.saved < len(ch.Checkpoints) {
+				c.sealed = ch.Checkpoints[c.saved].Sealed
+			}
 		}
 		for _, t := range ch.Tickets {
 			s.cfg.Observer.TicketOpened(t.Kind, t.Urgent)
@@ -566,10 +593,12 @@ func (s *Service) step(ctx context.Context, w *work, c *conv, m Inbound, now tim
 	}
 	// Files sent when no report is under way may be for one filed already.
 	between := c.state.Step == "" || c.state.Step == s.cfg.Book.Start
-	in := dialog.Input{Text: m.Text, Media: m.Media, Kept: len(m.Files)}
+	in := dialog.Input{Text: m.Text, Media: m.Media, Kept: len(m.Files), Lost: c.lost}
 	for _, f := range m.Files {
 		in.Location = in.Location || f.Kind == FileLocation
 	}
+	c.lost, c.stepped = false, true
+	report := c.state.Report
 	res := s.cfg.Book.Handle(&c.state, in, now)
 	for _, text := range res.Replies {
 		ch.Outbox = append(ch.Outbox, Outbound{Channel: m.Channel, To: m.From, Body: text,
@@ -581,15 +610,27 @@ func (s *Service) step(ctx context.Context, w *work, c *conv, m Inbound, now tim
 		if code, err = s.complete(ctx, w, res.Submit, m, now, ch); err != nil {
 			return lookup{}, err
 		}
+		c.state.Report = ""
 	case res.Submit != nil:
-		code = s.open(res.Submit, m, now, ch)
+		if code, err = s.openOnce(ctx, w, submission(c.key, report, "report"), c.stored > 0, res.Submit, m, now, ch); err != nil {
+			return lookup{}, err
+		}
+		c.state.Report = ""
 	case res.Urgent && c.state.Ticket == "" && !res.End:
 		// Words of danger before any report is filed: open an urgent
 		// ticket now, with what is known; the report completes it later.
+		if c.state.Report == "" {
+			c.state.Report = newReport()
+		}
 		sub := &dialog.Submission{Kind: string(KindCase), Answers: dialog.Shown(c.state.Answers), Urgent: true, Lang: c.state.Lang,
 			Files: c.state.Files}
-		c.state.Ticket = s.open(sub, m, now, ch)
+		if c.state.Ticket, err = s.openOnce(ctx, w, submission(c.key, c.state.Report, "danger"), c.stored > 0, sub, m, now, ch); err != nil {
+			return lookup{}, err
+		}
 		code = c.state.Ticket
+	}
+	if c.state.Report == "" && c.state.Step != "" && !res.End {
+		c.state.Report = newReport()
 	}
 	if code == "" && between && len(m.Files) > 0 {
 		if code, err = s.fileAfter(ctx, m, now, ch); err != nil {
@@ -609,10 +650,38 @@ func (s *Service) step(ctx context.Context, w *work, c *conv, m Inbound, now tim
 	return lookup{m: m, code: res.Lookup, lang: c.state.Lang, after: res.After}, nil
 }
 
+// openOnce opens a ticket for the submission identified by id, as open
+// does, unless one was opened for it already (its filing is replayed):
+// then it only answers the reporter with that ticket's code. It returns
+// the ticket's code.
+//
+// A conversation whose state is the store's checkpoint (current: it
+// checkpointed) cannot be replaying a filing, so the look-up, a round
+// trip, is left out for it, except when the batch is tried again after a
+// Conflict; the store still refuses a second ticket for a submission.
+func (s *Service) openOnce(ctx context.Context, w *work, id string, current bool, sub *dialog.Submission, m Inbound, now time.Time, ch *Changes) (string, error) {
+	var code string
+	if !current || w.retry {
+		var err error
+		if code, err = w.filed(ctx, id); err != nil {
+			return "", err
+		}
+	}
+	if code == "" {
+		return s.open(id, sub, m, now, ch), nil
+	}
+	if sub.Done != "" {
+		ch.Outbox = append(ch.Outbox, Outbound{Channel: m.Channel, To: m.From,
+			Body: strings.Replace(sub.Done, "{code}", code, 1), Purpose: PurposeReply,
+			TicketCode: code, CreatedAt: now})
+	}
+	return code, nil
+}
+
 // open creates a ticket from a report, routes it, answers the reporter
 // with its code (when the report is complete) and notifies the officers.
-// It returns the ticket's code.
-func (s *Service) open(sub *dialog.Submission, m Inbound, now time.Time, ch *Changes) string {
+// id identifies the submission ("" for none). It returns the ticket's code.
+func (s *Service) open(id string, sub *dialog.Submission, m Inbound, now time.Time, ch *Changes) string {
 	answers := make(map[string]string, len(sub.Answers)+1)
 	for _, a := range sub.Answers {
 		answers[a.Field] = a.Value
@@ -631,6 +700,8 @@ func (s *Service) open(sub *dialog.Submission, m Inbound, now time.Time, ch *Cha
 		Reporter:  m.From,
 		CreatedAt: now,
 		UpdatedAt: now,
+
+		Submission: id,
 	}
 	route := s.staff.Route(&t, now, s.lastAssignee())
 	t.Assignee = route.Assignee.Phone
@@ -694,7 +765,7 @@ func (s *Service) complete(ctx context.Context, w *work, sub *dialog.Submission,
 	if t == nil {
 		var err error
 		if t, err = w.ticket(ctx, sub.Ticket); KindOf(err) == NotFound {
-			return s.open(sub, m, now, ch), nil // erased meanwhile: file it anew
+			return s.open("", sub, m, now, ch), nil // erased meanwhile: file it anew
 		} else if err != nil {
 			return "", err
 		}

@@ -54,8 +54,19 @@ type Tx interface {
 	// attachments, then links attachments to tickets as c.Links say. It
 	// sets the ID of each outbox message. Outbox messages are stored as claimed until
 	// claimedUntil, so that the caller can send them at once.
-	// Returns Conflict if a ticket code is already taken.
+	// Checkpoints in c are written last, each only if the stored version
+	// is still the one it expects.
+	// Returns Conflict if a ticket code or a submission is already taken,
+	// or a checkpoint's version is not the expected one.
 	Apply(ctx context.Context, c *Changes, claimedUntil time.Time) error
+	// Resume is Claim that also reads, in the same round trip, the
+	// checkpoint of each conversation in cps (see Checkpoint): it sets
+	// Stored, Found, and State and Lost where the stored version is not
+	// the caller's Version.
+	Resume(ctx context.Context, msgs []MessageID, cps []Checkpoint) (dup []bool, err error)
+	// Filed returns the code of the ticket opened for the submission (see
+	// Ticket.Submission). Returns NotFound if there is none.
+	Filed(ctx context.Context, submission string) (string, error)
 	Commit(ctx context.Context) error
 	// Rollback abandons the transaction; after Commit it does nothing.
 	Rollback(ctx context.Context) error
@@ -77,6 +88,32 @@ type Changes struct {
 
 	Attachments []Attachment     // files received; TicketCode "" for a report not filed yet
 	Links       []AttachmentLink // applied after Attachments are written
+
+	Checkpoints []Checkpoint // conversations' new states, written last
+}
+
+// Checkpoint is the committed state of one conversation: the store keeps
+// it in the transaction that commits the effects of the step that made it,
+// so that whatever fails afterwards (the process killed before the state
+// reaches Conversations, a connection dropped), the next message meets
+// the state that follows the last committed step. Conversations keeps the
+// fast copy, with the version; the store is the authority.
+//
+// Read (Tx.Resume): Key and Version (the caller's copy, 0 for none) in;
+// Found, Stored, State and Lost out. Written (Changes.Checkpoints): Key,
+// Stored (the version expected, 0 when Found was false: none yet), Version
+// (the new one, above Stored) and State (nil: the conversation ended, and
+// a tombstone keeps the version so that no older copy comes back).
+type Checkpoint struct {
+	Key     string
+	Version int64
+	Stored  int64
+	Found   bool
+	State   []byte
+	Lost    bool // the stored state does not open (its key is gone, or it is corrupted)
+	// Sealed is set by Apply to State as it was sealed for the store
+	// (seal.Keyring.AppendState), for Conversations to keep as it is.
+	Sealed []byte
 }
 
 // OptOut records that a person wants no messages the service would start
@@ -90,7 +127,7 @@ type OptOut struct {
 // Empty reports whether there is nothing to write.
 func (c *Changes) Empty() bool {
 	return len(c.Tickets) == 0 && len(c.Updates) == 0 && len(c.Events) == 0 && len(c.Outbox) == 0 &&
-		len(c.OptOuts) == 0 && len(c.Attachments) == 0 && len(c.Links) == 0
+		len(c.OptOuts) == 0 && len(c.Attachments) == 0 && len(c.Links) == 0 && len(c.Checkpoints) == 0
 }
 
 // Reset empties c, keeping its storage.
@@ -102,6 +139,7 @@ func (c *Changes) Reset() {
 	c.OptOuts = c.OptOuts[:0]
 	c.Attachments = c.Attachments[:0]
 	c.Links = c.Links[:0]
+	c.Checkpoints = c.Checkpoints[:0]
 }
 
 // TicketFilter selects tickets. Zero values select all.
@@ -142,12 +180,21 @@ type Conversations interface {
 
 // Lease is a hold on one conversation.
 type Lease struct {
-	Key    string
-	Token  string
-	Held   bool
-	State  []byte // loaded by Acquire
-	Save   []byte // written by Release when not nil
-	Delete bool   // Release deletes the state
+	Key   string
+	Token string
+	Held  bool
+	State []byte // loaded by Acquire
+	// Version is the version of State, loaded by Acquire (0 for a state
+	// saved before versions existed, or none), and the version Release
+	// saves with Save: the store's checkpoint (Checkpoint) it copies.
+	Version int64
+	Lost    bool   // Acquire found a state it could not open
+	Save    []byte // written by Release when not nil
+	// Sealed, when not nil, is Save already sealed for Key by the store's
+	// checkpoint (Checkpoint.Sealed), which Release may save as it is
+	// rather than seal Save again.
+	Sealed []byte
+	Delete bool // Release deletes the state
 }
 
 // Sender hands an outbound message to a provider. It returns the provider's

@@ -32,6 +32,7 @@ var update = flag.Bool("update", false, "rewrite the transcripts from what the p
 //	! from 081337785111      who types from now on (default: the citizen)
 //	! wait 25h               the clock moves on
 //	! lose-redis             Redis forgets every conversation
+//	! lose-state             ... and the stored checkpoints no longer open
 //	! media                  a message with an attachment and no text, not fetched (SMS)
 //	! photo [caption]        a message with a photo the channel fetched
 //	! location text          a shared location, as the WhatsApp channel gives it
@@ -115,7 +116,7 @@ func newPipelineEnv(t *testing.T) *pipelineEnv {
 func (e *pipelineEnv) reset(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := e.pg.Pool().Exec(ctx, "TRUNCATE tickets, ticket_events, inbound_seen, outbox, opt_outs, digests RESTART IDENTITY CASCADE"); err != nil {
+	if _, err := e.pg.Pool().Exec(ctx, "TRUNCATE tickets, ticket_events, inbound_seen, outbox, opt_outs, digests, conversations RESTART IDENTITY CASCADE"); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.rd.Client().FlushDB(ctx).Err(); err != nil {
@@ -233,10 +234,16 @@ func (e *pipelineEnv) replay(t *testing.T, script string) string {
 				t.Fatalf("%s: %v", line, err)
 			}
 			e.clock.Advance(d)
-		case line == "! lose-redis":
+		case line == "! lose-redis", line == "! lose-state":
 			b.WriteString(line + "\n")
 			if err := e.rd.Client().FlushDB(ctx).Err(); err != nil {
 				t.Fatal(err)
+			}
+			if line == "! lose-state" {
+				// As if sealed under a key no longer configured.
+				if _, err := e.pg.Pool().Exec(ctx, `UPDATE conversations SET state = '\xa1ffffffff'::bytea || substring(state from 6)`); err != nil {
+					t.Fatal(err)
+				}
 			}
 		case strings.HasPrefix(line, ">"):
 			t.Fatalf("bad line %q: a message is \"> text\"", line)

@@ -35,6 +35,7 @@ const (
 	TextPlaceList    = "place_list"    // which kecamatan? (the list follows)
 	TextPlaceUnknown = "place_unknown" // {place} is not in the list: which kecamatan?
 	TextPlaceOutside = "place_outside" // {place} is outside the regency: kept as typed
+	TextLost         = "lost"          // the conversation's state was lost: start again
 )
 
 // FieldPlace is the answer a shared location gives: the place where it
@@ -44,7 +45,7 @@ const FieldPlace = "place"
 var requiredTexts = []string{TextGreeting, TextRetry, TextHelp, TextCancelled, TextSubmitted, TextEmergency,
 	TextEmpty, TextAttached, TextEmoji, TextHandover, TextLanguage, TextResume, TextMore, TextStop, TextWipe, TextStatus,
 	TextStatusNone, TextStatusShort, TextAskMore, TextOfferReport, TextHello, TextBlank, TextPlaceVillage, TextPlacePick, TextPlaceList,
-	TextPlaceUnknown, TextPlaceOutside, "status.received", "status.assessed", "status.accompanied", "status.referred", "status.done",
+	TextPlaceUnknown, TextPlaceOutside, TextLost, "status.received", "status.assessed", "status.accompanied", "status.referred", "status.done",
 	// said by the bot package, not the engine: relays and progress messages
 	"relay_ack", "rate_limited", "lookups_limited", "progress.accepted", "progress.received", "progress.assessed", "progress.accompanied",
 	"progress.referred", "progress.done"}
@@ -68,6 +69,10 @@ type State struct {
 	Urgent  bool     // the victim is in danger
 	Paused  bool     // asked whether to continue after a long pause
 	Updated int64    // Unix seconds of the last message
+	// Report identifies the report under way, for the caller: it survives
+	// MENU and the like, and the caller sets a new one once a report is
+	// filed, so that a filing replayed on the same state is seen as one.
+	Report string
 }
 
 // Answer is one stored answer.
@@ -121,6 +126,11 @@ type Input struct {
 	// message is a shared location, given as Text.
 	Kept     int
 	Location bool
+	// Lost says the conversation was under way but its state is gone
+	// (it could not be read): the person is told so, and their message,
+	// which answered a question we no longer know, is not taken as an
+	// answer to the first one.
+	Lost bool
 }
 
 // Result is what one message does.
@@ -220,7 +230,7 @@ func (b *Book) warn(st *State, r *Result) {
 // code, a question, a choice of language, a wish to report; else the
 // greeting and the menu.
 func (b *Book) first(st *State, in Input, text, norm string, w Words, r *Result) {
-	*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Files: st.Files, Updated: st.Updated}
+	*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Files: st.Files, Updated: st.Updated, Report: st.Report}
 	intent := readIntent(text, w)
 	if intent.English && !r.Urgent || intent.Intent == IntentEnglish {
 		st.Lang = English
@@ -237,6 +247,13 @@ func (b *Book) first(st *State, in Input, text, norm string, w Words, r *Result)
 		st.Lang = Indonesian
 	case isCmd && cmd != cmdMenu && cmd != cmdBack && cmd != cmdHelp:
 		b.command(st, cmd, r)
+		return
+	}
+	if in.Lost {
+		// The state was lost: say so, and take the message for no choice.
+		n := len(r.Replies)
+		b.enter(st, b.Start, r)
+		r.Replies[n] = b.text(TextLost, st) + "\n" + r.Replies[n]
 		return
 	}
 	switch {
@@ -401,7 +418,7 @@ var commands = map[string]command{
 func (b *Book) command(st *State, cmd command, r *Result) {
 	switch cmd {
 	case cmdMenu:
-		*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Files: st.Files, Updated: st.Updated}
+		*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Files: st.Files, Updated: st.Updated, Report: st.Report}
 		b.enter(st, b.Start, r)
 	case cmdCancel:
 		r.Replies = append(r.Replies, b.text(TextCancelled, st))
@@ -502,7 +519,7 @@ func (b *Book) answer(st *State, s *Step, text, norm string, w Words, in Input, 
 				text = code
 			}
 			r.Lookup = text
-			*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Files: st.Files, Updated: st.Updated, Step: b.Start}
+			*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Files: st.Files, Updated: st.Updated, Report: st.Report, Step: b.Start}
 			return
 		}
 		if s.More && st.Return == "" && st.Get(s.Field) != "" {

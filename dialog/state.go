@@ -9,8 +9,9 @@ import (
 // stateVersion is the first byte of an encoded State. A State with no
 // Files is written as version 1, as it was before Files existed, so that
 // a replica not yet upgraded (or rolled back to) still reads it; only
-// conversations that kept files need version 2.
-const stateVersion = 2
+// conversations that kept files need version 2, and only those with a
+// Report version 3.
+const stateVersion = 3
 
 // ErrBadState is returned when stored state cannot be read; the caller
 // starts the conversation over.
@@ -19,8 +20,12 @@ var ErrBadState = errors.New("dialog: unreadable conversation state")
 // AppendBinary appends the compact encoding of s to b.
 func (s *State) AppendBinary(b []byte) ([]byte, error) {
 	v := byte(stateVersion)
-	if s.Files == 0 {
+	switch {
+	case s.Report != "":
+	case s.Files == 0:
 		v = 1
+	default:
+		v = 2
 	}
 	b = append(b, v)
 	var flags byte
@@ -50,6 +55,9 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 		b = appendString(b, a.Field)
 		b = appendString(b, a.Value)
 	}
+	if v >= 3 {
+		b = appendString(b, s.Report)
+	}
 	return b, nil
 }
 
@@ -64,7 +72,7 @@ func (s *State) UnmarshalBinary(b []byte) error {
 	*s = State{}
 	d := decoder{b: b}
 	v := d.byte()
-	if v != stateVersion && v != 1 {
+	if v < 1 || v > stateVersion {
 		return ErrBadState
 	}
 	flags := d.byte()
@@ -91,6 +99,9 @@ func (s *State) UnmarshalBinary(b []byte) error {
 		for i := range s.Answers {
 			s.Answers[i] = Answer{d.string(), d.string()}
 		}
+	}
+	if v >= 3 {
+		s.Report = d.string()
 	}
 	if d.bad || len(d.b) != 0 {
 		*s = State{}

@@ -101,7 +101,7 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	if err := postgres.Migrate(ctx, pg.Pool()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pg.Pool().Exec(ctx, "TRUNCATE tickets, ticket_events, inbound_seen, outbox, opt_outs, digests RESTART IDENTITY CASCADE"); err != nil {
+	if _, err := pg.Pool().Exec(ctx, "TRUNCATE tickets, ticket_events, inbound_seen, outbox, opt_outs, digests, conversations RESTART IDENTITY CASCADE"); err != nil {
 		t.Fatal(err)
 	}
 	contacts, err := whatsapp.OpenPostgresContacts(ctx, pg.Pool(), keys.Hash)

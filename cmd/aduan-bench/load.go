@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -164,6 +165,9 @@ type loadReport struct {
 	Errors            map[string]int `json:"errors"`
 	ServerErrors      []string       `json:"server_error_log,omitempty"`
 	Check             checkReport    `json:"check"`
+	Commit            string         `json:"commit"`
+	IdleBefore        float64        `json:"machine_idle_share_before"` // share of CPU idle in the 2 s before the run; -1 unknown
+	GOMAXPROCS        int            `json:"bench_gomaxprocs"`
 }
 
 // engine drives the citizens of one run.
@@ -268,6 +272,8 @@ func runLoad(ctx context.Context, c loadConfig) (*loadReport, error) {
 	defer fake.Close()
 	fake.KeepMessages(false)
 
+	// How quiet the machine is: figures from a busy one do not compare.
+	idle := idleShare(2 * time.Second)
 	targets := c.Targets
 	var (
 		cl          *cluster
@@ -336,7 +342,7 @@ func runLoad(ctx context.Context, c loadConfig) (*loadReport, error) {
 			<-vdone
 		}()
 	}
-	rep := &loadReport{Mode: c.Mode, Replicas: len(targets), DurationS: c.Duration.Seconds(),
+	rep := &loadReport{Commit: commitOf(), IdleBefore: idle, GOMAXPROCS: runtime.GOMAXPROCS(0), Mode: c.Mode, Replicas: len(targets), DurationS: c.Duration.Seconds(),
 		WarmupS: c.Warmup.Seconds(), RedeliverFraction: c.Redeliver}
 	var pids []int
 	if cl != nil {
@@ -824,6 +830,8 @@ func netErrKind(err error) string {
 
 // print writes the report as text.
 func (r *loadReport) print(w io.Writer) {
+	fmt.Fprintf(w, "commit %s; machine idle %s in the 2 s before the run (a quiet machine is above 95%%)\n",
+		r.Commit, percent(r.IdleBefore))
 	switch r.Mode {
 	case "closed":
 		fmt.Fprintf(w, "closed loop, %d citizens at once, %d replica(s), %.0fs (first %.0fs left out), %.1f%% redelivered\n",

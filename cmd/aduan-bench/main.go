@@ -11,6 +11,7 @@
 //	aduan-bench seed --tickets 1000000
 //	aduan-bench lookup
 //	aduan-bench redis-mem --conversations 100000
+//	aduan-bench chaos --kills 6 --conversations 1500
 //
 // Run `aduan-bench <command> -h` for the flags of each.
 package main
@@ -49,6 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "load":
 		return loadCmd(ctx, rest, stdout, stderr)
+	case "chaos":
+		return chaosCmd(ctx, rest, stdout, stderr)
 	case "suite":
 		return suiteCmd(ctx, rest, stdout, stderr)
 	case "seed":
@@ -74,6 +77,8 @@ Commands:
   seed       fill the tickets table with realistic rows (COPY)
   lookup     measure ticket status lookups by code
   redis-mem  measure Redis memory per live conversation
+  chaos      kill -9 and restart replicas under load; check that no message is lost or
+             applied to the wrong question, and no report lost or filed twice
 
 Run 'aduan-bench <command> -h' for its flags.
 `

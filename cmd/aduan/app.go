@@ -61,6 +61,8 @@ func newApp(cfg *config.Config, store bot.Store, convs bot.Conversations, sender
 		MaxAttempts:  cfg.Outbox.MaxAttempts,
 		Lease:        cfg.Outbox.Lease.Std(),
 		PollInterval: cfg.Outbox.PollInterval.Std(),
+		// Half the grace: the rest is for webhooks and the pipeline.
+		SettleGrace: cfg.HTTP.ShutdownGrace.Std() / 2,
 	})
 	svc := bot.NewService(bot.Config{
 		Store: store, Conversations: convs, Book: book, Officers: officers(cfg), Outbox: outbox,

@@ -79,6 +79,13 @@ func keysRotate(ctx context.Context, e env, path string, batch int) error {
 		return fmt.Errorf("keys rotate: after %s: %w", n, err)
 	}
 	fmt.Fprintf(e.stdout, "rotated: %s\n", n)
+	if stale, err := pg.StaleConversations(ctx); err != nil {
+		return fmt.Errorf("keys rotate: %w", err)
+	} else if stale > 0 {
+		fmt.Fprintf(e.stdout, "conversations under way sealed under an old key: %d (each is sealed again at its next\n"+
+			"message and expires after conversation.state_ttl, %s: keep the old keys at least that long)\n",
+			stale, cfg.Conversation.StateTTL.Std())
+	}
 	if len(cfg.Security.OldKeys) > 0 {
 		fmt.Fprintln(e.stdout, "Every value is now under the current key. Keep the old keys as long as\n"+
 			"backups made before this rotation are kept: those backups need them.")

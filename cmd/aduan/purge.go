@@ -74,5 +74,16 @@ func purge(ctx context.Context, e env, path string, dryRun bool, days int) error
 	}
 	fmt.Fprintf(e.stdout, "%s the files of reports never filed, received before %s (%d days): %d\n",
 		verb, wita(unfiled), unfiledFilesDays, files)
+	// A conversation's checkpoint lives as long as its copy in Redis
+	// (conversation.state_ttl); the mark left by one that ended, twice
+	// that, so that no older copy can come back.
+	ttl := cfg.Conversation.StateTTL.Std()
+	idle := time.Now().Add(-ttl)
+	convs, err := pg.PurgeConversations(ctx, idle, time.Now().Add(-2*ttl), dryRun)
+	if err != nil {
+		return fmt.Errorf("purge: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "%s the conversations idle since %s (conversation.state_ttl %s): %d\n",
+		verb, wita(idle), ttl, convs)
 	return nil
 }

@@ -202,6 +202,13 @@ func ticketsErase(ctx context.Context, e env, path, by string, yes bool, arg str
 		return err
 	}
 	defer pg.Close()
+	t, err := pg.Ticket(ctx, code)
+	if err != nil {
+		if bot.KindOf(err) == bot.NotFound {
+			return fmt.Errorf("tickets erase: no ticket %s", code)
+		}
+		return err
+	}
 	n, err := pg.EraseTicket(ctx, code, time.Now(), by)
 	if err != nil {
 		if bot.KindOf(err) == bot.NotFound {
@@ -209,7 +216,16 @@ func ticketsErase(ctx context.Context, e env, path, by string, yes bool, arg str
 		}
 		return err
 	}
-	fmt.Fprintf(e.stdout, "erased the personal data of %s: %s\n", code, n)
+	// The reporter's conversations under way, on every channel, end too
+	// (their copies in Redis are then never used again).
+	var convs int64
+	if t.Reporter != "" {
+		if convs, err = pg.ForgetConversations(ctx, bot.Inbound{Channel: bot.SMS, From: t.Reporter}.Key(),
+			bot.Inbound{Channel: bot.WhatsApp, From: t.Reporter}.Key()); err != nil {
+			return fmt.Errorf("tickets erase: %s erased, but not the reporter's conversation under way: %w", code, err)
+		}
+	}
+	fmt.Fprintf(e.stdout, "erased the personal data of %s: %s, conversations under way %d\n", code, n, convs)
 	return nil
 }
 

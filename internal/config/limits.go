@@ -9,8 +9,8 @@ import (
 // Limits configures the abuse limits. A zero count means no limit.
 type Limits struct {
 	PerSender       int      `yaml:"per_sender"`        // messages one sender may send per window; then one "please wait", then silence
-	Window          Duration `yaml:"window"`            // the window of per_sender and global_per_second
-	GlobalPerSecond int      `yaml:"global_per_second"` // messages per second the service takes in all; more get 503 (Twilio retries)
+	Window          Duration `yaml:"window"`            // the window of per_sender
+	GlobalPerSecond int      `yaml:"global_per_second"` // messages the service takes in any one second, all replicas together; more get 503 (Twilio retries)
 	Lookups         int      `yaml:"lookups"`           // ticket status questions per number per lookup_window; then refused
 	LookupWindow    Duration `yaml:"lookup_window"`
 }

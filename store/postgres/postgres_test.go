@@ -49,7 +49,7 @@ func openSealed(t testing.TB, k *seal.Keyring) *postgres.Store {
 	if migrateErr != nil {
 		t.Fatalf("Migrate: %v", migrateErr)
 	}
-	if _, err := s.Pool().Exec(ctx, `TRUNCATE tickets, ticket_events, inbound_seen, outbox, opt_outs, digests, attachments RESTART IDENTITY`); err != nil {
+	if _, err := s.Pool().Exec(ctx, `TRUNCATE tickets, ticket_events, inbound_seen, outbox, opt_outs, digests, attachments, conversations RESTART IDENTITY`); err != nil {
 		t.Fatalf("truncate: %v", err)
 	}
 	return s
@@ -78,7 +78,8 @@ func dump(t *testing.T, s *postgres.Store) string {
 	SELECT t::text AS r FROM tickets t UNION ALL
 	SELECT e::text FROM ticket_events e UNION ALL
 	SELECT o::text FROM outbox o UNION ALL
-	SELECT a::text FROM attachments a) x`).Scan(&out)
+	SELECT a::text FROM attachments a UNION ALL
+	SELECT c::text FROM conversations c) x`).Scan(&out)
 	if err != nil {
 		t.Fatalf("dump: %v", err)
 	}

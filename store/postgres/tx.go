@@ -89,15 +89,19 @@ func (t *Tx) Claim(ctx context.Context, msgs []bot.MessageID) ([]bool, error) {
 const (
 	insertTicketsSQL = `
 INSERT INTO tickets (code, status, urgent, kecamatan, answers, sealed_answers, updated_at, assignee, backups,
-	accepted_at, closed_at, relay, marks, next_due_at, kind, channel, reporter, reporter_hash, created_at)
+	accepted_at, closed_at, relay, marks, next_due_at, kind, channel, reporter, reporter_hash, created_at,
+	submission_hash)
 SELECT code, status, urgent, kecamatan, answers::jsonb, sealed_answers, updated_at, assignee, backups::text[],
-	accepted_at, closed_at, relay, marks::jsonb, next_due_at, kind, channel, reporter, reporter_hash, created_at
+	accepted_at, closed_at, relay, marks::jsonb, next_due_at, kind, channel, reporter, reporter_hash, created_at,
+	submission_hash
 FROM unnest($1::text::text[], $2::text::text[], $3::text::bool[], $4::text::text[], $5::text::text[],
 	$6::text::bytea[], $7::text::timestamptz[], $8::text::text[], $9::text::text[], $10::text::timestamptz[],
 	$11::text::timestamptz[], $12::text::bool[], $13::text::text[], $14::text::timestamptz[],
-	$15::text::text[], $16::text::text[], $17::text::bytea[], $18::text::bytea[], $19::text::timestamptz[])
+	$15::text::text[], $16::text::text[], $17::text::bytea[], $18::text::bytea[], $19::text::timestamptz[],
+	$20::text::bytea[])
 	AS u(code, status, urgent, kecamatan, answers, sealed_answers, updated_at, assignee, backups,
-		accepted_at, closed_at, relay, marks, next_due_at, kind, channel, reporter, reporter_hash, created_at)`
+		accepted_at, closed_at, relay, marks, next_due_at, kind, channel, reporter, reporter_hash, created_at,
+		submission_hash)`
 
 	// updateTicketsSQL writes what may change of a ticket: the same first
 	// fourteen parameters as insertTicketsSQL.
@@ -171,6 +175,7 @@ func (t *Tx) Apply(ctx context.Context, c *bot.Changes, claimedUntil time.Time) 
 			a.byteas(len(ts), func(i int) []byte { return z.Text(seal.PlaceReporter, clean(ts[i].Code), clean(ts[i].Reporter)) }),
 			a.byteas(len(ts), func(i int) []byte { return z.Hash(clean(ts[i].Reporter)) }),
 			a.times(len(ts), func(i int) time.Time { return ts[i].CreatedAt }),
+			a.byteas(len(ts), func(i int) []byte { return z.Hash(clean(ts[i].Submission)) }),
 		)...)
 	}
 	if us := c.Updates; len(us) > 0 {
@@ -221,6 +226,7 @@ func (t *Tx) Apply(ctx context.Context, c *bot.Changes, claimedUntil time.Time) 
 		)
 	}
 	t.queueAttachments(&b, a, z, c)
+	queueCheckpoints(&b, a, z, t.s.keys, c)
 
 	br := t.tx.SendBatch(ctx, &b)
 	if err := t.readApply(br, c, len(out) > 0, len(in) > 0); err != nil {
@@ -269,7 +275,10 @@ func (t *Tx) readApply(br pgx.BatchResults, c *bot.Changes, optOut, optIn bool) 
 			return err
 		}
 	}
-	return readAttachments(br, c)
+	if err := readAttachments(br, c); err != nil {
+		return err
+	}
+	return readCheckpoints(br, c)
 }
 
 // readOutbox reads the IDs of the outbox messages Apply inserted.

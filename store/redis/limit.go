@@ -21,6 +21,68 @@ return n
 
 var hitSHA any = goredis.NewScript(hitSrc).Hash()
 
+// takeSrc takes up to ARGV[4] units from the budget of ARGV[3] units in
+// any window of ARGV[2] µs, at the caller's time ARGV[1] (µs), and returns
+// how many it granted. KEYS[1] is a sorted set of the units taken, scored
+// by when (a sliding window, exact at any instant); KEYS[2] numbers them.
+const takeSrc = `local now, window, limit, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local grant = math.min(n, limit - redis.call('ZCARD', KEYS[1]))
+if grant <= 0 then
+  return 0
+end
+local last = redis.call('INCRBY', KEYS[2], grant)
+local args = {}
+for i = 1, grant do
+  args[2*i-1] = now
+  args[2*i] = last - grant + i
+end
+redis.call('ZADD', KEYS[1], unpack(args))
+local ttl = math.ceil(window / 1000) + 1000
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('PEXPIRE', KEYS[2], ttl)
+return grant
+`
+
+var takeSHA any = goredis.NewScript(takeSrc).Hash()
+
+// Take takes up to n units from the budget named key, of limit units in any
+// window (a sliding window shared by every replica, exact at any instant),
+// at now, and returns how many it granted: the first of n that fit. n is at
+// most a batch (a few hundred): the units taken are kept, one entry each,
+// for a window. Replicas must agree on the time to a few milliseconds.
+// One round trip. Returns Invalid without a keyring and Unavailable if the
+// server cannot be reached.
+func (c *Conversations) Take(ctx context.Context, key string, n, limit int, window time.Duration, now time.Time) (int, error) {
+	const op = "redis.Take"
+	if c.keys == nil {
+		return 0, bot.E(op, bot.Invalid, errNoKeyring)
+	}
+	if n <= 0 {
+		return 0, nil
+	}
+	var h []byte
+	set := string(c.hashedKey(nil, &h, c.prefix+"budget:", key))
+	seq := set + ":n"
+	run := func() (any, error) {
+		return c.client.EvalSha(ctx, takeSHA.(string), []string{set, seq}, now.UnixMicro(), window.Microseconds(), limit, n).Result()
+	}
+	v, err := run()
+	if isNoScript(err) {
+		if err = c.client.ScriptLoad(ctx, takeSrc).Err(); err == nil {
+			v, err = run()
+		}
+	}
+	if err != nil {
+		return 0, bot.E(op, kindOf(err), fmt.Errorf("take %d of %s: %w", n, key, err))
+	}
+	got, ok := v.(int64)
+	if !ok {
+		return 0, bot.E(op, bot.Other, fmt.Errorf("take script: unexpected reply %T", v))
+	}
+	return int(got), nil
+}
+
 // Hits counts one hit on each key and returns, for each, the hits in its
 // current window, this one included, in one round trip for the whole
 // batch. A window starts at a key's first hit and lasts window (a fixed

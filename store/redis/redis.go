@@ -86,6 +86,10 @@ var (
 	releaseSHA any = goredis.NewScript(releaseSrc).Hash()
 )
 
+// ReleaseSHA is the SHA1 of the script Release runs, as its EVALSHA
+// names it: fault-injection tests drop or hold the writes carrying it.
+func ReleaseSHA() string { return releaseSHA.(string) }
+
 // Options configures Conversations. Zero values take the defaults.
 type Options struct {
 	Prefix   string        // prefix of every key; default "aduan:"
@@ -134,7 +138,7 @@ func Open(ctx context.Context, url string, opts Options) (*Conversations, error)
 	}
 	// Load the scripts now, so that the first batches find them cached.
 	// Acquire and Release load them again if the server loses them.
-	for _, src := range [...]string{acquireSrc, releaseSrc, hitSrc} {
+	for _, src := range [...]string{acquireSrc, releaseSrc, hitSrc, takeSrc} {
 		if err := c.ScriptLoad(ctx, src).Err(); err != nil {
 			_ = c.Close()
 			return nil, bot.E(op, kindOf(err), fmt.Errorf("redis at %s: load script: %w", o.Addr, err))
@@ -260,7 +264,7 @@ func (c *Conversations) Acquire(ctx context.Context, ls []bot.Lease) error {
 	sent := false // some command may have reached the server
 	for k, cmd := range b.cmds {
 		l := &ls[b.idx[k]]
-		l.Held, l.State = false, nil
+		l.Held, l.State, l.Version, l.Lost = false, nil, 0, false
 		if e := cmd.Err(); e != nil {
 			err = firstErr(err, e)
 			sent = sent || !unsent(e)
@@ -269,7 +273,8 @@ func (c *Conversations) Acquire(ctx context.Context, ls []bot.Lease) error {
 		sent = true
 		switch v := cmd.Val().(type) {
 		case string:
-			l.Held, l.State = true, c.open(b, l.Key, v)
+			l.Held = true
+			l.State, l.Version, l.Lost = c.open(b, l.Key, v)
 		case int64:
 			l.Held = v == 1
 		default:
@@ -480,8 +485,7 @@ type scratch struct {
 	buf     []byte // all keys, back to back
 	keyArgs []arg  // lease key, state key of each lease, in buf
 	hash    []byte // one lookup hash
-	aad     []byte // one lease's additional data
-	zip     []byte // one compressed state
+	state   seal.StateBuf
 	sealBuf []byte // the sealed states, back to back
 	sealed  []arg  // the sealed state of each lease, in sealBuf
 	argBuf  []any  // the arguments of all commands

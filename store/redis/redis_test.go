@@ -198,8 +198,9 @@ func TestKeysAndTTL(t *testing.T) {
 	if n := rdb.Exists(ctx, leaseKey).Val(); n != 0 {
 		t.Errorf("lease key exists after Release: %d, want 0", n)
 	}
-	if got := rdb.Get(ctx, stateKey).Val(); len(got) != 2+seal.Overhead || got[0] != seal.Version {
-		t.Errorf("state key = %q, want the state sealed", got)
+	// 'v', version 0 as a uvarint, then the sealed form byte and state.
+	if got := rdb.Get(ctx, stateKey).Val(); len(got) != 2+2+seal.Overhead || got[0] != 'v' || got[2] != seal.Version {
+		t.Errorf("state key = %q, want the version and the state sealed", got)
 	}
 	pttl := rdb.PTTL(ctx, stateKey).Val()
 	if pttl <= 0 || pttl > stateTTL {

@@ -1,13 +1,11 @@
 package redis
 
 import (
-	"bytes"
-	"compress/flate"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
-	"io"
-	"sync"
+	"math"
 	"unsafe"
 
 	"aduan/bot"
@@ -17,35 +15,11 @@ import (
 // errNoKeyring refuses to keep conversation state without a keyring.
 var errNoKeyring = fmt.Errorf("Options.Keyring is nil: %w", seal.ErrNoKeyring)
 
-// The first byte of a sealed state's plaintext says how the rest is
-// written.
-const (
-	stateRaw     byte = 0 // the state as the caller gave it
-	stateDeflate byte = 1 // the state compressed with DEFLATE
-)
-
-// compressFrom is the smallest state worth compressing: an unfinished
-// report with a long description. Short states stay as they are.
-const compressFrom = 256
-
-// maxState bounds a decompressed state: far above what the dialog keeps.
-const maxState = 64 << 10
-
-var (
-	deflaters = sync.Pool{New: func() any {
-		w, _ := flate.NewWriter(io.Discard, flate.DefaultCompression)
-		return w
-	}}
-	inflaters = sync.Pool{New: func() any { return flate.NewReader(bytes.NewReader(nil)) }}
-)
-
-// appender is an io.Writer that appends to a slice.
-type appender struct{ b []byte }
-
-func (a *appender) Write(p []byte) (int, error) {
-	a.b = append(a.b, p...)
-	return len(p), nil
-}
+// A state is stored as stateMark, the uvarint version of the state (see
+// bot.Lease.Version), then the state sealed by seal.Keyring.AppendState.
+// A state saved before versions existed is the sealed state alone (it
+// starts with seal.Version) and reads as version 0.
+const stateMark byte = 'v'
 
 // sealStates seals the state each held lease saves into b.sealed, one
 // value per lease (nil where nothing is saved), all in b.sealBuf.
@@ -53,7 +27,7 @@ func (c *Conversations) sealStates(b *scratch, ls []bot.Lease) {
 	need := 0
 	for i := range ls {
 		if l := &ls[i]; l.Held && !l.Delete && l.Save != nil {
-			need += 1 + len(l.Save) + seal.Overhead
+			need += 1 + binary.MaxVarintLen64 + max(seal.StateSize(len(l.Save)), len(l.Sealed))
 		}
 	}
 	// Room for all of them at once: the slices handed to the commands
@@ -72,60 +46,35 @@ func (c *Conversations) sealStates(b *scratch, ls []bot.Lease) {
 		if !l.Held || l.Delete || l.Save == nil {
 			continue
 		}
-		b.zip = b.pack(l.Save)
-		b.aad = seal.AAD(b.aad[:0], seal.PlaceConversation, l.Key)
 		start := len(b.sealBuf)
-		b.sealBuf = c.keys.AppendSeal(b.sealBuf, b.zip, b.aad)
+		b.sealBuf = append(b.sealBuf, stateMark)
+		b.sealBuf = binary.AppendUvarint(b.sealBuf, uint64(max(l.Version, 0)))
+		if l.Sealed != nil && c.keys.IsCurrent(l.Sealed) {
+			b.sealBuf = append(b.sealBuf, l.Sealed...) // sealed by the store's checkpoint
+		} else {
+			b.sealBuf = c.keys.AppendState(b.sealBuf, &b.state, l.Key, l.Save)
+		}
 		b.sealed[i] = b.sealBuf[start:len(b.sealBuf):len(b.sealBuf)]
 	}
 }
 
-// pack returns the plaintext to seal for state: its form byte and the
-// state, compressed when that makes it smaller. It is never longer than
-// 1+len(state).
-func (b *scratch) pack(state []byte) []byte {
-	out := append(b.zip[:0], stateRaw)
-	if len(state) < compressFrom {
-		return append(out, state...)
-	}
-	w := deflaters.Get().(*flate.Writer)
-	a := appender{b: append(out[:0], stateDeflate)}
-	w.Reset(&a)
-	_, err := w.Write(state)
-	if err == nil {
-		err = w.Close()
-	}
-	deflaters.Put(w)
-	if err == nil && len(a.b) < 1+len(state) {
-		return a.b
-	}
-	return append(append(a.b[:0], stateRaw), state...)
-}
-
-// open opens the sealed state v of the conversation key. A state that
-// does not open reads as none (nil): the conversation starts over.
-func (c *Conversations) open(b *scratch, key, v string) []byte {
-	b.aad = seal.AAD(b.aad[:0], seal.PlaceConversation, key)
-	p, err := c.keys.Open(unsafe.Slice(unsafe.StringData(v), len(v)), b.aad) // read only
-	if err != nil || len(p) == 0 {
-		return nil
-	}
-	switch p[0] {
-	case stateRaw:
-		return p[1:]
-	case stateDeflate:
-		r := inflaters.Get().(io.ReadCloser)
-		defer inflaters.Put(r)
-		if err := r.(flate.Resetter).Reset(bytes.NewReader(p[1:]), nil); err != nil {
-			return nil
+// open opens the stored state v of the conversation key and returns it
+// with its version. A state that does not open reads as none (nil), with
+// lost set: the conversation's checkpoint, if any, decides.
+func (c *Conversations) open(b *scratch, key, v string) (state []byte, version int64, lost bool) {
+	p := unsafe.Slice(unsafe.StringData(v), len(v)) // read only
+	if len(p) > 0 && p[0] == stateMark {
+		n, size := binary.Uvarint(p[1:])
+		if size <= 0 || n > math.MaxInt64 {
+			return nil, 0, true
 		}
-		out, err := io.ReadAll(io.LimitReader(r, maxState))
-		if err != nil {
-			return nil
-		}
-		return out
+		version, p = int64(n), p[1+size:]
 	}
-	return nil
+	state, err := c.keys.OpenState(&b.state, key, p)
+	if err != nil {
+		return nil, version, true
+	}
+	return state, version, false
 }
 
 // hashedKey appends prefix and the hashed form of a conversation key to

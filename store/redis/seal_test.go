@@ -88,8 +88,8 @@ func TestStateIsSealed(t *testing.T) {
 			t.Errorf("Redis holds %q in clear", secret)
 		}
 	}
-	if raw[0] != seal.Version {
-		t.Errorf("state starts with %#x, want the sealed format's %#x", raw[0], seal.Version)
+	if raw[0] != 'v' || raw[2] != seal.Version {
+		t.Errorf("state starts with %#x %#x %#x, want 'v', version 0 and the sealed format's %#x", raw[0], raw[1], raw[2], seal.Version)
 	}
 	got := acquire(t, c, key)
 	if !bytes.Equal(got[0].State, reportState(story)) {
@@ -313,4 +313,82 @@ func BenchmarkHits(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(keys)), "ns/key")
+}
+
+// TestStateVersion checks that Release saves the lease's version with the
+// state and Acquire reads it back; that a state saved before versions
+// existed (the sealed state alone) reads as version 0; and that a state
+// that does not open reads as none, marked Lost, so that the store's
+// checkpoint decides.
+func TestStateVersion(t *testing.T) {
+	ctx := context.Background()
+	keys := seal.Random()
+	c := open(t, redis.Options{Keyring: keys})
+	key := "sms:" + phone
+	ls := acquire(t, c, key)
+	if ls[0].Version != 0 || ls[0].Lost || ls[0].State != nil {
+		t.Fatalf("new conversation: Version = %d, Lost = %v, State = %q; want 0, false, nil", ls[0].Version, ls[0].Lost, ls[0].State)
+	}
+	ls[0].Save, ls[0].Version = reportState(story), 300
+	release(t, c, ls...)
+	got := acquire(t, c, key)
+	if got[0].Version != 300 || got[0].Lost || !bytes.Equal(got[0].State, reportState(story)) {
+		t.Errorf("read back: Version = %d, Lost = %v, state equal = %v; want 300, false, true",
+			got[0].Version, got[0].Lost, bytes.Equal(got[0].State, reportState(story)))
+	}
+	release(t, c, got...)
+
+	tests := []struct {
+		name        string
+		stored      []byte
+		wantState   []byte
+		wantVersion int64
+		wantLost    bool
+	}{
+		{"saved before versions", keys.AppendState(nil, new(seal.StateBuf), key, []byte("lama")), []byte("lama"), 0, false},
+		{"sealed for another conversation", keys.AppendState([]byte{'v', 7}, new(seal.StateBuf), "sms:+6281200000000", []byte("x")), nil, 7, true},
+		{"sealed under a key no longer configured", seal.Random().AppendState([]byte{'v', 2}, new(seal.StateBuf), key, []byte("x")), nil, 2, true},
+		{"garbage", []byte("v\xff"), nil, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := c.Client().Set(ctx, c.StateKey(key), tt.stored, 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			ls := acquire(t, c, key)
+			if !ls[0].Held || !bytes.Equal(ls[0].State, tt.wantState) || ls[0].Version != tt.wantVersion || ls[0].Lost != tt.wantLost {
+				t.Errorf("Held = %v, State = %q, Version = %d, Lost = %v; want true, %q, %d, %v",
+					ls[0].Held, ls[0].State, ls[0].Version, ls[0].Lost, tt.wantState, tt.wantVersion, tt.wantLost)
+			}
+			release(t, c, ls...)
+		})
+	}
+}
+
+// TestTake checks the global budget: at most limit units in any window,
+// shared by two replicas, granted up to what fits, and sliding rather
+// than fixed.
+func TestTake(t *testing.T) {
+	ctx := context.Background()
+	a, b := open(t, redis.Options{}), open(t, redis.Options{})
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	steps := []struct {
+		c    *redis.Conversations
+		n    int
+		at   time.Duration
+		want int
+	}{
+		{a, 3, 0, 3},
+		{b, 3, 100 * time.Millisecond, 2}, // the other replica gets what is left
+		{a, 1, 200 * time.Millisecond, 0},
+		{b, 2, 999 * time.Millisecond, 0},                   // still within a second of the first
+		{a, 4, 1000*time.Millisecond + time.Microsecond, 3}, // the first three left the window
+		{b, 4, 1100*time.Millisecond + time.Microsecond, 2},
+	}
+	for i, st := range steps {
+		got, err := st.c.Take(ctx, "global", st.n, 5, time.Second, t0.Add(st.at))
+		if err != nil || got != st.want {
+			t.Errorf("step %d: Take(%d) at %v = %d, %v; want %d", i, st.n, st.at, got, err, st.want)
+		}
+	}
 }

@@ -69,7 +69,7 @@ func TestPrivate(t *testing.T) {
 func dump(t *testing.T, db *sql.DB) string {
 	t.Helper()
 	var sb strings.Builder
-	for _, table := range []string{"tickets", "ticket_events", "outbox", "attachments"} {
+	for _, table := range []string{"tickets", "ticket_events", "outbox", "attachments", "conversations"} {
 		rows, err := db.QueryContext(t.Context(), "SELECT * FROM "+table)
 		if err != nil {
 			t.Fatalf("dump %s: %v", table, err)

@@ -83,8 +83,9 @@ func (t *Tx) Apply(ctx context.Context, c *bot.Changes, claimedUntil time.Time) 
 	if len(c.Tickets) > 0 {
 		st, err := t.tx.PrepareContext(ctx, `
 INSERT INTO tickets (code, status, urgent, kecamatan, answers, sealed_answers, updated_at, assignee, backups,
-	accepted_at, closed_at, relay, marks, next_due_at, kind, channel, reporter, reporter_hash, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	accepted_at, closed_at, relay, marks, next_due_at, kind, channel, reporter, reporter_hash, created_at,
+	submission_hash)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return wrap(op, err)
 		}
@@ -96,8 +97,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 			}
 			code := args[0].(string)
 			reporter := clone(z.Text(seal.PlaceReporter, code, clean(tk.Reporter)))
-			args = append(args, clean(string(tk.Kind)), clean(string(tk.Channel)), reporter, z.Hash(clean(tk.Reporter)),
-				micros(tk.CreatedAt))
+			args = append(args, clean(string(tk.Kind)), clean(string(tk.Channel)), reporter, clone(z.Hash(clean(tk.Reporter))),
+				micros(tk.CreatedAt), clone(z.Hash(clean(tk.Submission))))
 			if _, err = st.ExecContext(ctx, args...); err != nil {
 				return wrap(op, fmt.Errorf("insert ticket %s: %w", tk.Code, err))
 			}
@@ -194,7 +195,10 @@ VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?, NULLIF(?, 0), ?)`)
 			}
 		}
 	}
-	return t.applyAttachments(ctx, z, c)
+	if err := t.applyAttachments(ctx, z, c); err != nil {
+		return err
+	}
+	return t.saveCheckpoints(ctx, z, c)
 }
 
 // ticketArgs returns the first fourteen arguments of the ticket insert and

@@ -23,6 +23,9 @@ type Private interface {
 	Purge(ctx context.Context, closedBefore time.Time, dryRun bool) (seal.Counts, error)
 	PurgeAttachments(ctx context.Context, receivedBefore time.Time, dryRun bool) (int64, error)
 	Rotate(ctx context.Context, batch int) (seal.Counts, error)
+	PurgeConversations(ctx context.Context, before, tombstonesBefore time.Time, dryRun bool) (int64, error)
+	ForgetConversations(ctx context.Context, keys ...string) (int64, error)
+	StaleConversations(ctx context.Context) (int64, error)
 }
 
 // Sealed is how RunPrivate reaches an implementation.
@@ -33,8 +36,8 @@ type Sealed struct {
 	// (nil: no keyring), as a process restarted with a new configuration.
 	Reopen func(t *testing.T, s Private, k *seal.Keyring) Private
 	// Dump returns every value stored in the tickets, ticket_events,
-	// outbox and attachments tables, as text; binary values in lower-case
-	// hex.
+	// outbox, attachments and conversations tables, as text; binary
+	// values in lower-case hex.
 	Dump func(t *testing.T, s Private) string
 }
 
@@ -72,6 +75,7 @@ func RunPrivate(t *testing.T, impl Sealed) {
 		{"Purge", testPurge},
 		{"Rotate", testRotate},
 		{"RotateFiles", testRotateFiles},
+		{"Conversations", testConversationsPrivate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, impl) })
@@ -709,5 +713,70 @@ func testRotateFiles(t *testing.T, impl Sealed) {
 	}, t0)
 	if as, err := s3.Attachments(ctx, "KS-BIG01"); err != nil || len(as) != 3 || as[0].Sender != secretReporter {
 		t.Errorf("Attachments(KS-BIG01) after rotation = %d files, %v; want the three from the reporter", len(as), err)
+	}
+}
+
+// testConversationsPrivate checks the conversations' checkpoints: sealed at
+// rest (neither the number in their key nor the story in their state in
+// clear); ended on erasure, leaving a tombstone; purged when idle past
+// the state's life, tombstones later; and counted by StaleConversations
+// while sealed under an old key, which Rotate cannot reseal (a state is
+// bound to its conversation key, which the store keeps only hashed).
+func testConversationsPrivate(t *testing.T, impl Sealed) {
+	ctx := t.Context()
+	s := impl.Open(t, Keyring(t, 1))
+	key := "sms:" + secretReporter
+	other := "whatsapp:" + secretOther
+	state := []byte(strings.Repeat(secretDesc+". ", 20))
+	if err := save(t, s, bot.Checkpoint{Key: key, Version: 1, State: state},
+		bot.Checkpoint{Key: other, Version: 1, State: []byte(secretName)}); err != nil {
+		t.Fatalf("save: %v", err)
+	}
+	d := impl.Dump(t, s)
+	for _, secret := range []string{secretReporter, secretOther, secretDesc, secretName, hex.EncodeToString([]byte(secretDesc))} {
+		if strings.Contains(d, secret) {
+			t.Errorf("the conversations hold %q in clear", secret)
+		}
+	}
+	if got := resume(t, s, bot.Checkpoint{Key: key})[0]; !bytes.Equal(got.State, state) {
+		t.Errorf("state read back differs")
+	}
+
+	// Under a rotated keyring: still read, and counted as not current.
+	rotated := impl.Reopen(t, s, Keyring(t, 2, 1))
+	if n, err := rotated.StaleConversations(ctx); err != nil || n != 2 {
+		t.Errorf("StaleConversations = %d, %v; want 2", n, err)
+	}
+	if got := resume(t, rotated, bot.Checkpoint{Key: key})[0]; !bytes.Equal(got.State, state) || got.Lost {
+		t.Errorf("under the rotated keyring: Lost = %v, state equal = %v", got.Lost, bytes.Equal(got.State, state))
+	}
+	if got := resume(t, impl.Reopen(t, s, Keyring(t, 2)), bot.Checkpoint{Key: key})[0]; !got.Found || !got.Lost || got.State != nil {
+		t.Errorf("without the old key: %+v, want found and lost", got)
+	}
+
+	// Erasure ends the conversation: a tombstone, one version on.
+	if n, err := s.ForgetConversations(ctx, key, "sms:+6281200000000"); err != nil || n != 1 {
+		t.Fatalf("ForgetConversations = %d, %v; want 1", n, err)
+	}
+	if got := resume(t, s, bot.Checkpoint{Key: key, Version: 1})[0]; !got.Found || got.Stored != 2 || got.State != nil {
+		t.Errorf("after erasure: %+v, want a tombstone at version 2", got)
+	}
+
+	// Purge: a state idle past its life goes; a tombstone only later.
+	now := time.Now()
+	if n, err := s.PurgeConversations(ctx, now.Add(-time.Hour), now.Add(-time.Hour), false); err != nil || n != 0 {
+		t.Errorf("purge of fresh rows = %d, %v; want 0", n, err)
+	}
+	if n, err := s.PurgeConversations(ctx, now.Add(time.Hour), now.Add(-time.Hour), true); err != nil || n != 1 {
+		t.Errorf("purge --dry-run of the idle state = %d, %v; want 1", n, err)
+	}
+	if n, err := s.PurgeConversations(ctx, now.Add(time.Hour), now.Add(-time.Hour), false); err != nil || n != 1 {
+		t.Errorf("purge of the idle state = %d, %v; want 1 (the tombstone kept)", n, err)
+	}
+	if got := resume(t, s, bot.Checkpoint{Key: other}, bot.Checkpoint{Key: key}); got[0].Found || !got[1].Found {
+		t.Errorf("after the purge: %+v, want the state gone and the tombstone kept", got)
+	}
+	if n, err := s.PurgeConversations(ctx, now.Add(time.Hour), now.Add(time.Hour), false); err != nil || n != 1 {
+		t.Errorf("purge of the tombstone = %d, %v; want 1", n, err)
 	}
 }

@@ -59,6 +59,10 @@ func Run(t *testing.T, open func(t *testing.T) bot.Store) {
 		{"AttachmentLinks", testAttachmentLinks},
 		{"AttachmentsUnknown", testAttachmentsUnknown},
 		{"AttachmentRepeat", testAttachmentRepeat},
+		{"CheckpointsReadBack", testCheckpointsReadBack},
+		{"CheckpointConflict", testCheckpointConflict},
+		{"CheckpointRace", testCheckpointRace},
+		{"Submissions", testSubmissions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
