@@ -246,7 +246,7 @@ func (s *Service) clockActions(t *Ticket, now time.Time, ch *Changes) {
 			event("escalated", "first_response: supervisors")
 		case markResend:
 			for _, o := range s.staff.All() {
-				send(o, "DARURAT! "+t.Code+" belum diterima ("+age(now.Sub(t.CreatedAt))+"). Balas TERIMA "+t.Code+".")
+				send(o, UrgentMark+t.Code+" belum diterima ("+age(now.Sub(t.CreatedAt))+"). Balas TERIMA "+t.Code+".")
 			}
 			event("escalated", "urgent_resend")
 		case markRemindDone:

@@ -223,10 +223,31 @@ func (d *Dispatcher) work(ctx context.Context, q chan Outbound) {
 		case <-ctx.Done():
 			return
 		case m := <-q:
+			if d.heldBack(m) {
+				d.hold(m.ID, false) // to be taken again, as if never taken
+				d.add(-1)
+				continue
+			}
 			d.results <- d.send(m)
 			d.add(-1)
 		}
 	}
+}
+
+// Holder is implemented by senders whose channel can be down for a long
+// while (the SMS gateway phone, switched off). While Hold reports true for
+// a message, the dispatcher makes no attempt at it: the message stays in
+// the outbox, its attempts uncounted, and is taken again once its claim
+// runs out (or at the next Poll). Hold must be quick: it runs before every
+// send on the channel.
+type Holder interface {
+	Hold(m Outbound) bool
+}
+
+// heldBack reports whether m's sender holds it back for now.
+func (d *Dispatcher) heldBack(m Outbound) bool {
+	h, ok := d.cfg.Senders[m.Channel].(Holder)
+	return ok && h.Hold(m)
 }
 
 // send makes one attempt. It uses a context of its own, so that a send

@@ -34,3 +34,11 @@ func (s *Service) Supervisors() []Officer {
 	defer s.live.RUnlock()
 	return s.staff.Supervisors()
 }
+
+// IsStaff reports whether addr is an officer's or supervisor's number now.
+func (s *Service) IsStaff(addr string) bool {
+	s.live.RLock()
+	defer s.live.RUnlock()
+	_, ok := s.staff.ByPhone(addr)
+	return ok
+}

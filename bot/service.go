@@ -910,7 +910,7 @@ func (s *Service) setLastAssignee(p string) {
 func Notification(t Ticket, book *dialog.Book) string {
 	var sb strings.Builder
 	if t.Urgent {
-		sb.WriteString("DARURAT! ")
+		sb.WriteString(UrgentMark)
 	}
 	sb.WriteString("Tiket baru ")
 	sb.WriteString(t.Code)

@@ -67,8 +67,7 @@ type FakeTwilio struct {
 	count      atomic.Int64
 
 	mu       sync.Mutex
-	msgs     []SentMessage
-	waiters  chan struct{} // closed on the next change; nil when nobody waits
+	sent     sentLog // under mu
 	failN    int
 	failCode int
 	failHTTP int
@@ -115,11 +114,13 @@ func ServeFakeTwilio(ln net.Listener, accountSID, authToken string) (*FakeTwilio
 func newFake(accountSID, authToken string) *FakeTwilio {
 	var rb [6]byte
 	rand.Read(rb[:])
-	return &FakeTwilio{
+	f := &FakeTwilio{
 		accountSID: accountSID,
 		authToken:  authToken,
 		sidPrefix:  "SM" + hex.EncodeToString(rb[:]),
 	}
+	f.sent.mu = &f.mu
+	return f
 }
 
 func (f *FakeTwilio) mux() *http.ServeMux {
@@ -138,11 +139,7 @@ func (f *FakeTwilio) URL() string { return f.srv.URL }
 func (f *FakeTwilio) Close() { f.srv.Close() }
 
 // Messages returns a copy of the messages accepted so far, in order.
-func (f *FakeTwilio) Messages() []SentMessage {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.msgs)
-}
+func (f *FakeTwilio) Messages() []SentMessage { return f.sent.all() }
 
 // Count returns how many messages were accepted so far, also those not
 // kept (see KeepMessages).
@@ -175,7 +172,7 @@ func (f *FakeTwilio) KeepMessages(keep bool) {
 func (f *FakeTwilio) Reset() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.msgs = nil
+	f.sent.msgs = nil
 	f.failN = 0
 	f.count.Store(0)
 }
@@ -183,27 +180,7 @@ func (f *FakeTwilio) Reset() {
 // WaitFor waits until at least n messages were accepted and returns them.
 // After timeout it returns what it has with an error.
 func (f *FakeTwilio) WaitFor(n int, timeout time.Duration) ([]SentMessage, error) {
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	for {
-		f.mu.Lock()
-		if len(f.msgs) >= n {
-			msgs := slices.Clone(f.msgs)
-			f.mu.Unlock()
-			return msgs, nil
-		}
-		if f.waiters == nil {
-			f.waiters = make(chan struct{})
-		}
-		ch := f.waiters
-		f.mu.Unlock()
-		select {
-		case <-ch:
-		case <-timer.C:
-			msgs := f.Messages()
-			return msgs, fmt.Errorf("fake twilio: %d messages after %v, want %d", len(msgs), timeout, n)
-		}
-	}
+	return f.sent.waitFor("fake twilio", n, timeout)
 }
 
 // FailNext makes the next n message requests fail with the HTTP status and
@@ -333,11 +310,7 @@ func (f *FakeTwilio) createMessage(w http.ResponseWriter, r *http.Request) {
 	m.SID = f.sidPrefix + fmt.Sprintf("%020x", f.seq.Add(1))
 	f.count.Add(1)
 	if !f.discard.Load() {
-		f.msgs = append(f.msgs, m)
-		if f.waiters != nil {
-			close(f.waiters)
-			f.waiters = nil
-		}
+		f.sent.add(m)
 	}
 	f.mu.Unlock()
 	if fn := f.onMessage.Load(); fn != nil {

@@ -6,7 +6,6 @@ package twilio
 
 import (
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/subtle"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"aduan/bot"
+	"aduan/channels/webhook"
 
 	twclient "github.com/twilio/twilio-go/client"
 )
@@ -42,19 +42,10 @@ const DefaultMaxBody = 64 << 10
 const whatsappPrefix = "whatsapp:"
 
 // Pipeline is what the handler hands inbound messages to.
-type Pipeline interface {
-	// Handle processes m and returns once it is durably recorded. An error
-	// of kind bot.Invalid means the message will never be accepted; any
-	// other error means Twilio should try again later.
-	Handle(ctx context.Context, m bot.Inbound) error
-}
+type Pipeline = webhook.Pipeline
 
 // StatusRecorder stores Twilio's delivery reports. bot.Store implements it.
-type StatusRecorder interface {
-	// RecordStatus stores a delivery report. Returns bot.NotFound if no
-	// outbound message has the provider ID.
-	RecordStatus(ctx context.Context, providerID, status string, at time.Time) error
-}
+type StatusRecorder = webhook.StatusRecorder
 
 // HandlerConfig configures a Handler.
 type HandlerConfig struct {
@@ -141,20 +132,10 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+StatusPath, h.serveStatus)
 }
 
-// Fixed response texts; errors never echo input back.
+// The answer to a stored message; errors are webhook's fixed texts.
 var (
-	emptyTwiML  = []byte(`<?xml version="1.0" encoding="UTF-8"?><Response></Response>`)
-	contentXML  = []string{"text/xml"}
-	contentText = []string{"text/plain; charset=utf-8"}
-	nosniff     = []string{"nosniff"}
-	retryAfter1 = []string{"1"}
-)
-
-const (
-	textForbidden   = "forbidden\n"
-	textBadRequest  = "bad request\n"
-	textTooLarge    = "request too large\n"
-	textUnavailable = "temporarily unavailable\n"
+	emptyTwiML = []byte(`<?xml version="1.0" encoding="UTF-8"?><Response></Response>`)
+	contentXML = []string{"text/xml"}
 )
 
 func (h *Handler) serveInbound(w http.ResponseWriter, r *http.Request) {
@@ -164,14 +145,14 @@ func (h *Handler) serveInbound(w http.ResponseWriter, r *http.Request) {
 	}
 	sid, from := params["MessageSid"], params["From"]
 	if sid == "" || from == "" {
-		fail(w, http.StatusBadRequest, textBadRequest)
+		webhook.Fail(w, http.StatusBadRequest, webhook.TextBadRequest)
 		return
 	}
 	media := 0
 	if s := params["NumMedia"]; s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			fail(w, http.StatusBadRequest, textBadRequest)
+			webhook.Fail(w, http.StatusBadRequest, webhook.TextBadRequest)
 			return
 		}
 		media = n
@@ -203,20 +184,8 @@ func (h *Handler) serveInbound(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	if err := h.pipeline.Handle(r.Context(), m); err != nil {
-		if bot.KindOf(err) == bot.Invalid {
-			h.log.WarnContext(r.Context(), "inbound message rejected", "sid", sid, "channel", m.Channel, "from", bot.Mask(m.From), "err", err)
-			fail(w, http.StatusBadRequest, textBadRequest)
-			return
-		}
-		h.log.ErrorContext(r.Context(), "inbound message not processed", "sid", sid, "channel", m.Channel, "from", bot.Mask(m.From), "err", err)
-		w.Header()["Retry-After"] = retryAfter1
-		fail(w, http.StatusServiceUnavailable, textUnavailable)
+	if !webhook.Deliver(r.Context(), w, h.log, h.pipeline, m) {
 		return
-	}
-	if h.log.Enabled(r.Context(), slog.LevelDebug) {
-		h.log.DebugContext(r.Context(), "inbound message stored", "sid", sid, "channel", m.Channel,
-			"from", bot.Mask(m.From))
 	}
 	w.Header()["Content-Type"] = contentXML
 	w.WriteHeader(http.StatusOK)
@@ -230,7 +199,7 @@ func (h *Handler) serveStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	sid, status := params["MessageSid"], params["MessageStatus"]
 	if sid == "" || status == "" {
-		fail(w, http.StatusBadRequest, textBadRequest)
+		webhook.Fail(w, http.StatusBadRequest, webhook.TextBadRequest)
 		return
 	}
 	if h.statuses != nil {
@@ -242,8 +211,7 @@ func (h *Handler) serveStatus(w http.ResponseWriter, r *http.Request) {
 			h.log.DebugContext(r.Context(), "status for unknown message", "sid", sid, "status", status)
 		default:
 			h.log.ErrorContext(r.Context(), "status not recorded", "sid", sid, "status", status, "err", err)
-			w.Header()["Retry-After"] = retryAfter1
-			fail(w, http.StatusServiceUnavailable, textUnavailable)
+			webhook.Unavailable(w)
 			return
 		}
 	}
@@ -256,25 +224,25 @@ func (h *Handler) serveStatus(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) verified(w http.ResponseWriter, r *http.Request) (map[string]string, bool) {
 	sig := r.Header.Get("X-Twilio-Signature")
 	if sig == "" {
-		fail(w, http.StatusForbidden, textForbidden)
+		webhook.Fail(w, http.StatusForbidden, webhook.TextForbidden)
 		return nil, false
 	}
 	if !isForm(r.Header.Get("Content-Type")) {
-		fail(w, http.StatusBadRequest, textBadRequest)
+		webhook.Fail(w, http.StatusBadRequest, webhook.TextBadRequest)
 		return nil, false
 	}
 	params, err := readForm(w, r, h.maxBody)
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			fail(w, http.StatusRequestEntityTooLarge, textTooLarge)
+			webhook.Fail(w, http.StatusRequestEntityTooLarge, webhook.TextTooLarge)
 		} else {
-			fail(w, http.StatusBadRequest, textBadRequest)
+			webhook.Fail(w, http.StatusBadRequest, webhook.TextBadRequest)
 		}
 		return nil, false
 	}
 	if !h.validSignature(h.publicURL+r.URL.RequestURI(), params, sig) {
 		h.log.WarnContext(r.Context(), "bad webhook signature", "path", r.URL.Path, "remote", r.RemoteAddr)
-		fail(w, http.StatusForbidden, textForbidden)
+		webhook.Fail(w, http.StatusForbidden, webhook.TextForbidden)
 		return nil, false
 	}
 	return params, true
@@ -326,14 +294,6 @@ func (s *signer) matches(url string, params map[string]string, sig string) bool 
 		s.buf = nil // do not pin a huge body in the pool
 	}
 	return subtle.ConstantTimeCompare(s.b64[:], []byte(sig)) == 1
-}
-
-func fail(w http.ResponseWriter, code int, text string) {
-	hd := w.Header()
-	hd["Content-Type"] = contentText
-	hd["X-Content-Type-Options"] = nosniff
-	w.WriteHeader(code)
-	w.Write([]byte(text))
 }
 
 // isForm reports whether ct is application/x-www-form-urlencoded, with or

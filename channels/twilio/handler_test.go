@@ -30,50 +30,12 @@ const (
 
 var epoch = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 
-// fakePipeline records the messages it is handed and answers with err.
-type fakePipeline struct {
-	mu   sync.Mutex
-	msgs []bot.Inbound
-	err  error
-}
-
-func (p *fakePipeline) Handle(ctx context.Context, m bot.Inbound) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.msgs = append(p.msgs, m)
-	return p.err
-}
-
-func (p *fakePipeline) received() []bot.Inbound {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]bot.Inbound(nil), p.msgs...)
-}
-
-type statusReport struct {
-	ProviderID, Status string
-	At                 time.Time
-}
-
-// fakeStatuses records delivery reports and answers with err.
-type fakeStatuses struct {
-	mu      sync.Mutex
-	reports []statusReport
-	err     error
-}
-
-func (s *fakeStatuses) RecordStatus(ctx context.Context, providerID, status string, at time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reports = append(s.reports, statusReport{providerID, status, at})
-	return s.err
-}
-
-func (s *fakeStatuses) recorded() []statusReport {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]statusReport(nil), s.reports...)
-}
+// The handler's pipeline and status recorder in these tests.
+type (
+	fakePipeline = channeltest.Pipeline
+	fakeStatuses = channeltest.Statuses
+	statusReport = channeltest.StatusReport
+)
 
 // syncBuffer is a log sink safe for the server's goroutines.
 type syncBuffer struct {
@@ -253,7 +215,7 @@ func signedRequest(t *testing.T, s *server, path, method string, form url.Values
 func testInbound(t *testing.T, c inboundCase) {
 	t.Helper()
 	s := newServer(t, maxBody)
-	s.Pipeline.err = c.PipelineErr
+	s.Pipeline.Err = c.PipelineErr
 
 	req := signedRequest(t, s, twilio.InboundPath, c.Method, c.Form, c.RawBody, c.Sign)
 	res, err := s.Client.Do(req)
@@ -291,7 +253,7 @@ func testInbound(t *testing.T, c inboundCase) {
 		}
 	}
 
-	got := s.Pipeline.received()
+	got := s.Pipeline.Received()
 	if c.WantChannel == "" {
 		if len(got) != 0 {
 			t.Fatalf("pipeline received %d messages, want none", len(got))
@@ -330,7 +292,7 @@ func TestInboundMedia(t *testing.T) {
 	if got, want := res.StatusCode, http.StatusOK; got != want {
 		t.Fatalf("status = %d, want %d", got, want)
 	}
-	got := s.Pipeline.received()
+	got := s.Pipeline.Received()
 	if len(got) != 1 || got[0].Media != 2 {
 		t.Fatalf("inbound = %+v, want one with Media 2", got)
 	}
@@ -368,7 +330,7 @@ func TestStatusCallback(t *testing.T) {
 	for _, c := range statusCases {
 		t.Run(c.Label, func(t *testing.T) {
 			s := newServer(t, 0)
-			s.Statuses.err = c.RecordErr
+			s.Statuses.Err = c.RecordErr
 			res, err := s.Client.Do(signedRequest(t, s, twilio.StatusPath, "", c.Form, "", c.Sign))
 			if err != nil {
 				t.Fatal(err)
@@ -377,18 +339,18 @@ func TestStatusCallback(t *testing.T) {
 			if got, want := res.StatusCode, c.WantStatus; got != want {
 				t.Fatalf("status = %d, want %d", got, want)
 			}
-			got := s.Statuses.recorded()
+			got := s.Statuses.Recorded()
 			if !c.WantReport {
 				if len(got) != 0 {
 					t.Fatalf("recorded %v, want nothing", got)
 				}
 				return
 			}
-			want := statusReport{sid, "delivered", epoch}
+			want := statusReport{ProviderID: sid, Status: "delivered", At: epoch}
 			if len(got) != 1 || !reflect.DeepEqual(got[0], want) {
 				t.Fatalf("recorded %v, want [%v]", got, want)
 			}
-			if n := len(s.Pipeline.received()); n != 0 {
+			if n := len(s.Pipeline.Received()); n != 0 {
 				t.Fatalf("pipeline received %d messages, want none", n)
 			}
 		})

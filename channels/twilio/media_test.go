@@ -203,7 +203,7 @@ func testMedia(t *testing.T, c mediaCase) {
 		t.Fatalf("status = %d, want 200", got)
 	}
 
-	got := s.Pipeline.received()
+	got := s.Pipeline.Received()
 	if len(got) != 1 {
 		t.Fatalf("pipeline received %d messages, want 1", len(got))
 	}
@@ -274,7 +274,7 @@ func TestInboundMediaTimeout(t *testing.T) {
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("webhook took %v, want about the 200ms timeout", took)
 	}
-	got := s.Pipeline.received()
+	got := s.Pipeline.Received()
 	if len(got) != 1 || got[0].Text != "foto" || got[0].Media != 1 || got[0].Files != nil {
 		t.Fatalf("inbound = %+v, want the text, Media 1 and no file", got)
 	}
@@ -350,7 +350,7 @@ func TestInboundMediaFetchesLimited(t *testing.T) {
 	if got := served.Load(); got != webhooks*each {
 		t.Errorf("%d attachments served, want %d", got, webhooks*each)
 	}
-	got := s.Pipeline.received()
+	got := s.Pipeline.Received()
 	if len(got) != webhooks {
 		t.Fatalf("pipeline received %d messages, want %d", len(got), webhooks)
 	}
@@ -395,7 +395,7 @@ func TestInboundMediaNoTurn(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("the download that had the turn: %v", err)
 	}
-	got := s.Pipeline.received()
+	got := s.Pipeline.Received()
 	if len(got) != 1 || got[0].Text != "foto" || got[0].Media != 1 || got[0].Files != nil {
 		t.Fatalf("inbound = %+v, want the text, Media 1 and no file", got)
 	}

@@ -254,8 +254,8 @@ func TestStatusRoundTrip(t *testing.T) {
 	if err := fake.SendStatus(context.Background(), msgs[0], "delivered"); err != nil {
 		t.Fatal(err)
 	}
-	got := hs.Statuses.recorded()
-	want := statusReport{id, "delivered", epoch}
+	got := hs.Statuses.Recorded()
+	want := statusReport{ProviderID: id, Status: "delivered", At: epoch}
 	if len(got) != 1 || got[0] != want {
 		t.Fatalf("recorded %v, want [%v]", got, want)
 	}

@@ -46,7 +46,7 @@ func TestWhatsAppRoundTrip(t *testing.T) {
 		"MediaContentType0": "image/jpeg", "MediaUrl0": "https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM0/Media/ME0"}); got != 200 {
 		t.Fatalf("inbound status = %d, want 200", got)
 	}
-	msgs := pipeline.received()
+	msgs := pipeline.Received()
 	if len(msgs) != 1 {
 		t.Fatalf("pipeline got %d messages, want 1", len(msgs))
 	}
@@ -70,7 +70,7 @@ func TestWhatsAppRoundTrip(t *testing.T) {
 	if err := fake.SendStatus(context.Background(), sent[0], "read"); err != nil {
 		t.Fatalf("status callback: %v", err)
 	}
-	reports := statuses.recorded()
+	reports := statuses.Recorded()
 	if len(reports) != 1 || reports[0].ProviderID != id || reports[0].Status != "read" {
 		t.Errorf("reports = %+v, want %s read", reports, id)
 	}

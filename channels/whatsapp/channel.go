@@ -15,22 +15,16 @@ import (
 	"go.mau.fi/whatsmeow/types/events"
 
 	"aduan/bot"
+	"aduan/channels/webhook"
 )
 
 // Pipeline is what the channel hands inbound messages to; *bot.Service
-// implements it.
-type Pipeline interface {
-	// Handle processes m and returns once it is durably recorded (or
-	// found to be a redelivery). An error means nothing was stored.
-	Handle(ctx context.Context, m bot.Inbound) error
-}
+// implements it. Handle returns once m is durably recorded (or found to
+// be a redelivery); an error means nothing was stored.
+type Pipeline = webhook.Pipeline
 
 // StatusRecorder stores delivery reports; bot.Store implements it.
-type StatusRecorder interface {
-	// RecordStatus stores a report for the outbound message with the
-	// provider ID. Returns bot.NotFound if there is none.
-	RecordStatus(ctx context.Context, providerID, status string, at time.Time) error
-}
+type StatusRecorder = webhook.StatusRecorder
 
 // Config configures a Channel. Pipeline, Open and Lease are required.
 type Config struct {

@@ -112,12 +112,20 @@ func TestRedisMem(t *testing.T) {
 // and checks that the final consistency check passed. It asserts nothing
 // about speed.
 func TestLoadRun(t *testing.T) {
+	for _, provider := range []string{"twilio", "smsgate"} {
+		t.Run(provider, func(t *testing.T) { loadRun(t, provider) })
+	}
+}
+
+// loadRun runs a short closed loop through the provider's fake and checks
+// its report.
+func loadRun(t *testing.T, provider string) {
 	// The bound covers building aduan too, which under `go test ./...`
 	// shares the two cores with every other package's build and link.
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	err := run(ctx, []string{"load", "--spawn", "1", "--mode", "closed", "--concurrency", "5",
+	err := run(ctx, []string{"load", "--provider", provider, "--spawn", "1", "--mode", "closed", "--concurrency", "5",
 		"--duration", "3s", "--warmup", "1s", "--redeliver", "0.2", "--json",
 		"--postgres", testenv.PostgresURL(t, "aduan_bench"), "--redis", testenv.RedisURL(redisDB)}, &stdout, &stderr)
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"aduan/bot"
-	"aduan/channels/channeltest"
 	"aduan/internal/seal"
 	"aduan/store/postgres"
 )
@@ -62,7 +61,7 @@ func (c checkReport) print(w io.Writer) {
 //     twice, and none about a ticket PostgreSQL does not have;
 //   - every reply in the outbox was sent, and each citizen received as many
 //     replies as the outbox holds for them (none lost, none sent twice).
-func (e *engine) check(ctx context.Context, pgURL string, fake *channeltest.FakeTwilio) checkReport {
+func (e *engine) check(ctx context.Context, pgURL string, fake interface{ Count() int }) checkReport {
 	rep := checkReport{Problems: map[string]int{}}
 	keys, err := keyring(e.cfg.EncryptionKey, e.cfg.LookupKey)
 	if err != nil {
@@ -203,7 +202,7 @@ func (e *engine) check(ctx context.Context, pgURL string, fake *channeltest.Fake
 		}
 	}
 	if n := fake.Count(); n != rep.Replies+staffMsgs {
-		rep.problem("fake Twilio received messages for no citizen or officer",
+		rep.problem("the fake provider received messages for no citizen or officer",
 			fmt.Sprintf("%d received, %d accounted for", n, rep.Replies+staffMsgs))
 	}
 	rep.Passed = len(rep.Problems) == 0 && rep.Citizens > 0

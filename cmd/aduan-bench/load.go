@@ -24,12 +24,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"aduan/channels/channeltest"
+	"aduan/channels/smsgate"
 	"aduan/channels/twilio"
 )
 
 // loadConfig is what a load run does.
 type loadConfig struct {
 	Mode          string        // closed, open or flood
+	Provider      string        // twilio or smsgate: how SMS come in and go out
 	Spawn         int           // replicas to start; 0 means Targets
 	Targets       []string      // base URLs of running servers (with Spawn 0)
 	FakeListen    string        // where the fake Twilio listens
@@ -62,7 +64,7 @@ type loadConfig struct {
 
 func defaultLoadConfig() loadConfig {
 	return loadConfig{
-		Mode: "closed", Spawn: 1, FakeListen: "127.0.0.1:0", PostgresURL: defaultPostgresURL, RedisURL: defaultRedisURL,
+		Mode: "closed", Provider: "twilio", Spawn: 1, FakeListen: "127.0.0.1:0", PostgresURL: defaultPostgresURL, RedisURL: defaultRedisURL,
 		AuthToken: benchAuthToken, PublicURL: benchPublicURL, Concurrency: 64, Rate: 1000,
 		Duration: 30 * time.Second, Warmup: 5 * time.Second, Redeliver: 0.01, MaxTurns: 40,
 		ReplyTimeout: 60 * time.Second, Settle: 50 * time.Millisecond, Conns: 128, MaxLive: 20000,
@@ -75,9 +77,10 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	c := defaultLoadConfig()
 	fs := newFlags("load", stderr)
 	fs.StringVar(&c.Mode, "mode", c.Mode, "closed (C citizens at once), open (a fixed rate) or flood (find the highest sustained rate)")
+	fs.StringVar(&c.Provider, "provider", c.Provider, "twilio (signed Twilio webhooks in, the fake Twilio API out) or smsgate (the fake gateway phone's signed webhooks in, its API out, sms:sent back)")
 	fs.IntVar(&c.Spawn, "spawn", c.Spawn, "start N `aduan serve` replicas on free ports (0: use --target)")
-	targets := fs.String("target", "", "comma-separated base URLs of running servers, with --spawn 0; they must use --fake-listen as twilio.api_url")
-	fs.StringVar(&c.FakeListen, "fake-listen", c.FakeListen, "address of the bench's fake Twilio API")
+	targets := fs.String("target", "", "comma-separated base URLs of running servers, with --spawn 0; they must use --fake-listen as twilio.api_url (or smsgate.url)")
+	fs.StringVar(&c.FakeListen, "fake-listen", c.FakeListen, "address of the bench's fake Twilio API (or fake gateway phone)")
 	fs.StringVar(&c.Binary, "aduan", "", "a built aduan binary (default: go build aduan/cmd/aduan)")
 	fs.StringVar(&c.PostgresURL, "postgres", c.PostgresURL, "the servers' database; with --spawn it is created, migrated and emptied")
 	fs.StringVar(&c.RedisURL, "redis", c.RedisURL, "the servers' Redis DB; with --spawn it is flushed")
@@ -175,7 +178,7 @@ type engine struct {
 	cfg       loadConfig
 	targets   []string
 	client    *http.Client
-	hook      *channeltest.InboundWebhook
+	hook      *channeltest.InboundWebhook // Twilio's inbound webhook; nil with the gateway phone
 	rec       *recorder
 	sidPrefix string
 	sidSeq    atomic.Uint64
@@ -238,7 +241,6 @@ func newEngine(c loadConfig, targets []string, staff []string) *engine {
 		cfg:       c,
 		targets:   targets,
 		client:    &http.Client{Transport: channeltest.LoopbackOnly(tr), Timeout: 30 * time.Second},
-		hook:      channeltest.NewInboundWebhook(c.PublicURL, twilio.InboundPath, c.AuthToken, benchServiceNum),
 		rec:       newRecorder(),
 		sidPrefix: "SM" + hex.EncodeToString(rb[:]),
 		phones:    fmt.Sprintf("+62857%02d", mrand.IntN(100)),
@@ -249,7 +251,71 @@ func newEngine(c loadConfig, targets []string, staff []string) *engine {
 	for _, o := range staff {
 		e.staff[o] = true
 	}
+	if c.Provider != "smsgate" {
+		e.hook = channeltest.NewInboundWebhook(c.PublicURL, twilio.InboundPath, c.AuthToken, benchServiceNum)
+	}
 	return e
+}
+
+// fakeProvider is the fake SMS provider of a run: the fake Twilio API, or
+// the fake gateway phone.
+type fakeProvider interface {
+	URL() string
+	Close()
+	OnMessage(func(channeltest.SentMessage))
+	KeepMessages(bool)
+	Count() int
+}
+
+// startFake starts the run's fake provider on c.FakeListen.
+func startFake(c loadConfig) (fakeProvider, error) {
+	ln, err := net.Listen("tcp", c.FakeListen)
+	if err != nil {
+		return nil, fmt.Errorf("fake %s: %w", c.Provider, err)
+	}
+	var f fakeProvider
+	switch c.Provider {
+	case "twilio":
+		f, err = channeltest.ServeFakeTwilio(ln, benchAccountSID, benchAuthToken)
+	case "smsgate":
+		f, err = channeltest.ServeFakeGateway(ln, channeltest.GatewayOptions{Username: benchGateUser,
+			Password: benchGatePassword, SigningKey: benchGateKey})
+	default:
+		err = fmt.Errorf("--provider %q: want twilio or smsgate", c.Provider)
+	}
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// gatewayReceived is the payload of the fake phone's sms:received.
+type gatewayReceived struct {
+	MessageID   string `json:"messageId"`
+	Message     string `json:"message"`
+	PhoneNumber string `json:"phoneNumber"`
+	SimNumber   int    `json:"simNumber"`
+	ReceivedAt  string `json:"receivedAt"`
+}
+
+// request builds the webhook of an inbound SMS: Twilio's, or the gateway
+// phone's sms:received with sid as its event ID (the same on a
+// redelivery, as the app's retries keep it).
+func (e *engine) request(ctx context.Context, base, sid, from, text, token string) *http.Request {
+	if e.hook != nil {
+		return e.hook.Request(ctx, base, sid, from, text, token)
+	}
+	now := time.Now()
+	body, _ := json.Marshal(struct {
+		DeviceID  string          `json:"deviceId"`
+		Event     string          `json:"event"`
+		ID        string          `json:"id"`
+		Payload   gatewayReceived `json:"payload"`
+		WebhookID string          `json:"webhookId"`
+	}{"ffffffffbench00000000000000000001", smsgate.EventReceived, sid,
+		gatewayReceived{sid[len(sid)-12:], text, from, 1, now.Format("2006-01-02T15:04:05.000-07:00")}, "bench-received"})
+	return channeltest.NewGatewayRequest(ctx, base+smsgate.Path, benchGateKey, body, now)
 }
 
 // runLoad runs one load test: it starts the fake Twilio and, with Spawn,
@@ -260,13 +326,8 @@ func runLoad(ctx context.Context, c loadConfig) (*loadReport, error) {
 	if c.Mode != "closed" && c.Mode != "open" && c.Mode != "flood" {
 		return nil, fmt.Errorf("--mode %q: want closed, open or flood", c.Mode)
 	}
-	ln, err := net.Listen("tcp", c.FakeListen)
+	fake, err := startFake(c)
 	if err != nil {
-		return nil, fmt.Errorf("fake Twilio: %w", err)
-	}
-	fake, err := channeltest.ServeFakeTwilio(ln, benchAccountSID, benchAuthToken)
-	if err != nil {
-		ln.Close()
 		return nil, err
 	}
 	defer fake.Close()
@@ -288,9 +349,13 @@ func runLoad(ctx context.Context, c loadConfig) (*loadReport, error) {
 		c.AuthToken, c.PublicURL = benchAuthToken, benchPublicURL
 		c.EncryptionKey, c.LookupKey = benchEncryptionKey, benchLookupKey
 		c.progress("starting %d replica(s)", c.Spawn)
-		cl, err = startCluster(ctx, spawnConfig{N: c.Spawn, Binary: c.Binary, PostgresURL: c.PostgresURL,
+		sc := spawnConfig{N: c.Spawn, Binary: c.Binary, PostgresURL: c.PostgresURL,
 			RedisURL: c.RedisURL, TwilioURL: fake.URL(), LogLevel: c.LogLevel, KeepLogs: c.KeepLogs,
-			EncryptionKey: c.EncryptionKey, LookupKey: c.LookupKey})
+			EncryptionKey: c.EncryptionKey, LookupKey: c.LookupKey}
+		if c.Provider == "smsgate" {
+			sc.GatewayURL = fake.URL()
+		}
+		cl, err = startCluster(ctx, sc)
 		if err != nil {
 			return nil, err
 		}
@@ -325,6 +390,15 @@ func runLoad(ctx context.Context, c loadConfig) (*loadReport, error) {
 	}
 	e := newEngine(c, targets, staff)
 	fake.OnMessage(e.onMessage)
+	if gw, ok := fake.(*channeltest.FakeGateway); ok {
+		// Every replica hears the phone's reports on what it sent, as a
+		// sender waits for them whichever replica took its message.
+		for i, t := range targets {
+			for _, ev := range []string{smsgate.EventSent, smsgate.EventFailed} {
+				gw.AddWebhook(fmt.Sprintf("bench-%s-%d", ev, i), t+smsgate.Path, ev)
+			}
+		}
+	}
 	if pool, err := pgxpool.New(ctx, c.PostgresURL); err == nil {
 		e.pg = pool
 		e.db = pool.Config().ConnConfig.Database
@@ -788,7 +862,7 @@ func (e *engine) turn(ctx context.Context, c *citizen, text string) ([]reply, bo
 func (e *engine) post(ctx context.Context, i int, sid, from, text, token string) bool {
 	for attempt := range 5 {
 		base := e.targets[(i+attempt)%len(e.targets)]
-		req := e.hook.Request(ctx, base, sid, from, text, token)
+		req := e.request(ctx, base, sid, from, text, token)
 		t0 := time.Now()
 		res, err := e.client.Do(req)
 		if err != nil {

@@ -38,6 +38,10 @@ const (
 	benchAuthToken  = "0000000000000000000000000000be0c"
 	benchPublicURL  = "https://aduan.bench.invalid"
 	benchServiceNum = "+6281100000000"
+	// The fake SMS gateway phone's credentials and webhook signing key.
+	benchGateUser     = "sms"
+	benchGatePassword = "bench-gateway-password"
+	benchGateKey      = "bench-gateway-signing-key"
 	// The bench's own security keys (base64 of 32 bytes): it makes up all
 	// the data they protect, and reads it back with them.
 	benchEncryptionKey = "YmVuY2gtZW5jcnlwdGlvbi1rZXktMDEyMzQ1Njc4OTA="
@@ -76,8 +80,11 @@ type spawnConfig struct {
 	PostgresURL string
 	RedisURL    string
 	TwilioURL   string // the fake's base URL
-	LogLevel    string
-	KeepLogs    bool // leave the scratch directory (configurations, logs) behind
+	// GatewayURL, when set, is the fake SMS gateway phone's base URL: the
+	// replicas send SMS through it (sms.provider smsgate).
+	GatewayURL string
+	LogLevel   string
+	KeepLogs   bool // leave the scratch directory (configurations, logs) behind
 	// EncryptionKey and LookupKey are the servers' security keys
 	// (base64); the bench reads the tickets with them.
 	EncryptionKey, LookupKey string
@@ -219,6 +226,12 @@ func configYAML(listen string, c spawnConfig) string {
 	fmt.Fprintf(&b, "redis:\n  url: %q\n", c.RedisURL)
 	fmt.Fprintf(&b, "twilio:\n  account_sid: %q\n  auth_token: %q\n  from: %q\n  api_url: %q\n",
 		benchAccountSID, benchAuthToken, benchServiceNum, c.TwilioURL)
+	if c.GatewayURL != "" {
+		// No pacing: the fake phone has no Android limit.
+		fmt.Fprintf(&b, "sms:\n  provider: smsgate\n")
+		fmt.Fprintf(&b, "smsgate:\n  url: %q\n  username: %q\n  password: %q\n  signing_key: %q\n  limit: 0\n",
+			c.GatewayURL, benchGateUser, benchGatePassword, benchGateKey)
+	}
 	b.WriteString("officers:\n")
 	for _, o := range benchOfficers {
 		fmt.Fprintf(&b, "  - name: %q\n    phone: %q\n    role: %s\n", o.Name, o.Phone, o.Role)

@@ -29,9 +29,16 @@ type app struct {
 	metrics *metrics.Metrics
 	wipes   *wipes        // clears WhatsApp chats after HAPUS; nil when the WhatsApp channel is off
 	waState func() string // the WhatsApp channel's state, for /readyz; nil when it is off
+	// gateState is the SMS gateway phone's state, for /readyz; nil when
+	// Twilio sends SMS.
+	gateState func() string
+	// runs are watchers started with the pipeline and stopped with it
+	// (the SMS gateway phone's).
+	runs []func(ctx context.Context)
 
 	stopSvc, stopOutbox context.CancelFunc
 	svcDone, outboxDone chan struct{}
+	runsDone            sync.WaitGroup
 }
 
 // newApp assembles the pipeline. senders is read at each send, so entries
@@ -103,24 +110,24 @@ func officers(cfg *config.Config) []bot.Officer {
 	return out
 }
 
-// notifySupervisors writes body to every supervisor by SMS, through the
-// outbox, and returns how many it wrote to. It fails if the outbox cannot
-// be written.
-func (a *app) notifySupervisors(ctx context.Context, body string) (int, error) {
+// notifySupervisors writes body to every supervisor on channel ch, through
+// the outbox, and returns how many it wrote to. It fails if the outbox
+// cannot be written.
+func (a *app) notifySupervisors(ctx context.Context, ch bot.Channel, body string) (int, error) {
 	now := a.now()
-	var ch bot.Changes
+	var c bot.Changes
 	for _, o := range a.svc.Supervisors() { // as the last reload left them
-		ch.Outbox = append(ch.Outbox, bot.Outbound{Channel: bot.SMS, To: o.Phone, Body: body,
+		c.Outbox = append(c.Outbox, bot.Outbound{Channel: ch, To: o.Phone, Body: body,
 			Purpose: bot.PurposeNotify, CreatedAt: now})
 	}
-	if len(ch.Outbox) == 0 {
+	if len(c.Outbox) == 0 {
 		return 0, nil
 	}
 	tx, err := a.store.Begin(ctx)
 	if err != nil {
 		return 0, err
 	}
-	if err := tx.Apply(ctx, &ch, now.Add(a.cfg.Outbox.Lease.Std())); err != nil {
+	if err := tx.Apply(ctx, &c, now.Add(a.cfg.Outbox.Lease.Std())); err != nil {
 		tx.Rollback(ctx)
 		return 0, err
 	}
@@ -128,8 +135,8 @@ func (a *app) notifySupervisors(ctx context.Context, body string) (int, error) {
 		tx.Rollback(ctx)
 		return 0, err
 	}
-	a.outbox.Enqueue(ch.Outbox)
-	return len(ch.Outbox), nil
+	a.outbox.Enqueue(c.Outbox)
+	return len(c.Outbox), nil
 }
 
 // start runs the pipeline and the outbox dispatcher in the background.
@@ -152,6 +159,9 @@ func (a *app) start() {
 		a.svc.Run(svcCtx)
 		<-clocks
 	}()
+	for _, run := range a.runs {
+		a.runsDone.Go(func() { run(svcCtx) })
+	}
 	if a.wipes != nil {
 		a.wipes.start()
 	}
@@ -173,6 +183,7 @@ func (a *app) waitRunning() {
 func (a *app) stop() {
 	a.stopSvc()
 	<-a.svcDone
+	a.runsDone.Wait()
 	if a.wipes != nil {
 		a.wipes.stop(context.Background())
 	}
@@ -221,6 +232,11 @@ func (a *app) routes(mux *http.ServeMux, ready func() bool) {
 		// not make the process unready.
 		if a.waState != nil {
 			body += "whatsapp: " + a.waState() + "\n"
+		}
+		// Informational too: a silent phone must not take the process
+		// out of the load balancer, or its webhooks could not come back.
+		if a.gateState != nil {
+			body += "sms gateway: " + a.gateState() + "\n"
 		}
 		w.WriteHeader(status)
 		w.Write([]byte(body))

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -143,7 +144,18 @@ func (r readiness) noteSuffix() string {
 
 // channelReadiness lists each channel and what it lacks.
 func channelReadiness(c *config.Config) []readiness {
-	out := []readiness{{name: "sms", enabled: true, required: true, missing: c.MissingForSMS()}}
+	sms := readiness{name: "sms", enabled: true, required: true, missing: c.MissingForSMS(), note: "by " + c.SMS.Provider}
+	out := []readiness{sms}
+	if c.SMS.Provider == config.ProviderSMSGate {
+		out[0].note = "by the gateway phone at " + redactURL(c.SMSGate.URL) + "; webhooks: aduan smsgate register"
+		if c.SMSGate.Limit == 30 && c.SMSGate.LimitPeriod.Std() == 30*time.Minute {
+			out[0].note += "; limit is Android's default 30 in 30m: raise the phone's and smsgate.limit (docs/SMS.md)"
+		}
+		// Twilio still takes inbound SMS and sends Twilio's WhatsApp when
+		// configured; it is not needed.
+		tw := readiness{name: "twilio", enabled: c.Twilio.AccountSID != "" || c.Twilio.AuthToken != "", missing: c.MissingForTwilio()}
+		out = append(out, tw)
+	}
 	wa := readiness{name: "whatsapp", enabled: c.WhatsApp.Enabled}
 	if m, ok := any(c).(interface{ MissingForWhatsApp() []string }); ok && wa.enabled {
 		wa.missing = m.MissingForWhatsApp()
@@ -169,6 +181,8 @@ func secretWarnings(path string, e env) []string {
 	for _, s := range []struct{ key, env, v string }{
 		{"twilio.account_sid", "ADUAN_TWILIO_ACCOUNT_SID", own.Twilio.AccountSID},
 		{"twilio.auth_token", "ADUAN_TWILIO_AUTH_TOKEN", own.Twilio.AuthToken},
+		{"smsgate.password", "ADUAN_SMSGATE_PASSWORD", own.SMSGate.Password},
+		{"smsgate.signing_key", "ADUAN_SMSGATE_SIGNING_KEY", own.SMSGate.SigningKey},
 		{"security.encryption_key", "ADUAN_ENCRYPTION_KEY", own.Security.EncryptionKey},
 		{"security.lookup_key", "ADUAN_LOOKUP_KEY", own.Security.LookupKey},
 	} {

@@ -72,6 +72,12 @@ func TestConfigCheck(t *testing.T) {
 	oldAreas := write("old-areas.yaml", areas("borong, poco-ranaka, Poco Ranaka Timur"), 0o600)
 	newAreas := write("new-areas.yaml", areas("borong, lamba-leda-selatan, congkar"), 0o600)
 	badArea := write("bad-area.yaml", areas("ruteng"), 0o600)
+	gateway := write("gateway.yaml", officers+"sms:\n  provider: smsgate\nsmsgate:\n  url: https://192.168.1.20:8080\n  username: sms\n", 0o600)
+	gatewayBare := write("gateway-bare.yaml", officers+"sms:\n  provider: smsgate\n", 0o600)
+	gatewayLeaky := write("gateway-leaky.yaml", officers+"sms:\n  provider: smsgate\nsmsgate:\n  url: https://192.168.1.20:8080\n"+
+		"  username: sms\n  password: gatepw99\n  signing_key: gatekey99\n  limit: 600\n  limit_period: 1h\n", 0o644)
+	gateSecrets := map[string]string{"ADUAN_SMSGATE_PASSWORD": "gatepw99", "ADUAN_SMSGATE_SIGNING_KEY": "gatekey99",
+		"ADUAN_ENCRYPTION_KEY": testSecurity.EncryptionKey, "ADUAN_LOOKUP_KEY": testSecurity.LookupKey}
 	secrets := map[string]string{"ADUAN_TWILIO_ACCOUNT_SID": "AC123", "ADUAN_TWILIO_AUTH_TOKEN": "tok123",
 		"ADUAN_ENCRYPTION_KEY": testSecurity.EncryptionKey, "ADUAN_LOOKUP_KEY": testSecurity.LookupKey}
 	noKeys := map[string]string{"ADUAN_TWILIO_ACCOUNT_SID": "AC123", "ADUAN_TWILIO_AUTH_TOKEN": "tok123"}
@@ -114,6 +120,19 @@ func TestConfigCheck(t *testing.T) {
 			[]string{"areas[0]"}},
 		{"current kecamatan names", newAreas, secrets, "", []string{"config ok"}, []string{"warnings:"}},
 		{"not a kecamatan", badArea, secrets, `officers[0].areas[0]: "ruteng" is not a kecamatan of Manggarai Timur`, nil, nil},
+		{"gateway phone ready, no Twilio needed", gateway, gateSecrets, "",
+			[]string{"sms       ready (by the gateway phone at https://192.168.1.20:8080", "aduan smsgate register",
+				"Android's default 30 in 30m", "twilio    disabled"},
+			[]string{"gatepw99", "gatekey99"}},
+		{"gateway phone missing", gatewayBare, secrets, "",
+			[]string{"sms       missing smsgate.url", "the sms channel needs smsgate.url, smsgate.username, smsgate.password, smsgate.signing_key"},
+			[]string{"ready to start"}},
+		{"gateway phone missing, strict", gatewayBare, secrets, "the sms channel needs smsgate.url, smsgate.username, smsgate.password, smsgate.signing_key",
+			nil, nil},
+		{"gateway secrets in the file", gatewayLeaky, map[string]string{"ADUAN_ENCRYPTION_KEY": testSecurity.EncryptionKey,
+			"ADUAN_LOOKUP_KEY": testSecurity.LookupKey}, "",
+			[]string{"smsgate.password is in the file", "smsgate.signing_key is in the file; better in the environment (ADUAN_SMSGATE_SIGNING_KEY)", "every user can read it"},
+			[]string{"gatepw99", "gatekey99", "Android's default"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.label, func(t *testing.T) {

@@ -33,7 +33,7 @@ type env struct {
 func commands(e env) []*cobra.Command {
 	return []*cobra.Command{
 		serveCommand(e), demoCommand(e), migrateCommand(e), ticketsCommand(e), flowsCommand(e),
-		whatsappCommand(e), keysCommand(e), purgeCommand(e), reportCommand(e), configCommand(e),
+		whatsappCommand(e), smsgateCommand(e), keysCommand(e), purgeCommand(e), reportCommand(e), configCommand(e),
 		versionCommand(e),
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"aduan/bot"
+	"aduan/channels/smsgate"
 	"aduan/channels/twilio"
 	"aduan/channels/whatsapp"
 	"aduan/internal/config"
@@ -81,15 +82,20 @@ type server struct {
 	handler  http.Handler
 	webhooks gate
 
-	// senders is the dispatcher's: bot.WhatsApp is the WhatsApp channel's
-	// sender (with SMS as staff's fallback) when it is enabled, else
-	// Twilio's (Twilio's WhatsApp addresses).
+	// senders is the dispatcher's: bot.SMS is the gateway phone's sender
+	// when sms.provider is smsgate, else Twilio's; bot.WhatsApp is the
+	// WhatsApp channel's sender (with SMS as staff's fallback) when it is
+	// enabled, else Twilio's (Twilio's WhatsApp addresses), if any.
 	senders map[bot.Channel]bot.Sender
-	waState atomic.Pointer[func() string] // the WhatsApp channel's state; nil when it is off
-	waStop  func()                        // stops the WhatsApp channel and waits for it
-	waStaff func([]string)                // replaces the staff the WhatsApp channel may write to; nil when it is off
-	waOnce  sync.Once
-	waDone  chan struct{} // closed once the WhatsApp channel has stopped
+	gateway *gateway // the SMS gateway phone; nil when Twilio sends SMS
+	// gateFallback is the WhatsApp sender the gateway phone's messages to
+	// staff go by while it is down; empty without the WhatsApp channel.
+	gateFallback *lateSender
+	waState      atomic.Pointer[func() string] // the WhatsApp channel's state; nil when it is off
+	waStop       func()                        // stops the WhatsApp channel and waits for it
+	waStaff      func([]string)                // replaces the staff the WhatsApp channel may write to; nil when it is off
+	waOnce       sync.Once
+	waDone       chan struct{} // closed once the WhatsApp channel has stopped
 }
 
 // newServer connects to PostgreSQL and Redis, brings the schema up to date
@@ -134,59 +140,93 @@ func connectServer(ctx context.Context, cfg *config.Config, log *slog.Logger, no
 		pg.Close()
 		return nil, err
 	}
-	sms, err := twilio.NewSender(twilio.SenderConfig{
-		AccountSID: cfg.Twilio.AccountSID, AuthToken: cfg.Twilio.AuthToken, From: cfg.Twilio.From,
-		APIURL: cfg.Twilio.APIURL, StatusCallbackURL: cfg.HTTP.PublicURL + "/webhooks/twilio/status",
-	})
-	if err != nil {
+	fail := func(err error) (*server, error) {
 		pg.Close()
 		rd.Close()
-		return nil, usagef("twilio: %v", err)
+		return nil, err
 	}
-	// The attachments of messages on Twilio (MMS, Twilio's WhatsApp
-	// sender) are fetched with the same account, up to the size the
-	// WhatsApp channel takes.
-	media, err := twilio.NewMediaFetcher(twilio.MediaConfig{
-		AccountSID: cfg.Twilio.AccountSID, AuthToken: cfg.Twilio.AuthToken, APIURL: cfg.Twilio.APIURL,
-		MaxBytes: cfg.WhatsApp.MediaMaxBytes,
-	})
-	if err != nil {
-		pg.Close()
-		rd.Close()
-		return nil, usagef("twilio: %v", err)
+	s := &server{pg: pg, rd: rd, waStop: func() {}}
+	senders := map[bot.Channel]bot.Sender{}
+	// Twilio, when configured: SMS (unless the gateway phone sends them),
+	// Twilio's WhatsApp sender (unless the WhatsApp channel is on), and
+	// their webhooks.
+	var media *twilio.MediaFetcher // set when Twilio is configured
+	if len(cfg.MissingForTwilio()) == 0 {
+		sms, err := twilio.NewSender(twilio.SenderConfig{
+			AccountSID: cfg.Twilio.AccountSID, AuthToken: cfg.Twilio.AuthToken, From: cfg.Twilio.From,
+			APIURL: cfg.Twilio.APIURL, StatusCallbackURL: cfg.HTTP.PublicURL + twilio.StatusPath,
+		})
+		if err != nil {
+			return fail(usagef("twilio: %v", err))
+		}
+		// The attachments of messages on Twilio (MMS, Twilio's WhatsApp
+		// sender) are fetched with the same account, up to the size the
+		// WhatsApp channel takes.
+		media, err = twilio.NewMediaFetcher(twilio.MediaConfig{
+			AccountSID: cfg.Twilio.AccountSID, AuthToken: cfg.Twilio.AuthToken, APIURL: cfg.Twilio.APIURL,
+			MaxBytes: cfg.WhatsApp.MediaMaxBytes,
+		})
+		if err != nil {
+			return fail(usagef("twilio: %v", err))
+		}
+		senders[bot.SMS], senders[bot.WhatsApp] = sms, sms
 	}
-	senders := map[bot.Channel]bot.Sender{bot.SMS: sms, bot.WhatsApp: sms}
+	// The gateway phone, when it sends the SMS. Its WhatsApp fallback for
+	// staff exists once the WhatsApp channel has started.
+	waFallback := &lateSender{}
+	s.gateFallback = waFallback
+	if cfg.SMS.Provider == config.ProviderSMSGate {
+		gw, err := newGateway(cfg, rd, log, now, func(m bot.Outbound) bool { return s.app.svc.Urgent(m) },
+			func(addr string) bool { return s.app.svc.IsStaff(addr) }, waFallback, s.smsgateDown, s.smsgateUp)
+		if err != nil {
+			return fail(err)
+		}
+		s.gateway = gw
+		senders[bot.SMS] = gw.sender
+	}
+	s.senders = senders
 	var wp *wipes
 	if cfg.WhatsApp.Enabled {
 		wp = newWipes(pg.SentTo, senders, log)
 	}
 	a, err := newApp(cfg, pg, rd, senders, wp, now, log)
 	if err != nil {
-		pg.Close()
-		rd.Close()
-		return nil, err
+		return fail(err)
 	}
-	s := &server{app: a, pg: pg, rd: rd, senders: senders, waStop: func() {}}
+	s.app = a
 	if cfg.WhatsApp.Enabled {
 		// The channel hands messages to the pipeline, which takes them
 		// once serve starts it; until then they wait at WhatsApp.
-		wa, state, stop, setStaff, err := startWhatsApp(ctx, cfg, pg.Pool(), a.svc, pg, sms, log, s.whatsappDown, s.whatsappUp)
+		wa, state, stop, setStaff, err := startWhatsApp(ctx, cfg, pg.Pool(), a.svc, pg, senders[bot.SMS], log, s.whatsappDown, s.whatsappUp)
 		if err != nil {
-			pg.Close()
-			rd.Close()
-			return nil, fmt.Errorf("whatsapp: %w", err)
+			return fail(fmt.Errorf("whatsapp: %w", err))
 		}
 		senders[bot.WhatsApp] = wa
+		waFallback.s = wa
+		if f, ok := wa.(*whatsapp.Failover); ok {
+			waFallback.s = f.WhatsApp // not back to SMS
+		}
 		s.waStop, s.waStaff = stop, setStaff
 		s.waState.Store(&state)
 		a.waState = state
 		a.metrics.WatchWhatsApp(state)
 	}
 	mux := http.NewServeMux()
-	twilio.NewHandler(twilio.HandlerConfig{
-		AuthToken: cfg.Twilio.AuthToken, PublicURL: cfg.HTTP.PublicURL, Pipeline: a.svc,
-		Statuses: pg, Logger: log, Now: now, MaxBody: cfg.HTTP.MaxBodyBytes, Media: media,
-	}).Register(mux)
+	if media != nil {
+		twilio.NewHandler(twilio.HandlerConfig{
+			AuthToken: cfg.Twilio.AuthToken, PublicURL: cfg.HTTP.PublicURL, Pipeline: a.svc,
+			Statuses: pg, Logger: log, Now: now, MaxBody: cfg.HTTP.MaxBodyBytes, Media: media,
+		}).Register(mux)
+	}
+	if gw := s.gateway; gw != nil {
+		smsgate.NewHandler(smsgate.HandlerConfig{
+			SigningKey: cfg.SMSGate.SigningKey, Pipeline: a.svc, Statuses: pg, Phone: gw.phone,
+			Normalize: phoneNormalizer(cfg.Region), Logger: log, Now: now, MaxBody: cfg.HTTP.MaxBodyBytes,
+		}).Register(mux)
+		a.gateState = gw.state
+		a.metrics.WatchSMSGateway(func() (bool, time.Time) { return gw.phone.State() == smsgate.StateUp, gw.phone.LastHeard() })
+		a.runs = append(a.runs, gw.phone.Run)
+	}
 	a.routes(mux, func() bool { return !s.webhooks.isClosed() })
 	s.handler = observeHTTP(s.refuseWhenStopping(mux), mux, a.metrics, log)
 	return s, nil
@@ -402,28 +442,15 @@ func (s *server) stopWhatsApp(ctx context.Context) error {
 
 // whatsappDown tells the supervisors by SMS that the WhatsApp channel is
 // down and why. The channel calls it once per outage in a process, for the
-// reasons that need a person (unlinked, banned, replaced, refused); the
-// mark in Redis (claimDownNotice) makes it once per outage across restarts
-// and replicas too, until whatsappUp clears it.
+// reasons that need a person (unlinked, banned, replaced, refused);
+// tellDown makes it once per outage across restarts and replicas too,
+// until whatsappUp clears the mark.
 func (s *server) whatsappDown(reason string) {
 	state := ""
 	if f := s.waState.Load(); f != nil {
 		state = (*f)()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if !s.claimDownNotice(ctx, state) {
-		s.app.log.Info("supervisors already told that whatsapp is down", "state", state)
-		return
-	}
-	n, err := s.app.notifySupervisors(ctx, whatsappDownText(state, reason))
-	if err != nil {
-		s.app.log.Error("supervisors not told that whatsapp is down", "state", state, "err", err)
-		s.unclaimDownNotice(ctx)
-		return
-	}
-	s.confirmDownNotice(ctx)
-	s.app.log.Info("supervisors told that whatsapp is down", "state", state, "supervisors", n)
+	s.tellDown(whatsappOutage, state, bot.SMS, whatsappDownText(state, reason))
 }
 
 // whatsappDownText is the SMS to supervisors when WhatsApp goes down: in

@@ -318,7 +318,7 @@ func TestWhatsAppDownToldOnceAcrossProcesses(t *testing.T) {
 	// markTTL is what is left of the outage mark in Redis.
 	markTTL := func() time.Duration {
 		t.Helper()
-		ttl, err := h.srv.rd.Client().TTL(context.Background(), downNoticeKey).Result()
+		ttl, err := h.srv.rd.Client().TTL(context.Background(), string(whatsappOutage)).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -348,13 +348,13 @@ func TestWhatsAppDownToldOnceAcrossProcesses(t *testing.T) {
 	if ttl := markTTL(); ttl != -2 { // Redis: no such key
 		t.Errorf("mark expires in %v once connected, want no mark", ttl)
 	}
-	if !other.claimDownNotice(context.Background(), "banned") {
+	if !other.claimDownNotice(context.Background(), whatsappOutage, "banned") {
 		t.Fatal("claimDownNotice with no mark = false, want true")
 	}
 	if ttl := markTTL(); ttl <= 0 || ttl > downClaimTTL {
 		t.Errorf("mark expires in %v after the claim, before the notice, want at most %v", ttl, downClaimTTL)
 	}
-	other.unclaimDownNotice(context.Background())
+	other.unclaimDownNotice(context.Background(), whatsappOutage)
 	other.whatsappDown(reason)
 	told("after the second outage's notice")
 	h.srv.whatsappDown(reason)

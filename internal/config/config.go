@@ -30,6 +30,8 @@ type Config struct {
 	Postgres     Postgres     `yaml:"postgres"`
 	Redis        Redis        `yaml:"redis"`
 	Twilio       Twilio       `yaml:"twilio"`
+	SMS          SMS          `yaml:"sms"`
+	SMSGate      SMSGate      `yaml:"smsgate"`
 	Officers     []Officer    `yaml:"officers"`
 	Log          Log          `yaml:"log"`
 	Conversation Conversation `yaml:"conversation"`
@@ -206,6 +208,8 @@ func Default() *Config {
 		Postgres: Postgres{URL: DefaultPostgresURL},
 		Redis:    Redis{URL: DefaultRedisURL},
 		Twilio:   Twilio{APIURL: DefaultTwilioAPIURL},
+		SMS:      SMS{Provider: ProviderTwilio},
+		SMSGate:  defaultSMSGate(),
 		Log:      Log{Level: "info", Format: "auto"},
 		Conversation: Conversation{
 			StateTTL: Duration(7 * 24 * time.Hour),
@@ -250,6 +254,11 @@ var envOverrides = []struct {
 	{"ADUAN_TWILIO_AUTH_TOKEN", "twilio.auth_token", func(c *Config) *string { return &c.Twilio.AuthToken }},
 	{"ADUAN_TWILIO_FROM", "twilio.from", func(c *Config) *string { return &c.Twilio.From }},
 	{"ADUAN_TWILIO_API_URL", "twilio.api_url", func(c *Config) *string { return &c.Twilio.APIURL }},
+	{"ADUAN_SMS_PROVIDER", "sms.provider", func(c *Config) *string { return &c.SMS.Provider }},
+	{"ADUAN_SMSGATE_URL", "smsgate.url", func(c *Config) *string { return &c.SMSGate.URL }},
+	{"ADUAN_SMSGATE_USERNAME", "smsgate.username", func(c *Config) *string { return &c.SMSGate.Username }},
+	{"ADUAN_SMSGATE_PASSWORD", "smsgate.password", func(c *Config) *string { return &c.SMSGate.Password }},
+	{"ADUAN_SMSGATE_SIGNING_KEY", "smsgate.signing_key", func(c *Config) *string { return &c.SMSGate.SigningKey }},
 	{"ADUAN_LOG_LEVEL", "log.level", func(c *Config) *string { return &c.Log.Level }},
 	{"ADUAN_LOG_FORMAT", "log.format", func(c *Config) *string { return &c.Log.Format }},
 	{"ADUAN_ENCRYPTION_KEY", "security.encryption_key", func(c *Config) *string { return &c.Security.EncryptionKey }},
@@ -261,6 +270,8 @@ var envOverrides = []struct {
 // environment overrides ADUAN_HTTP_LISTEN, ADUAN_PUBLIC_URL,
 // ADUAN_POSTGRES_URL, ADUAN_REDIS_URL, ADUAN_TWILIO_ACCOUNT_SID,
 // ADUAN_TWILIO_AUTH_TOKEN, ADUAN_TWILIO_FROM, ADUAN_TWILIO_API_URL,
+// ADUAN_SMS_PROVIDER, ADUAN_SMSGATE_URL, ADUAN_SMSGATE_USERNAME,
+// ADUAN_SMSGATE_PASSWORD, ADUAN_SMSGATE_SIGNING_KEY,
 // ADUAN_LOG_LEVEL, ADUAN_LOG_FORMAT, ADUAN_ENCRYPTION_KEY,
 // ADUAN_ENCRYPTION_OLD_KEYS (keys separated by commas or spaces) and
 // ADUAN_LOOKUP_KEY (read through getenv; nil means no
@@ -358,6 +369,8 @@ func (c *Config) fillEmpty() {
 		{&c.Log.Level, &d.Log.Level},
 		{&c.Log.Format, &d.Log.Format},
 		{&c.Region, &d.Region},
+		{&c.SMS.Provider, &d.SMS.Provider},
+		{&c.SMSGate.Auth, &d.SMSGate.Auth},
 	} {
 		if strings.TrimSpace(*f.v) == "" {
 			*f.v = *f.def
@@ -381,7 +394,8 @@ func bad(key, format string, args ...any) error {
 // upper-cases region, and strips a trailing slash from http.public_url and
 // twilio.api_url. It returns the first problem found, as one line naming
 // the key: `officers[2].role: "boss" is not officer or supervisor`.
-// Empty Twilio credentials are not a problem here; see MissingForSMS.
+// Empty Twilio or SMS gateway credentials are not a problem here; see
+// MissingForSMS.
 func (c *Config) Validate() error { return c.validate(true) }
 
 // validate is Validate; without needOfficers a configuration with no
@@ -432,6 +446,9 @@ func (c *Config) validate(needOfficers bool) error {
 		return err
 	}
 	c.Twilio.APIURL = u
+	if err := c.validateSMS(); err != nil {
+		return err
+	}
 	if err := c.checkOfficers(needOfficers); err != nil {
 		return err
 	}
@@ -642,25 +659,6 @@ func checkAlnum(key, s string) error {
 		}
 	}
 	return nil
-}
-
-// MissingForSMS lists the keys the SMS channel needs that are empty:
-// twilio.account_sid, twilio.auth_token, twilio.from, and http.public_url
-// (Twilio signs its webhooks over that URL). It returns nil when nothing
-// is missing.
-func (c *Config) MissingForSMS() []string {
-	var missing []string
-	for _, k := range []struct{ key, v string }{
-		{"twilio.account_sid", c.Twilio.AccountSID},
-		{"twilio.auth_token", c.Twilio.AuthToken},
-		{"twilio.from", c.Twilio.From},
-		{"http.public_url", c.HTTP.PublicURL},
-	} {
-		if k.v == "" {
-			missing = append(missing, k.key)
-		}
-	}
-	return missing
 }
 
 // SlogLevel returns the slog level log.level names; info for an unknown

@@ -233,6 +233,11 @@ func TestLoadEnv(t *testing.T) {
 		{"ADUAN_TWILIO_API_URL", "http://127.0.0.1:4010", func(c *config.Config) string { return c.Twilio.APIURL }, "http://127.0.0.1:4010"},
 		{"ADUAN_LOG_LEVEL", "DEBUG", func(c *config.Config) string { return c.Log.Level }, "debug"},
 		{"ADUAN_LOG_FORMAT", "json", func(c *config.Config) string { return c.Log.Format }, "json"},
+		{"ADUAN_SMS_PROVIDER", "SMSGate", func(c *config.Config) string { return c.SMS.Provider }, "smsgate"},
+		{"ADUAN_SMSGATE_URL", "https://api.sms-gate.app/3rdparty/v1/", func(c *config.Config) string { return c.SMSGate.URL }, "https://api.sms-gate.app/3rdparty/v1"},
+		{"ADUAN_SMSGATE_USERNAME", "ABCDEF", func(c *config.Config) string { return c.SMSGate.Username }, "ABCDEF"},
+		{"ADUAN_SMSGATE_PASSWORD", " pw-from-env\n", func(c *config.Config) string { return c.SMSGate.Password }, "pw-from-env"},
+		{"ADUAN_SMSGATE_SIGNING_KEY", "key-from-env", func(c *config.Config) string { return c.SMSGate.SigningKey }, "key-from-env"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The file sets every key; the environment wins.
@@ -242,6 +247,8 @@ postgres: {url: "postgres://file/aduan"}
 redis: {url: "redis://file:6379/1"}
 twilio: {account_sid: ACfile, auth_token: file, from: "+6281234567811", api_url: "https://file.example"}
 log: {level: warn, format: text}
+sms: {provider: twilio}
+smsgate: {url: "https://file.example", username: file, password: file, signing_key: file}
 `)
 			c, err := config.Load(path, env(map[string]string{tc.name: tc.value}))
 			if err != nil {
@@ -266,6 +273,8 @@ log: {level: warn, format: text}
 	t.Run("bad value names the variable", func(t *testing.T) {
 		_, err := config.Load(writeConfig(t, officersYAML), env(map[string]string{"ADUAN_LOG_LEVEL": "loud"}))
 		wantErr(t, err, `log.level (from ADUAN_LOG_LEVEL): "loud" is not one of`)
+		_, err = config.Load(writeConfig(t, officersYAML), env(map[string]string{"ADUAN_SMS_PROVIDER": "nexmo"}))
+		wantErr(t, err, `sms.provider (from ADUAN_SMS_PROVIDER): "nexmo" is not twilio or smsgate`)
 	})
 }
 

@@ -3,6 +3,7 @@ package config_test
 import (
 	"reflect"
 	"testing"
+	"time"
 
 	"aduan/internal/config"
 )
@@ -55,6 +56,22 @@ func TestValidate(t *testing.T) {
 		{"twilio token not alnum", func(c *config.Config) { c.Twilio.AuthToken = "abc def" }, `twilio.auth_token: must be letters and digits only`},
 		{"twilio api url", func(c *config.Config) { c.Twilio.APIURL = "api.twilio.com" }, `twilio.api_url: "api.twilio.com" is not an absolute http(s) URL`},
 		{"twilio from", func(c *config.Config) { c.Twilio.From = "+62" }, `twilio.from: "+62" is not a valid phone number`},
+		{"sms provider smsgate", func(c *config.Config) { c.SMS.Provider = " SMSGate " }, ""},
+		{"sms provider unknown", func(c *config.Config) { c.SMS.Provider = "vonage" }, `sms.provider: "vonage" is not twilio or smsgate`},
+		{"smsgate local url", func(c *config.Config) { c.SMSGate.URL = "http://192.168.1.20:8080" }, ""},
+		{"smsgate cloud url", func(c *config.Config) { c.SMSGate.URL = "https://api.sms-gate.app/3rdparty/v1/" }, ""},
+		{"smsgate url without scheme", func(c *config.Config) { c.SMSGate.URL = "192.168.1.20:8080" }, `smsgate.url: "192.168.1.20:8080" is not an absolute http(s) URL`},
+		{"smsgate url with credentials", func(c *config.Config) { c.SMSGate.URL = "https://sms:pw@192.168.1.20:8080" }, `smsgate.url: "https://sms:pw@192.168.1.20:8080" must have no query, fragment or user`},
+		{"smsgate auth jwt", func(c *config.Config) { c.SMSGate.Auth = "JWT" }, ""},
+		{"smsgate auth unknown", func(c *config.Config) { c.SMSGate.Auth = "oauth" }, `smsgate.auth: "oauth" is not basic or jwt`},
+		{"smsgate sim 2", func(c *config.Config) { c.SMSGate.SIM = 2 }, ""},
+		{"smsgate sim 4", func(c *config.Config) { c.SMSGate.SIM = 4 }, `smsgate.sim: 4 is not 0 (the phone's choice) or a SIM slot 1-3`},
+		{"smsgate silent_after zero", func(c *config.Config) { c.SMSGate.SilentAfter = 0 }, `smsgate.silent_after: 0s is shorter than a second`},
+		{"smsgate limit off", func(c *config.Config) { c.SMSGate.Limit, c.SMSGate.LimitPeriod = 0, 0 }, ""},
+		{"smsgate limit negative", func(c *config.Config) { c.SMSGate.Limit = -1 }, `smsgate.limit: -1 is negative (0 turns pacing off)`},
+		{"smsgate limit without period", func(c *config.Config) { c.SMSGate.LimitPeriod = 0 }, `smsgate.limit_period: 0s is not positive`},
+		{"smsgate ttl none", func(c *config.Config) { c.SMSGate.TTL = 0 }, ""},
+		{"smsgate ttl too short", func(c *config.Config) { c.SMSGate.TTL = config.Duration(time.Second) }, `smsgate.ttl: 1s is neither 0 (no limit) nor at least 5s`},
 		{"officer no name", func(c *config.Config) { c.Officers[1].Name = "  " }, `officers[1].name: is empty`},
 		{"officer bad role", func(c *config.Config) { c.Officers[1].Role = "boss" }, `officers[1].role: "boss" is not officer or supervisor`},
 		{"officer no role", func(c *config.Config) { c.Officers[0].Role = "" }, `officers[0].role: "" is not officer or supervisor`},
@@ -133,6 +150,13 @@ func TestMissingForSMS(t *testing.T) {
 			c.Twilio.AccountSID, c.Twilio.AuthToken, c.Twilio.From, c.HTTP.PublicURL = "", "", "", ""
 		}, []string{"twilio.account_sid", "twilio.auth_token", "twilio.from", "http.public_url"}},
 		{"token", func(c *config.Config) { c.Twilio.AuthToken = "" }, []string{"twilio.auth_token"}},
+		{"smsgate: twilio not needed", func(c *config.Config) {
+			c.SMS.Provider = config.ProviderSMSGate
+			c.Twilio.AccountSID, c.Twilio.AuthToken, c.HTTP.PublicURL = "", "", ""
+			c.SMSGate.URL, c.SMSGate.Username, c.SMSGate.Password, c.SMSGate.SigningKey = "http://192.168.1.20:8080", "sms", "pw", "key"
+		}, nil},
+		{"smsgate: all", func(c *config.Config) { c.SMS.Provider = config.ProviderSMSGate },
+			[]string{"smsgate.url", "smsgate.username", "smsgate.password", "smsgate.signing_key"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := valid()

@@ -96,6 +96,7 @@ type Metrics struct {
 	depFast      map[string]prometheus.Counter
 
 	late    atomic.Pointer[func(context.Context) (int, error)]
+	gateway atomic.Pointer[func() (up bool, lastHeard time.Time)]
 	waFunc  atomic.Pointer[func() string]
 	waMu    sync.Mutex
 	waState string
@@ -302,6 +303,15 @@ func (m *Metrics) SetTicketsLate(count func(ctx context.Context) (int, error)) {
 	m.late.Store(&count)
 }
 
+// WatchSMSGateway sets the function that says whether the SMS gateway
+// phone is up and when it was last heard from (zero: not since the start),
+// read on every scrape for aduan_sms_gateway_up and
+// aduan_sms_gateway_last_heard_seconds. Until it is set neither is
+// reported: no gateway phone is used.
+func (m *Metrics) WatchSMSGateway(state func() (up bool, lastHeard time.Time)) {
+	m.gateway.Store(&state)
+}
+
 // scrape collects the gauges read at scrape time.
 type scrape struct{ m *Metrics }
 
@@ -315,6 +325,10 @@ var (
 	whatsAppDesc = prometheus.NewDesc("aduan_whatsapp_state",
 		"The WhatsApp connection's state: 1 for the current one, 0 for the others (disabled: no WhatsApp channel).",
 		[]string{"state"}, nil)
+	gatewayUpDesc = prometheus.NewDesc("aduan_sms_gateway_up",
+		"1 while the SMS gateway phone answers and sends; 0 while it is silent (see smsgate.silent_after) or its sends fail.", nil, nil)
+	gatewayHeardDesc = prometheus.NewDesc("aduan_sms_gateway_last_heard_seconds",
+		"Time since the SMS gateway phone was last heard from (a webhook, a ping, an answer); absent until it is heard from.", nil, nil)
 )
 
 func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
@@ -322,6 +336,8 @@ func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
 	ch <- outboxOldestDesc
 	ch <- ticketsLateDesc
 	ch <- whatsAppDesc
+	ch <- gatewayUpDesc
+	ch <- gatewayHeardDesc
 }
 
 func (s *scrape) Collect(ch chan<- prometheus.Metric) {
@@ -337,6 +353,17 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(whatsAppDesc, prometheus.GaugeValue, v, st)
 	}
 	m.waMu.Unlock()
+	if f := m.gateway.Load(); f != nil {
+		up, heard := (*f)()
+		v := 0.0
+		if up {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(gatewayUpDesc, prometheus.GaugeValue, v)
+		if !heard.IsZero() {
+			ch <- prometheus.MustNewConstMetric(gatewayHeardDesc, prometheus.GaugeValue, max(m.opts.Now().Sub(heard).Seconds(), 0))
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), m.opts.ScrapeTimeout)
 	defer cancel()
 	if m.opts.Outbox != nil {

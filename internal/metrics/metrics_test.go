@@ -320,3 +320,26 @@ func BenchmarkInbound(b *testing.B) {
 		m.Inbound(bot.SMS, "ok")
 	}
 }
+
+func TestSMSGateway(t *testing.T) {
+	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	m := metrics.New(metrics.Options{Now: func() time.Time { return now }})
+	if _, ok := value(t, m, "aduan_sms_gateway_up", nil); ok {
+		t.Fatal("aduan_sms_gateway_up reported with no gateway watched")
+	}
+	up, heard := true, time.Time{}
+	m.WatchSMSGateway(func() (bool, time.Time) { return up, heard })
+	if v, ok := value(t, m, "aduan_sms_gateway_up", nil); !ok || v != 1 {
+		t.Fatalf("up = %v, %v; want 1", v, ok)
+	}
+	if _, ok := value(t, m, "aduan_sms_gateway_last_heard_seconds", nil); ok {
+		t.Fatal("last heard reported before the phone was heard from")
+	}
+	up, heard = false, now.Add(-12*time.Minute)
+	if v, _ := value(t, m, "aduan_sms_gateway_up", nil); v != 0 {
+		t.Fatalf("up = %v with the phone silent, want 0", v)
+	}
+	if v, _ := value(t, m, "aduan_sms_gateway_last_heard_seconds", nil); v != 720 {
+		t.Fatalf("last heard = %v s, want 720", v)
+	}
+}
