@@ -19,6 +19,7 @@ import (
 	"aduan/channels/whatsapp"
 	"aduan/internal/config"
 	"aduan/internal/testenv"
+	"aduan/store/postgres"
 )
 
 const (
@@ -497,5 +498,69 @@ func TestSMSGateCommands(t *testing.T) {
 	}
 	if _, _, err := runCmd(t, "", nil, "smsgate", "status", "--config", file); err == nil || !strings.Contains(err.Error(), "smsgate.password") {
 		t.Errorf("without the password: %v", err)
+	}
+}
+
+// A real `aduan serve` is killed (kill -9) after the phone accepted an
+// answer and before it reported it sent; the phone sends it meanwhile and
+// cannot report it. The next serve sends the outbox message again with
+// the same ID: the phone, which has it, sends nothing more, and the outbox
+// records it sent once.
+func TestGatewayKill9BetweenAcceptAndReport(t *testing.T) {
+	bin := aduanBinary(t)
+	gw := channeltest.NewFakeGateway(t, channeltest.GatewayOptions{Username: gateUser, Password: gatePass, SigningKey: gateKey})
+	_, cfg := processStores(t, "cmd_smsgate_kill", 15)
+	file := writeServeConfig(t, filepath.Join(t.TempDir(), "aduan.yaml"), cfg.Postgres.URL, cfg.Redis.URL, "http://127.0.0.1:1",
+		twoOfficers, "", "log:\n  level: info\n  format: json\noutbox:\n  lease: 2s\n  poll_interval: 50ms\n"+
+			"sms:\n  provider: smsgate\nsmsgate:\n  url: \""+gw.URL()+"\"\n  username: "+gateUser+"\n  limit: 0\n")
+	env := append(serveEnv(), "ADUAN_SMSGATE_PASSWORD="+gatePass, "ADUAN_SMSGATE_SIGNING_KEY="+gateKey)
+	hook := func(p *process) {
+		for _, ev := range smsgate.Events {
+			gw.AddWebhook(webhookID(ev), "http://"+p.addr+smsgate.Path, ev)
+		}
+	}
+	first := startServe(t, bin, file, env)
+	hook(first)
+	gw.Hold()
+	if _, code := gw.Receive("081299990001", "halo"); code != http.StatusOK {
+		t.Fatalf("sms:received: status %d", code)
+	}
+	eventually(t, "the answer handed to the phone", func() bool { return gw.Requests("POST /messages") >= 1 })
+	first.cmd.Process.Kill()
+	<-first.done
+	gw.Release() // the phone sends it; its report finds no one
+	if n := gw.Count(); n != 1 {
+		t.Fatalf("phone sent %d SMS, want 1", n)
+	}
+
+	second := startServe(t, bin, file, env)
+	hook(second)
+	keys, err := testSecurityConfig().Keyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := postgres.Open(context.Background(), cfg.Postgres.URL, postgres.WithKeyring(keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	var entries []bot.OutboxEntry
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("outbox %+v\nfirst:\n%s\nsecond:\n%s", entries, first.output(), second.output())
+		}
+	})
+	eventually(t, "the outbox message recorded sent", func() bool {
+		entries, _ = pg.Outbox(context.Background())
+		return len(entries) == 1 && entries[0].State == "sent"
+	})
+	if n := gw.Count(); n != 1 || entries[0].ProviderID != gw.Messages()[0].SID {
+		t.Errorf("phone sent %d SMS (want 1); outbox provider ID %q, phone's %q", n, entries[0].ProviderID, gw.Messages()[0].SID)
+	}
+	if n := gw.Requests("POST /messages"); n != 2 {
+		t.Errorf("the message was posted %d times, want twice (before the kill, and again after it)", n)
+	}
+	if code := second.stop(); code != 0 {
+		t.Errorf("exit code %d\n%s", code, second.output())
 	}
 }

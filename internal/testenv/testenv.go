@@ -8,7 +8,7 @@
 //
 //	1 store/redis   2 bot   3 channels/twilio   4 cmd/aduan   5 channels/whatsapp
 //	10 cmd/aduan-bench (the tool)   11 cmd/aduan-bench (its tests)   12 cmd/aduan (shutdown test)
-//	13 cmd/aduan (WhatsApp wiring)
+//	13 cmd/aduan (WhatsApp wiring)   14 cmd/aduan (SMS gateway wiring)   15 cmd/aduan (SMS gateway process)
 //
 // A database is dropped and made anew by the first test process that asks
 // for it, so two runs of one package's tests at the same time disturb each
