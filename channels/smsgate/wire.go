@@ -16,7 +16,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"hash"
 	"sync"
 )
@@ -35,44 +34,42 @@ var Events = []string{EventReceived, EventSent, EventDelivered, EventFailed, Eve
 
 // Event is one webhook request's body: the app's envelope.
 type Event struct {
-	DeviceID  string          `json:"deviceId"`
-	Event     string          `json:"event"`
-	ID        string          `json:"id"` // the event's own ID, the same on every redelivery
-	Payload   json.RawMessage `json:"payload"`
-	WebhookID string          `json:"webhookId"`
+	DeviceID  string  `json:"deviceId"`
+	Event     string  `json:"event"`
+	ID        string  `json:"id"` // the event's own ID, the same on every redelivery
+	Payload   Payload `json:"payload"`
+	WebhookID string  `json:"webhookId"`
 }
 
-// Received is the payload of sms:received. MessageID is derived from the
-// content and is not unique: two identical texts from one person share it.
-// Sender is set by newer apps; older ones only give PhoneNumber.
-type Received struct {
-	MessageID   string `json:"messageId"`
-	Message     string `json:"message"`
-	PhoneNumber string `json:"phoneNumber"`
-	Sender      string `json:"sender,omitempty"`
-	Recipient   string `json:"recipient,omitempty"`
-	SimNumber   *int   `json:"simNumber"`
-	ReceivedAt  string `json:"receivedAt"`
+// Payload is an event's payload: the fields of every event aduan handles,
+// each set by the events that have it.
+//
+// sms:received: MessageID (derived from the content and not unique: two
+// identical texts from one person share it), Message, PhoneNumber and, in
+// newer apps, Sender (who sent it) and Recipient (the SIM's number, when
+// known). sms:sent, sms:delivered, sms:failed: MessageID (the ID the
+// message was sent with: aduan's), PhoneNumber (and Recipient in newer
+// apps) the recipient, PartsCount (sms:sent), Reason (sms:failed:
+// RESULT_ERROR_GENERIC_FAILURE, "TTL expired", ...). system:ping: Health.
+type Payload struct {
+	MessageID   string  `json:"messageId"`
+	Message     string  `json:"message"`
+	PhoneNumber string  `json:"phoneNumber"`
+	Sender      string  `json:"sender"`
+	Recipient   string  `json:"recipient"`
+	SimNumber   *int    `json:"simNumber"`
+	PartsCount  int     `json:"partsCount"`
+	Reason      string  `json:"reason"`
+	Health      *Health `json:"health"`
 }
 
-// From returns who sent the message: Sender, or PhoneNumber from apps that
-// do not set it.
-func (r Received) From() string {
-	if r.Sender != "" {
-		return r.Sender
+// From returns who sent a received message: Sender, or PhoneNumber from
+// apps that do not set it.
+func (p Payload) From() string {
+	if p.Sender != "" {
+		return p.Sender
 	}
-	return r.PhoneNumber
-}
-
-// Status is the payload of sms:sent, sms:delivered and sms:failed.
-// MessageID is the ID the message was sent with (ours).
-type Status struct {
-	MessageID   string `json:"messageId"`
-	PhoneNumber string `json:"phoneNumber"`
-	Recipient   string `json:"recipient,omitempty"`
-	SimNumber   *int   `json:"simNumber"`
-	PartsCount  int    `json:"partsCount,omitempty"`
-	Reason      string `json:"reason,omitempty"` // sms:failed: RESULT_ERROR_GENERIC_FAILURE, "TTL expired", ...
+	return p.PhoneNumber
 }
 
 // Message is a send request.
@@ -141,11 +138,6 @@ type Check struct {
 	ObservedUnit  string  `json:"observedUnit"`
 	ObservedValue float64 `json:"observedValue"`
 	Status        string  `json:"status"`
-}
-
-// Ping is the payload of system:ping.
-type Ping struct {
-	Health Health `json:"health"`
 }
 
 // Sign returns the X-Signature of a webhook body sent with timestamp (the
