@@ -1,0 +1,475 @@
+package sqlstore_test
+
+// Tests of what only PostgreSQL does: a server that can be unreachable, a
+// pool, row locks that make one transaction wait for another or skip what
+// it holds, and replicas migrating at once.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"aduan/bot"
+	"aduan/internal/testenv"
+	"aduan/store/sqlstore"
+)
+
+func TestOpenUnreachable(t *testing.T) {
+	// Port 1 on loopback: nothing listens there.
+	_, err := sqlstore.OpenPostgres(t.Context(), "postgres://aduan:s3cretpw@127.0.0.1:1/aduan?sslmode=disable&connect_timeout=5")
+	if got := bot.KindOf(err); got != bot.Unavailable {
+		t.Fatalf("KindOf(%v) = %v, want %v", err, got, bot.Unavailable)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "127.0.0.1:1") || strings.Contains(msg, "s3cretpw") {
+		t.Errorf("error = %q, want the host named and the password not", msg)
+	}
+}
+
+func TestOpenBadURL(t *testing.T) {
+	_, err := sqlstore.OpenPostgres(t.Context(), "postgres://aduan:s3cretpw@127.0.0.1:notaport/aduan")
+	if got := bot.KindOf(err); got != bot.Invalid {
+		t.Fatalf("KindOf(%v) = %v, want %v", err, got, bot.Invalid)
+	}
+	if strings.Contains(err.Error(), "s3cretpw") {
+		t.Errorf("error = %q, want the password not shown", err)
+	}
+}
+
+func TestOpenPoolSize(t *testing.T) {
+	url := testenv.PostgresURL(t, "store_sqlstore")
+	tests := []struct {
+		name string
+		url  string
+		want int32
+	}{
+		{"default", url, sqlstore.DefaultMaxConns},
+		{"from URL", url + "&pool_max_conns=3", 3},
+	}
+	if !strings.Contains(url, "?") {
+		t.Fatalf("test URL %q has no query; the table below assumes one", url)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := sqlstore.OpenPostgres(t.Context(), tt.url)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer s.Close()
+			if got := s.Pool().Config().MaxConns; got != tt.want {
+				t.Errorf("MaxConns = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestServerDown checks that every call on a store whose server does not
+// answer fails as Unavailable.
+func TestServerDown(t *testing.T) {
+	pool, err := pgxpool.New(t.Context(), "postgres://aduan@127.0.0.1:1/aduan?sslmode=disable&connect_timeout=5")
+	if err != nil {
+		t.Fatalf("pgxpool.New: %v", err)
+	}
+	defer pool.Close()
+	s := sqlstore.NewPostgres(pool)
+	calls := []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"Ping", s.Ping},
+		{"Begin", func(ctx context.Context) error { _, err := s.Begin(ctx); return err }},
+		{"Ticket", func(ctx context.Context) error { _, err := s.Ticket(ctx, "KS-1"); return err }},
+		{"Tickets", func(ctx context.Context) error { _, err := s.Tickets(ctx, bot.TicketFilter{}); return err }},
+		{"Events", func(ctx context.Context) error { _, err := s.Events(ctx, "KS-1"); return err }},
+		{"DueOutbound", func(ctx context.Context) error { _, err := s.DueOutbound(ctx, time.Now(), time.Minute, 10); return err }},
+		{"Settle", func(ctx context.Context) error { return s.Settle(ctx, []bot.Delivery{{ID: 1, ProviderID: "SM1"}}) }},
+		{"RecordStatus", func(ctx context.Context) error { return s.RecordStatus(ctx, "SM1", "delivered", time.Now()) }},
+		{"Outbox", func(ctx context.Context) error { _, err := s.Outbox(ctx); return err }},
+		{"LateCount", func(ctx context.Context) error { _, err := s.LateCount(ctx, time.Now()); return err }},
+		{"Migrate", s.Migrate},
+		{"TicketsCreated", func(ctx context.Context) error {
+			_, _, err := s.TicketsCreated(ctx, time.Now(), time.Now())
+			return err
+		}},
+		{"OutboxStats", func(ctx context.Context) error { _, _, err := s.OutboxStats(ctx); return err }},
+	}
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.call(t.Context())
+			if got := bot.KindOf(err); got != bot.Unavailable {
+				t.Errorf("KindOf(%v) = %v, want %v", err, got, bot.Unavailable)
+			}
+		})
+	}
+}
+
+func TestPingDown(t *testing.T) {
+	s := openPostgres(t, keys)
+	s.Close()
+	if err := s.Ping(t.Context()); err == nil {
+		t.Errorf("Ping on a closed pool = nil, want an error")
+	}
+}
+
+// waitForLockWait polls until some backend waits on a lock, so that a test
+// knows a concurrent statement is blocked rather than not yet started.
+func waitForLockWait(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		err := pool.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n)
+		if err != nil {
+			t.Fatalf("pg_stat_activity: %v", err)
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no statement started waiting on a lock")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestConcurrentClaimSameID(t *testing.T) {
+	for _, commitFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("first commits=%v", commitFirst), func(t *testing.T) {
+			s := openPostgres(t, keys)
+			ctx := t.Context()
+			id := []bot.MessageID{{Channel: bot.SMS, ExternalID: "SM-race"}}
+
+			tx1, err := s.Begin(ctx)
+			if err != nil {
+				t.Fatalf("Begin: %v", err)
+			}
+			defer tx1.Rollback(context.Background())
+			dup1, err := tx1.Claim(ctx, id)
+			if err != nil {
+				t.Fatalf("tx1 Claim: %v", err)
+			}
+
+			type result struct {
+				dup []bool
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				tx2, err := s.Begin(ctx)
+				if err != nil {
+					done <- result{err: err}
+					return
+				}
+				defer tx2.Rollback(context.Background())
+				dup, err := tx2.Claim(ctx, id)
+				if err == nil {
+					err = tx2.Commit(ctx)
+				}
+				done <- result{dup, err}
+			}()
+			waitForLockWait(t, s.Pool())
+			if commitFirst {
+				err = tx1.Commit(ctx)
+			} else {
+				err = tx1.Rollback(ctx)
+			}
+			if err != nil {
+				t.Fatalf("tx1 end: %v", err)
+			}
+			r := <-done
+			if r.err != nil {
+				t.Fatalf("tx2: %v", r.err)
+			}
+			if dup1[0] {
+				t.Errorf("tx1 dup = true, want false")
+			}
+			if got, want := r.dup[0], commitFirst; got != want {
+				t.Errorf("tx2 dup = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestMigrateConcurrently(t *testing.T) {
+	url := testenv.PostgresURL(t, "store_sqlstore_migrate")
+	s, err := sqlstore.OpenPostgres(t.Context(), url)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	// Start from an empty database, even when the test runs again in the
+	// same process (-count).
+	if _, err := s.Pool().Exec(ctx, `DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
+		t.Fatalf("reset schema: %v", err)
+	}
+
+	before, err := s.MigrationStatus(ctx)
+	if err != nil {
+		t.Fatalf("MigrationStatus before: %v", err)
+	}
+	for _, m := range before {
+		if m.Applied {
+			t.Errorf("before Migrate: version %d applied, want pending", m.Version)
+		}
+	}
+
+	errs := make(chan error, 2)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() { errs <- s.Migrate(ctx) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("Migrate: %v", err)
+		}
+	}
+
+	st, err := s.MigrationStatus(ctx)
+	if err != nil {
+		t.Fatalf("MigrationStatus: %v", err)
+	}
+	if len(st) == 0 || st[0].Version != 1 || st[0].Source != "00001_init.sql" {
+		t.Fatalf("MigrationStatus = %+v, want version 1 (00001_init.sql) first", st)
+	}
+	for _, m := range st {
+		if !m.Applied || m.AppliedAt.IsZero() {
+			t.Errorf("version %d: applied = %v at %v, want applied with a time", m.Version, m.Applied, m.AppliedAt)
+		}
+	}
+	var table string
+	if err := s.Pool().QueryRow(ctx, `SELECT to_regclass('aduan_schema_version')::text`).Scan(&table); err != nil || table != sqlstore.VersionTable {
+		t.Errorf("version table = %q, %v; want %q", table, err, sqlstore.VersionTable)
+	}
+	// Running again finds nothing to do.
+	if err := s.Migrate(ctx); err != nil {
+		t.Errorf("Migrate again: %v", err)
+	}
+}
+
+// dueFixture writes n open tickets due one second apart before now, and
+// returns their codes in due order.
+func dueFixture(t *testing.T, s *sqlstore.Store, now time.Time, n int) []string {
+	t.Helper()
+	var (
+		c     bot.Changes
+		codes []string
+	)
+	for i := range n {
+		code := fmt.Sprintf("KS-DUE%03d", i)
+		codes = append(codes, code)
+		c.Tickets = append(c.Tickets, bot.Ticket{Code: code, Kind: bot.KindCase, Status: bot.StatusReceived,
+			Channel: bot.SMS, Reporter: "+6281200000001", CreatedAt: now.Add(-time.Hour), UpdatedAt: now,
+			NextDue: now.Add(time.Duration(i-n) * time.Second)})
+	}
+	tx, err := s.Begin(t.Context())
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	defer tx.Rollback(context.Background())
+	if err := tx.Apply(t.Context(), &c, now); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	if err := tx.Commit(t.Context()); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	return codes
+}
+
+// clockTx begins a transaction that is rolled back at cleanup unless
+// ended before.
+func clockTx(t *testing.T, s *sqlstore.Store) *sqlstore.Tx {
+	t.Helper()
+	tx, err := s.Begin(t.Context())
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	return tx.(*sqlstore.Tx)
+}
+
+func ticketCodes(ts []bot.Ticket) []string {
+	out := []string{}
+	for _, tk := range ts {
+		out = append(out, tk.Code)
+	}
+	return out
+}
+
+// TestConcurrentDueTickets has several transactions take due tickets at
+// once, each holding what it took: no ticket goes to two of them, and
+// between them they take every one.
+func TestConcurrentDueTickets(t *testing.T) {
+	s := openPostgres(t, keys)
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	want := dueFixture(t, s, now, 20)
+	const txs, limit = 8, 3 // 24 places for 20 tickets
+
+	start := make(chan struct{})
+	got := make([][]string, txs)
+	errs := make([]error, txs)
+	var wg sync.WaitGroup
+	for i := range txs {
+		tx := clockTx(t, s)
+		wg.Go(func() {
+			<-start
+			ts, err := tx.DueTickets(t.Context(), now, limit)
+			got[i], errs[i] = ticketCodes(ts), err
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	seen := map[string]int{}
+	var all []string
+	for i := range txs {
+		if errs[i] != nil {
+			t.Fatalf("tx %d: DueTickets: %v", i, errs[i])
+		}
+		if len(got[i]) > limit {
+			t.Errorf("tx %d: DueTickets = %v, want at most %d", i, got[i], limit)
+		}
+		for _, code := range got[i] {
+			if j, ok := seen[code]; ok {
+				t.Errorf("%s went to tx %d and tx %d", code, j, i)
+			}
+			seen[code] = i
+			all = append(all, code)
+		}
+	}
+	slices.Sort(all)
+	if !slices.Equal(all, want) {
+		t.Errorf("taken between them = %v, want %v", all, want)
+	}
+}
+
+// TestDueTicketsSkipsHeld checks that a ticket another transaction holds
+// (an officer's command locking it, or another clock run) is skipped, not
+// waited for, and that a rolled back run leaves its tickets due.
+func TestDueTicketsSkipsHeld(t *testing.T) {
+	s := openPostgres(t, keys)
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	codes := dueFixture(t, s, now, 3) // A, B, C in due order
+	a, b, c := codes[0], codes[1], codes[2]
+	// A statement that waited on a lock would hang: fail instead.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+
+	officer := clockTx(t, s)
+	if _, err := officer.Ticket(ctx, a); err != nil {
+		t.Fatalf("officer's Tx.Ticket(%s): %v", a, err)
+	}
+	run1 := clockTx(t, s)
+	took, err := run1.DueTickets(ctx, now, 10)
+	if err != nil {
+		t.Fatalf("run 1: DueTickets: %v", err)
+	}
+	if got, want := ticketCodes(took), []string{b, c}; !slices.Equal(got, want) {
+		t.Fatalf("run 1 while the officer holds %s: DueTickets = %v, want %v", a, got, want)
+	}
+	// The officer's own transaction sees its ticket, and not run 1's.
+	ts, err := officer.DueTickets(ctx, now, 10)
+	if err != nil {
+		t.Fatalf("officer: DueTickets: %v", err)
+	}
+	if got, want := ticketCodes(ts), []string{a}; !slices.Equal(got, want) {
+		t.Errorf("officer's transaction: DueTickets = %v, want %v", got, want)
+	}
+	run2 := clockTx(t, s)
+	ts, err = run2.DueTickets(ctx, now, 10)
+	if err != nil {
+		t.Fatalf("run 2: DueTickets: %v", err)
+	}
+	if got := ticketCodes(ts); len(got) != 0 {
+		t.Errorf("run 2 while every ticket is held: DueTickets = %v, want none", got)
+	}
+	if err := run2.Rollback(ctx); err != nil {
+		t.Fatalf("run 2: Rollback: %v", err)
+	}
+
+	// Run 1 acts on B and C but fails before committing; the officer is
+	// done.
+	for i := range took {
+		took[i].NextDue, took[i].Marks = time.Time{}, map[string]time.Time{"late_first": now}
+	}
+	if err := run1.Apply(ctx, &bot.Changes{Updates: took}, now); err != nil {
+		t.Fatalf("run 1: Apply: %v", err)
+	}
+	if err := run1.Rollback(ctx); err != nil {
+		t.Fatalf("run 1: Rollback: %v", err)
+	}
+	if err := officer.Commit(ctx); err != nil {
+		t.Fatalf("officer: Commit: %v", err)
+	}
+
+	run3 := clockTx(t, s)
+	ts, err = run3.DueTickets(ctx, now, 10)
+	if err != nil {
+		t.Fatalf("run 3: DueTickets: %v", err)
+	}
+	if got, want := ticketCodes(ts), []string{a, b, c}; !slices.Equal(got, want) {
+		t.Errorf("after run 1 rolled back: DueTickets = %v, want %v", got, want)
+	}
+	for _, tk := range ts {
+		if len(tk.Marks) != 0 {
+			t.Errorf("after run 1 rolled back: %s marks = %v, want none", tk.Code, tk.Marks)
+		}
+	}
+}
+
+// TestConcurrentClaimDigest has two transactions claim the same day, the
+// second waiting on the first: exactly one of them gets it.
+func TestConcurrentClaimDigest(t *testing.T) {
+	for _, commitFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("first commits=%v", commitFirst), func(t *testing.T) {
+			s := openPostgres(t, keys)
+			ctx := t.Context()
+			const day = "2026-03-02"
+			tx1 := clockTx(t, s)
+			first1, err := tx1.ClaimDigest(ctx, day)
+			if err != nil {
+				t.Fatalf("tx1 ClaimDigest: %v", err)
+			}
+			type result struct {
+				first bool
+				err   error
+			}
+			done := make(chan result, 1)
+			tx2 := clockTx(t, s)
+			go func() {
+				first, err := tx2.ClaimDigest(ctx, day)
+				if err == nil {
+					err = tx2.Commit(ctx)
+				}
+				done <- result{first, err}
+			}()
+			waitForLockWait(t, s.Pool())
+			if commitFirst {
+				err = tx1.Commit(ctx)
+			} else {
+				err = tx1.Rollback(ctx)
+			}
+			if err != nil {
+				t.Fatalf("tx1 end: %v", err)
+			}
+			r := <-done
+			if r.err != nil {
+				t.Fatalf("tx2: %v", r.err)
+			}
+			if !first1 {
+				t.Errorf("tx1 ClaimDigest = false, want true")
+			}
+			if got, want := r.first, !commitFirst; got != want {
+				t.Errorf("tx2 ClaimDigest = %v, want %v", got, want)
+			}
+		})
+	}
+}
