@@ -29,8 +29,8 @@ func MonthOf(t time.Time) (from, to time.Time) {
 	return from, from.AddDate(0, 1, 0)
 }
 
-// ReportStore reads what the monthly report counts. store/postgres and
-// store/sqlite implement it.
+// ReportStore reads what the monthly report counts. store/sqlstore
+// implements it.
 type ReportStore interface {
 	// TicketsCreated returns the tickets created in [from, to), oldest
 	// first, and the events of each, by ticket code, in the order they were

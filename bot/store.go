@@ -6,8 +6,9 @@ import (
 )
 
 // Store is the durable record: tickets and their events, the outbox, and the
-// IDs of inbound messages already processed. Implemented by store/postgres
-// and store/sqlite; both pass the contract suite in store/storetest.
+// IDs of inbound messages already processed. Implemented by store/sqlstore,
+// on PostgreSQL and on SQLite; both pass the contract suite in
+// store/storetest.
 type Store interface {
 	// Begin starts a transaction for one batch of inbound messages.
 	Begin(ctx context.Context) (Tx, error)

@@ -18,8 +18,8 @@ import (
 	"aduan/dialog/flows"
 	"aduan/internal/seal"
 	"aduan/internal/testenv"
-	"aduan/store/postgres"
 	"aduan/store/redis"
+	"aduan/store/sqlstore"
 )
 
 var update = flag.Bool("update", false, "rewrite the transcripts from what the pipeline says now")
@@ -86,7 +86,7 @@ var transcriptOfficers = []bot.Officer{
 
 // pipelineEnv is the real pipeline on the test database and Redis DB.
 type pipelineEnv struct {
-	pg    *postgres.Store
+	pg    *sqlstore.Store
 	rd    *redis.Conversations
 	clock *fakeClock
 	sent  *recorder
@@ -96,12 +96,12 @@ func newPipelineEnv(t *testing.T) *pipelineEnv {
 	t.Helper()
 	ctx := context.Background()
 	keys := seal.Random()
-	pg, err := postgres.Open(ctx, testenv.PostgresURL(t, "bot"), postgres.WithKeyring(keys))
+	pg, err := sqlstore.OpenPostgres(ctx, testenv.PostgresURL(t, "bot"), sqlstore.WithKeyring(keys))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pg.Close)
-	if err := postgres.Migrate(ctx, pg.Pool()); err != nil {
+	t.Cleanup(func() { pg.Close() })
+	if err := pg.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	rd, err := redis.Open(ctx, testenv.RedisURL(2), redis.Options{Keyring: keys})

@@ -22,8 +22,8 @@ import (
 	"aduan/dialog/flows"
 	"aduan/internal/seal"
 	"aduan/internal/testenv"
-	"aduan/store/postgres"
 	"aduan/store/redis"
+	"aduan/store/sqlstore"
 )
 
 const (
@@ -76,7 +76,7 @@ type harness struct {
 	t      *testing.T
 	fake   *fakeClient
 	ch     *whatsapp.Channel
-	pg     *postgres.Store
+	pg     *sqlstore.Store
 	outbox *bot.Dispatcher
 	rec    *recorder
 
@@ -93,12 +93,12 @@ type option func(*whatsapp.Config)
 func newHarness(t *testing.T, opts ...option) *harness {
 	t.Helper()
 	ctx := context.Background()
-	pg, err := postgres.Open(ctx, testenv.PostgresURL(t, "channels_whatsapp"), postgres.WithKeyring(keys))
+	pg, err := sqlstore.OpenPostgres(ctx, testenv.PostgresURL(t, "channels_whatsapp"), sqlstore.WithKeyring(keys))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pg.Close)
-	if err := postgres.Migrate(ctx, pg.Pool()); err != nil {
+	t.Cleanup(func() { pg.Close() })
+	if err := pg.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := pg.Pool().Exec(ctx, "TRUNCATE tickets, ticket_events, inbound_seen, outbox, opt_outs, digests, conversations RESTART IDENTITY CASCADE"); err != nil {

@@ -12,7 +12,7 @@ import (
 
 	"aduan/channels/whatsapp"
 	"aduan/internal/testenv"
-	"aduan/store/postgres"
+	"aduan/store/sqlstore"
 )
 
 // TestDevicesBesideAduan opens whatsmeow's device store in the same
@@ -20,12 +20,12 @@ import (
 // stay apart, and replicas may start together.
 func TestDevicesBesideAduan(t *testing.T) {
 	ctx := context.Background()
-	pg, err := postgres.Open(ctx, testenv.PostgresURL(t, "channels_whatsapp"))
+	pg, err := sqlstore.OpenPostgres(ctx, testenv.PostgresURL(t, "channels_whatsapp"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pg.Close()
-	if err := postgres.Migrate(ctx, pg.Pool()); err != nil {
+	if err := pg.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -42,10 +42,10 @@ func TestDevicesBesideAduan(t *testing.T) {
 		defer devs[i].Close()
 	}
 	// aduan's migrations still see their own state.
-	if err := postgres.Migrate(ctx, pg.Pool()); err != nil {
+	if err := pg.Migrate(ctx); err != nil {
 		t.Fatalf("Migrate after whatsmeow = %v", err)
 	}
-	states, err := postgres.MigrationStatus(ctx, pg.Pool())
+	states, err := pg.MigrationStatus(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestDevicesSQLite(t *testing.T) {
 
 func TestPostgresContacts(t *testing.T) {
 	ctx := context.Background()
-	pg, err := postgres.Open(ctx, testenv.PostgresURL(t, "channels_whatsapp"))
+	pg, err := sqlstore.OpenPostgres(ctx, testenv.PostgresURL(t, "channels_whatsapp"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,7 +88,7 @@ func TestSeedAndLookup(t *testing.T) {
 	if rep.TotalTicket != 500 || rep.Events != 1000 {
 		t.Fatalf("seeded %d tickets and %d events, want 500 and 1000", rep.TotalTicket, rep.Events)
 	}
-	// Lookups go through store/postgres: it must read what seed wrote.
+	// Lookups go through store/sqlstore: it must read what seed wrote.
 	l, err := lookup(ctx, pgURL, 100, 2)
 	if err != nil {
 		t.Fatal(err)

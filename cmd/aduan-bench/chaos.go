@@ -17,7 +17,7 @@ import (
 	"aduan/bot"
 	"aduan/channels/channeltest"
 	"aduan/channels/twilio"
-	"aduan/store/postgres"
+	"aduan/store/sqlstore"
 )
 
 // chaosScript is what every citizen of a chaos run sends, one message
@@ -325,7 +325,7 @@ func runChaos(ctx context.Context, c chaosConfig) (*chaosReport, error) {
 	if err != nil {
 		return report, err
 	}
-	pg, err := postgres.Open(ctx, c.PostgresURL, postgres.WithKeyring(keys))
+	pg, err := sqlstore.OpenPostgres(ctx, c.PostgresURL, sqlstore.WithKeyring(keys))
 	if err != nil {
 		return report, err
 	}

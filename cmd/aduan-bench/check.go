@@ -11,7 +11,7 @@ import (
 
 	"aduan/bot"
 	"aduan/internal/seal"
-	"aduan/store/postgres"
+	"aduan/store/sqlstore"
 )
 
 // checkReport is the final consistency check of a load run.
@@ -68,7 +68,7 @@ func (e *engine) check(ctx context.Context, pgURL string, fake interface{ Count(
 		rep.problem("no keys to read the tickets with", err.Error())
 		return rep
 	}
-	st, err := postgres.Open(ctx, pgURL, postgres.WithKeyring(keys))
+	st, err := sqlstore.OpenPostgres(ctx, pgURL, sqlstore.WithKeyring(keys))
 	if err != nil {
 		rep.problem("PostgreSQL unreachable", err.Error())
 		return rep

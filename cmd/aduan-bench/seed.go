@@ -16,7 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"aduan/internal/seal"
-	"aduan/store/postgres"
+	"aduan/store/sqlstore"
 )
 
 // seedReport is the outcome of seeding.
@@ -64,13 +64,13 @@ func seed(ctx context.Context, pgURL string, n, events int, empty bool) (seedRep
 		return rep, err
 	}
 	defer unlock()
-	st, err := postgres.Open(ctx, pgURL)
+	st, err := sqlstore.OpenPostgres(ctx, pgURL)
 	if err != nil {
 		return rep, err
 	}
 	defer st.Close()
 	pool := st.Pool()
-	if err := postgres.Migrate(ctx, pool); err != nil {
+	if err := st.Migrate(ctx); err != nil {
 		return rep, fmt.Errorf("migrate: %w", err)
 	}
 	if empty {
@@ -110,7 +110,7 @@ func seed(ctx context.Context, pgURL string, n, events int, empty bool) (seedRep
 					}
 					g.ticket(i, &row)
 					i++
-					// As store/postgres writes them: statistics in clear,
+					// As store/sqlstore writes them: statistics in clear,
 					// the rest and the reporter's number sealed.
 					clear, private := seal.SplitAnswers(row.answers)
 					sealed, err := z.Answers(row.code, private)
@@ -338,7 +338,7 @@ func lookup(ctx context.Context, pgURL string, n, conc int) (lookupReport, error
 	if err != nil {
 		return rep, err
 	}
-	st, err := postgres.Open(ctx, pgURL, postgres.WithKeyring(keys))
+	st, err := sqlstore.OpenPostgres(ctx, pgURL, sqlstore.WithKeyring(keys))
 	if err != nil {
 		return rep, err
 	}

@@ -21,7 +21,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"aduan/internal/config"
-	"aduan/store/postgres"
+	"aduan/store/sqlstore"
 )
 
 // Defaults of the stores the bench uses: a database of its own and Redis
@@ -109,12 +109,12 @@ func prepareStores(ctx context.Context, pgURL, redisURL string) error {
 	if err := ensureDatabase(ctx, pgURL); err != nil {
 		return err
 	}
-	pg, err := postgres.Open(ctx, pgURL)
+	pg, err := sqlstore.OpenPostgres(ctx, pgURL)
 	if err != nil {
 		return err
 	}
 	defer pg.Close()
-	if err := postgres.Migrate(ctx, pg.Pool()); err != nil {
+	if err := pg.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	if err := truncateAll(ctx, pg.Pool()); err != nil {
@@ -156,7 +156,7 @@ func lockBench(ctx context.Context, pgURL string) (release func(), err error) {
 // truncateAll empties every table but goose's, so that tables added by
 // later migrations are emptied too.
 func truncateAll(ctx context.Context, db *pgxpool.Pool) error {
-	rows, err := db.Query(ctx, `SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema() AND tablename <> $1`, postgres.VersionTable)
+	rows, err := db.Query(ctx, `SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema() AND tablename <> $1`, sqlstore.VersionTable)
 	if err != nil {
 		return fmt.Errorf("list tables: %w", err)
 	}

@@ -18,7 +18,7 @@ import (
 	"aduan/internal/config"
 	"aduan/internal/seal"
 	"aduan/store/redis"
-	"aduan/store/sqlite"
+	"aduan/store/sqlstore"
 )
 
 // demoCitizen is who types in the demo until /from says otherwise.
@@ -72,7 +72,7 @@ func demo(ctx context.Context, e env, path, dbPath, from string) error {
 			return err
 		}
 	}
-	store, err := sqlite.Open(ctx, db, sqlite.WithKeyring(keys))
+	store, err := sqlstore.OpenSQLite(ctx, db, sqlstore.WithKeyring(keys))
 	if err != nil {
 		return err
 	}

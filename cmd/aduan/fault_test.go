@@ -17,8 +17,8 @@ import (
 	"aduan/internal/faultproxy"
 	"aduan/internal/seal"
 	"aduan/internal/testenv"
-	"aduan/store/postgres"
 	"aduan/store/redis"
+	"aduan/store/sqlstore"
 )
 
 // TestStateSurvivesReleaseFaults is issue 13's first failure, reproduced
@@ -171,7 +171,7 @@ outbox:
 	proxy.Reset()
 	expect("ya", "Dinsos Matim.")
 
-	pg, err := postgres.Open(context.Background(), cfg.Postgres.URL, postgres.WithKeyring(testKeyring(t)))
+	pg, err := sqlstore.OpenPostgres(context.Background(), cfg.Postgres.URL, sqlstore.WithKeyring(testKeyring(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"aduan/internal/config"
 	"aduan/internal/seal"
-	"aduan/store/postgres"
+	"aduan/store/sqlstore"
 )
 
 func keysCommand(e env) *cobra.Command {
@@ -54,7 +54,7 @@ func keysCommand(e env) *cobra.Command {
 		},
 	}
 	configFlag(rot, &path)
-	rot.Flags().IntVar(&batch, "batch", postgres.DefaultRotateBatch, "rows rewritten per transaction")
+	rot.Flags().IntVar(&batch, "batch", sqlstore.DefaultRotateBatch, "rows rewritten per transaction")
 	c.AddCommand(gen, rot)
 	return c
 }
@@ -70,7 +70,7 @@ func keysRotate(ctx context.Context, e env, path string, batch int) error {
 	}
 	defer pg.Close()
 	// Rows written before sealing began need the sealed schema.
-	if err := postgres.Migrate(ctx, pg.Pool()); err != nil {
+	if err := pg.Migrate(ctx); err != nil {
 		return fmt.Errorf("keys rotate: migrate: %w", err)
 	}
 	fmt.Fprintf(e.stdout, "encrypting every personal value under key %s, %d rows at a time\n", keys.CurrentID(), batch)
@@ -97,12 +97,12 @@ func keysRotate(ctx context.Context, e env, path string, batch int) error {
 // command that reads or writes tickets goes through it. A configuration
 // without keys is a usage error naming them; what stands for cmd names
 // the command.
-func openStore(ctx context.Context, cfg *config.Config, cmd string) (*postgres.Store, *seal.Keyring, error) {
+func openStore(ctx context.Context, cfg *config.Config, cmd string) (*sqlstore.Store, *seal.Keyring, error) {
 	keys, err := keyring(cfg, cmd)
 	if err != nil {
 		return nil, nil, err
 	}
-	pg, err := postgres.Open(ctx, cfg.Postgres.URL, postgres.WithKeyring(keys))
+	pg, err := sqlstore.OpenPostgres(ctx, cfg.Postgres.URL, sqlstore.WithKeyring(keys))
 	if err != nil {
 		return nil, nil, err
 	}

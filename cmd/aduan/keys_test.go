@@ -13,7 +13,7 @@ import (
 	"aduan/bot"
 	"aduan/internal/config"
 	"aduan/internal/seal"
-	"aduan/store/postgres"
+	"aduan/store/sqlstore"
 )
 
 func TestKeysGenerate(t *testing.T) {
@@ -81,7 +81,7 @@ func TestKeyUsageErrors(t *testing.T) {
 // commandStore opens the commands' test database with the keyring k.
 // commandSetup empties the service's database and Redis, and returns a
 // configuration file for the commands under test and a store on it.
-func commandSetup(t *testing.T) (file string, pg *postgres.Store) {
+func commandSetup(t *testing.T) (file string, pg *sqlstore.Store) {
 	t.Helper()
 	cfg := testConfig(t, "https://api.twilio.com")
 	reset(t, cfg)
@@ -93,19 +93,19 @@ func commandSetup(t *testing.T) (file string, pg *postgres.Store) {
 	return file, commandStore(t, cfg, keys)
 }
 
-func commandStore(t *testing.T, cfg *config.Config, k *seal.Keyring) *postgres.Store {
+func commandStore(t *testing.T, cfg *config.Config, k *seal.Keyring) *sqlstore.Store {
 	t.Helper()
-	pg, err := postgres.Open(context.Background(), cfg.Postgres.URL, postgres.WithKeyring(k))
+	pg, err := sqlstore.OpenPostgres(context.Background(), cfg.Postgres.URL, sqlstore.WithKeyring(k))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pg.Close)
+	t.Cleanup(func() { pg.Close() })
 	return pg
 }
 
 // storeChanges writes c in one transaction, and records its messages as
 // sent.
-func storeChanges(t *testing.T, pg *postgres.Store, c *bot.Changes) {
+func storeChanges(t *testing.T, pg *sqlstore.Store, c *bot.Changes) {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := pg.Begin(ctx)

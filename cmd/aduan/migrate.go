@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"aduan/store/postgres"
+	"aduan/store/sqlstore"
 )
 
 func migrateCommand(e env) *cobra.Command {
@@ -34,17 +34,17 @@ func migrate(ctx context.Context, e env, path string, status bool) error {
 	if err != nil {
 		return err
 	}
-	pg, err := postgres.Open(ctx, cfg.Postgres.URL)
+	pg, err := sqlstore.OpenPostgres(ctx, cfg.Postgres.URL)
 	if err != nil {
 		return err
 	}
 	defer pg.Close()
 	if !status {
-		if err := postgres.Migrate(ctx, pg.Pool()); err != nil {
+		if err := pg.Migrate(ctx); err != nil {
 			return err
 		}
 	}
-	states, err := postgres.MigrationStatus(ctx, pg.Pool())
+	states, err := pg.MigrationStatus(ctx)
 	if err != nil {
 		return err
 	}

@@ -23,8 +23,8 @@ import (
 	"aduan/internal/config"
 	"aduan/internal/metrics"
 	"aduan/internal/seal"
-	"aduan/store/postgres"
 	"aduan/store/redis"
+	"aduan/store/sqlstore"
 )
 
 func TestVersion(t *testing.T) {
@@ -172,18 +172,18 @@ func TestReadyzNamesWhatIsDown(t *testing.T) {
 	cfg := testConfig(t, "http://127.0.0.1:1")
 	reset(t, cfg)
 	keys := seal.Random()
-	pgUp, err := postgres.Open(ctx, cfg.Postgres.URL, postgres.WithKeyring(keys))
+	pgUp, err := sqlstore.OpenPostgres(ctx, cfg.Postgres.URL, sqlstore.WithKeyring(keys))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pgUp.Close)
+	t.Cleanup(func() { pgUp.Close() })
 	// Nothing listens on port 1: these dependencies are down.
 	pool, err := pgxpool.New(ctx, "postgres://postgres@127.0.0.1:1/aduan?sslmode=disable&connect_timeout=1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	pgDown := postgres.New(pool)
+	pgDown := sqlstore.NewPostgres(pool)
 	opt, _ := goredis.ParseURL(cfg.Redis.URL)
 	rdUp := redis.New(goredis.NewClient(opt), redis.Options{Keyring: keys})
 	t.Cleanup(func() { rdUp.Close() })
@@ -192,7 +192,7 @@ func TestReadyzNamesWhatIsDown(t *testing.T) {
 
 	tests := []struct {
 		label    string
-		store    *postgres.Store
+		store    *sqlstore.Store
 		convs    *redis.Conversations
 		stopping bool
 		want     int

@@ -13,7 +13,7 @@ import (
 
 	"aduan/bot"
 	"aduan/internal/config"
-	"aduan/store/postgres"
+	"aduan/store/sqlstore"
 )
 
 // writeConfigFile writes a configuration for the test database, with the
@@ -49,7 +49,7 @@ func reportTickets(t *testing.T, pgURL string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pg, err := postgres.Open(ctx, pgURL, postgres.WithKeyring(keys))
+	pg, err := sqlstore.OpenPostgres(ctx, pgURL, sqlstore.WithKeyring(keys))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,8 +22,8 @@ import (
 	"aduan/channels/twilio"
 	"aduan/channels/whatsapp"
 	"aduan/internal/config"
-	"aduan/store/postgres"
 	"aduan/store/redis"
+	"aduan/store/sqlstore"
 )
 
 func serveCommand(e env) *cobra.Command {
@@ -77,7 +77,7 @@ func serve(ctx context.Context, e env, path string) error {
 // whatsapp.enabled is set.
 type server struct {
 	app      *app
-	pg       *postgres.Store
+	pg       *sqlstore.Store
 	rd       *redis.Conversations
 	handler  http.Handler
 	webhooks gate
@@ -113,14 +113,14 @@ func connectServer(ctx context.Context, cfg *config.Config, log *slog.Logger, no
 	if err != nil {
 		return nil, err
 	}
-	var pg *postgres.Store
+	var pg *sqlstore.Store
 	err = w.wait(ctx, "postgres", func(ctx context.Context) error {
 		var err error
-		pg, err = postgres.Open(ctx, cfg.Postgres.URL, postgres.WithKeyring(keys), postgres.WithTracer(pgxTracer(log)))
+		pg, err = sqlstore.OpenPostgres(ctx, cfg.Postgres.URL, sqlstore.WithKeyring(keys), sqlstore.WithTracer(pgxTracer(log)))
 		if err != nil {
 			return err
 		}
-		if err := postgres.Migrate(ctx, pg.Pool()); err != nil {
+		if err := pg.Migrate(ctx); err != nil {
 			pg.Close()
 			return fmt.Errorf("migrate: %w", err)
 		}

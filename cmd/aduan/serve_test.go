@@ -19,7 +19,7 @@ import (
 	"aduan/channels/channeltest"
 	"aduan/internal/config"
 	"aduan/internal/testenv"
-	"aduan/store/postgres"
+	"aduan/store/sqlstore"
 )
 
 const (
@@ -69,12 +69,12 @@ func testConfig(t *testing.T, twilioURL string) *config.Config {
 func reset(t *testing.T, cfg *config.Config) {
 	t.Helper()
 	ctx := context.Background()
-	pg, err := postgres.Open(ctx, cfg.Postgres.URL)
+	pg, err := sqlstore.OpenPostgres(ctx, cfg.Postgres.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pg.Close()
-	if err := postgres.Migrate(ctx, pg.Pool()); err != nil {
+	if err := pg.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := pg.Pool().Exec(ctx, "TRUNCATE tickets, ticket_events, inbound_seen, outbox, opt_outs, digests, conversations RESTART IDENTITY CASCADE"); err != nil {

@@ -21,7 +21,7 @@ import (
 	"aduan/channels/channeltest"
 	"aduan/internal/config"
 	"aduan/internal/testenv"
-	"aduan/store/postgres"
+	"aduan/store/sqlstore"
 )
 
 // runMainEnv makes the test binary run aduan's main instead of the tests
@@ -299,7 +299,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pg, err := postgres.Open(ctx, cfg.Postgres.URL, postgres.WithKeyring(keys))
+	pg, err := sqlstore.OpenPostgres(ctx, cfg.Postgres.URL, sqlstore.WithKeyring(keys))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +404,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 
 type outboxSnapshot struct{ to, body, state string }
 
-func outboxState(t *testing.T, pg *postgres.Store) []outboxSnapshot {
+func outboxState(t *testing.T, pg *sqlstore.Store) []outboxSnapshot {
 	t.Helper()
 	es, err := pg.Outbox(context.Background())
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 	"aduan/channels/whatsapp"
 	"aduan/internal/config"
 	"aduan/internal/testenv"
-	"aduan/store/postgres"
+	"aduan/store/sqlstore"
 )
 
 const (
@@ -539,7 +539,7 @@ func TestGatewayKill9BetweenAcceptAndReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pg, err := postgres.Open(context.Background(), cfg.Postgres.URL, postgres.WithKeyring(keys))
+	pg, err := sqlstore.OpenPostgres(context.Background(), cfg.Postgres.URL, sqlstore.WithKeyring(keys))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 
 	"aduan/bot"
 	"aduan/channels/channeltest"
-	"aduan/store/postgres"
+	"aduan/store/sqlstore"
 )
 
 // proxy stands for a dependency that goes down and comes back: while up it
@@ -238,7 +238,7 @@ func TestServeWaitsForDependencies(t *testing.T) {
 	}
 
 	// The report is a ticket in PostgreSQL.
-	pg, err := postgres.Open(context.Background(), cfg.Postgres.URL)
+	pg, err := sqlstore.OpenPostgres(context.Background(), cfg.Postgres.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"aduan/bot"
 	"aduan/channels/whatsapp"
 	"aduan/internal/config"
-	"aduan/store/postgres"
+	"aduan/store/sqlstore"
 )
 
 func whatsappCommand(e env) *cobra.Command {
@@ -144,7 +144,7 @@ func openWhatsApp(ctx context.Context, cfg *config.Config, db string, log *slog.
 		return &waStore{devices: d, lease: &localLease{}, holder: func(context.Context) (string, error) { return "", nil },
 			close: func() { d.Close() }}, nil
 	}
-	pg, err := postgres.Open(ctx, cfg.Postgres.URL)
+	pg, err := sqlstore.OpenPostgres(ctx, cfg.Postgres.URL)
 	if err != nil {
 		return nil, err
 	}
@@ -399,7 +399,7 @@ var wipeRetries = []time.Duration{30 * time.Second, 2 * time.Minute, 10 * time.M
 // outbox sent to the chat, and asks the WhatsApp sender to delete them.
 type wipes struct {
 	// sentTo lists the provider IDs of the messages sent to an address
-	// (postgres.Store.SentTo).
+	// (sqlstore.Store.SentTo).
 	sentTo func(ctx context.Context, ch bot.Channel, to string) ([]string, error)
 	// senders is the dispatcher's map: its WhatsApp entry, read at each
 	// wipe, must be a bot.Wiper.

@@ -18,7 +18,7 @@ import (
 	"aduan/channels/whatsapp"
 	"aduan/internal/config"
 	"aduan/internal/testenv"
-	"aduan/store/postgres"
+	"aduan/store/sqlstore"
 )
 
 // waSecurity holds the keys of the WhatsApp tests' configuration.
@@ -102,7 +102,7 @@ func TestStartWhatsApp(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	pg, err := postgres.Open(ctx, cfg.Postgres.URL)
+	pg, err := sqlstore.OpenPostgres(ctx, cfg.Postgres.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

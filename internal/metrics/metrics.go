@@ -26,7 +26,7 @@ import (
 	"aduan/bot"
 )
 
-// OutboxStats reads the outbox's depth; store/postgres implements it.
+// OutboxStats reads the outbox's depth; store/sqlstore implements it.
 type OutboxStats interface {
 	// OutboxStats returns how many messages wait to be sent and when the
 	// oldest of them was written (zero when none waits).
