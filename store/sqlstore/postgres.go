@@ -380,12 +380,18 @@ func (a *arrays) column(n int, c rowCol) []byte {
 		switch at := c.at.(type) {
 		case func(int) string:
 			a.text(at(i))
-		case func(int) []string:
-			a.text(textArray(at(i)))
+		case func(int) []string: // a text[] literal, as one element
+			l := getArrays()
+			a.text(string(l.column(len(at(i)), rowCol{at: func(j int) string { return at(i)[j] }})))
+			l.release()
 		case func(int) []byte:
 			a.bytea(at(i))
 		case func(int) bool:
-			a.buf = append(a.buf, "ft"[b2i(at(i))])
+			v := byte('f')
+			if at(i) {
+				v = 't'
+			}
+			a.buf = append(a.buf, v)
 		case func(int) int64:
 			a.buf = strconv.AppendInt(a.buf, at(i), 10)
 		case func(int) time.Time:
@@ -398,13 +404,6 @@ func (a *arrays) column(n int, c rowCol) []byte {
 	}
 	a.buf = append(a.buf, '}')
 	return a.buf[start:len(a.buf):len(a.buf)]
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func (a *arrays) text(s string) {
@@ -435,26 +434,4 @@ func (a *arrays) bytea(b []byte) {
 	a.buf = append(a.buf, `"\\x`...)
 	a.buf = hex.AppendEncode(a.buf, b)
 	a.buf = append(a.buf, '"')
-}
-
-// textArray writes a text[] literal, for a column of arrays passed through
-// a text[] parameter.
-func textArray(l []string) string {
-	var sb strings.Builder
-	sb.WriteByte('{')
-	for i, v := range l {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteByte('"')
-		for _, r := range clean(v) {
-			if r == '"' || r == '\\' {
-				sb.WriteByte('\\')
-			}
-			sb.WriteRune(r)
-		}
-		sb.WriteByte('"')
-	}
-	sb.WriteByte('}')
-	return sb.String()
 }

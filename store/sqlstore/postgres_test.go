@@ -20,24 +20,21 @@ import (
 	"aduan/store/sqlstore"
 )
 
-func TestOpenUnreachable(t *testing.T) {
-	// Port 1 on loopback: nothing listens there.
-	_, err := sqlstore.OpenPostgres(t.Context(), "postgres://aduan:s3cretpw@127.0.0.1:1/aduan?sslmode=disable&connect_timeout=5")
-	if got := bot.KindOf(err); got != bot.Unavailable {
-		t.Fatalf("KindOf(%v) = %v, want %v", err, got, bot.Unavailable)
-	}
-	if msg := err.Error(); !strings.Contains(msg, "127.0.0.1:1") || strings.Contains(msg, "s3cretpw") {
-		t.Errorf("error = %q, want the host named and the password not", msg)
-	}
-}
-
-func TestOpenBadURL(t *testing.T) {
-	_, err := sqlstore.OpenPostgres(t.Context(), "postgres://aduan:s3cretpw@127.0.0.1:notaport/aduan")
-	if got := bot.KindOf(err); got != bot.Invalid {
-		t.Fatalf("KindOf(%v) = %v, want %v", err, got, bot.Invalid)
-	}
-	if strings.Contains(err.Error(), "s3cretpw") {
-		t.Errorf("error = %q, want the password not shown", err)
+// TestOpenFails checks the kind of error of a server that does not answer
+// (nothing listens on port 1) and of a URL that does not parse, and that
+// neither shows the password.
+func TestOpenFails(t *testing.T) {
+	for url, want := range map[string]bot.ErrorKind{
+		"postgres://aduan:s3cretpw@127.0.0.1:1/aduan?sslmode=disable&connect_timeout=5": bot.Unavailable,
+		"postgres://aduan:s3cretpw@127.0.0.1:notaport/aduan":                            bot.Invalid,
+	} {
+		_, err := sqlstore.OpenPostgres(t.Context(), url)
+		if got := bot.KindOf(err); got != want {
+			t.Errorf("OpenPostgres(%q): KindOf(%v) = %v, want %v", url, err, got, want)
+		} else if msg := err.Error(); strings.Contains(msg, "s3cretpw") ||
+			(want == bot.Unavailable && !strings.Contains(msg, "127.0.0.1:1")) {
+			t.Errorf("error = %q, want the password not shown (and the host named)", msg)
+		}
 	}
 }
 
@@ -120,8 +117,7 @@ func TestPingDown(t *testing.T) {
 // knows a concurrent statement is blocked rather than not yet started.
 func waitForLockWait(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		var n int
 		err := pool.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
 			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n)
@@ -134,65 +130,60 @@ func waitForLockWait(t *testing.T, pool *pgxpool.Pool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no statement started waiting on a lock")
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
-func TestConcurrentClaimSameID(t *testing.T) {
-	for _, commitFirst := range []bool{true, false} {
-		t.Run(fmt.Sprintf("first commits=%v", commitFirst), func(t *testing.T) {
-			s := openPostgres(t, keys)
-			ctx := t.Context()
-			id := []bot.MessageID{{Channel: bot.SMS, ExternalID: "SM-race"}}
-
-			tx1, err := s.Begin(ctx)
-			if err != nil {
-				t.Fatalf("Begin: %v", err)
-			}
-			defer tx1.Rollback(context.Background())
-			dup1, err := tx1.Claim(ctx, id)
-			if err != nil {
-				t.Fatalf("tx1 Claim: %v", err)
-			}
-
-			type result struct {
-				dup []bool
-				err error
-			}
-			done := make(chan result, 1)
-			go func() {
-				tx2, err := s.Begin(ctx)
+// TestSecondWaits has two transactions claim the same thing (an inbound
+// ID, a day's digest), the second waiting on the first: exactly one of
+// them gets it, the second only if the first rolls back.
+func TestSecondWaits(t *testing.T) {
+	claims := map[string]func(ctx context.Context, tx *sqlstore.Tx) (bool, error){
+		"Claim": func(ctx context.Context, tx *sqlstore.Tx) (bool, error) {
+			dup, err := tx.Claim(ctx, []bot.MessageID{{Channel: bot.SMS, ExternalID: "SM-race"}})
+			return err == nil && !dup[0], err
+		},
+		"ClaimDigest": func(ctx context.Context, tx *sqlstore.Tx) (bool, error) { return tx.ClaimDigest(ctx, "2026-03-02") },
+	}
+	for name, claim := range claims {
+		for _, commitFirst := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s first commits=%v", name, commitFirst), func(t *testing.T) {
+				s := openPostgres(t, keys)
+				ctx := t.Context()
+				tx1, tx2 := clockTx(t, s), clockTx(t, s)
+				got1, err := claim(ctx, tx1)
 				if err != nil {
-					done <- result{err: err}
-					return
+					t.Fatalf("tx1: %v", err)
 				}
-				defer tx2.Rollback(context.Background())
-				dup, err := tx2.Claim(ctx, id)
-				if err == nil {
-					err = tx2.Commit(ctx)
+				type result struct {
+					got bool
+					err error
 				}
-				done <- result{dup, err}
-			}()
-			waitForLockWait(t, s.Pool())
-			if commitFirst {
-				err = tx1.Commit(ctx)
-			} else {
-				err = tx1.Rollback(ctx)
-			}
-			if err != nil {
-				t.Fatalf("tx1 end: %v", err)
-			}
-			r := <-done
-			if r.err != nil {
-				t.Fatalf("tx2: %v", r.err)
-			}
-			if dup1[0] {
-				t.Errorf("tx1 dup = true, want false")
-			}
-			if got, want := r.dup[0], commitFirst; got != want {
-				t.Errorf("tx2 dup = %v, want %v", got, want)
-			}
-		})
+				done := make(chan result, 1)
+				go func() {
+					got, err := claim(ctx, tx2)
+					if err == nil {
+						err = tx2.Commit(ctx)
+					}
+					done <- result{got, err}
+				}()
+				waitForLockWait(t, s.Pool())
+				if commitFirst {
+					err = tx1.Commit(ctx)
+				} else {
+					err = tx1.Rollback(ctx)
+				}
+				if err != nil {
+					t.Fatalf("tx1 end: %v", err)
+				}
+				r := <-done
+				if r.err != nil {
+					t.Fatalf("tx2: %v", r.err)
+				}
+				if !got1 || r.got != !commitFirst {
+					t.Errorf("tx1 got it = %v, tx2 = %v; want true, %v", got1, r.got, !commitFirst)
+				}
+			})
+		}
 	}
 }
 
@@ -270,17 +261,7 @@ func dueFixture(t *testing.T, s *sqlstore.Store, now time.Time, n int) []string 
 			Channel: bot.SMS, Reporter: "+6281200000001", CreatedAt: now.Add(-time.Hour), UpdatedAt: now,
 			NextDue: now.Add(time.Duration(i-n) * time.Second)})
 	}
-	tx, err := s.Begin(t.Context())
-	if err != nil {
-		t.Fatalf("Begin: %v", err)
-	}
-	defer tx.Rollback(context.Background())
-	if err := tx.Apply(t.Context(), &c, now); err != nil {
-		t.Fatalf("Apply: %v", err)
-	}
-	if err := tx.Commit(t.Context()); err != nil {
-		t.Fatalf("Commit: %v", err)
-	}
+	apply(t, s, &c, now)
 	return codes
 }
 
@@ -422,54 +403,5 @@ func TestDueTicketsSkipsHeld(t *testing.T) {
 		if len(tk.Marks) != 0 {
 			t.Errorf("after run 1 rolled back: %s marks = %v, want none", tk.Code, tk.Marks)
 		}
-	}
-}
-
-// TestConcurrentClaimDigest has two transactions claim the same day, the
-// second waiting on the first: exactly one of them gets it.
-func TestConcurrentClaimDigest(t *testing.T) {
-	for _, commitFirst := range []bool{true, false} {
-		t.Run(fmt.Sprintf("first commits=%v", commitFirst), func(t *testing.T) {
-			s := openPostgres(t, keys)
-			ctx := t.Context()
-			const day = "2026-03-02"
-			tx1 := clockTx(t, s)
-			first1, err := tx1.ClaimDigest(ctx, day)
-			if err != nil {
-				t.Fatalf("tx1 ClaimDigest: %v", err)
-			}
-			type result struct {
-				first bool
-				err   error
-			}
-			done := make(chan result, 1)
-			tx2 := clockTx(t, s)
-			go func() {
-				first, err := tx2.ClaimDigest(ctx, day)
-				if err == nil {
-					err = tx2.Commit(ctx)
-				}
-				done <- result{first, err}
-			}()
-			waitForLockWait(t, s.Pool())
-			if commitFirst {
-				err = tx1.Commit(ctx)
-			} else {
-				err = tx1.Rollback(ctx)
-			}
-			if err != nil {
-				t.Fatalf("tx1 end: %v", err)
-			}
-			r := <-done
-			if r.err != nil {
-				t.Fatalf("tx2: %v", r.err)
-			}
-			if !first1 {
-				t.Errorf("tx1 ClaimDigest = false, want true")
-			}
-			if got, want := r.first, !commitFirst; got != want {
-				t.Errorf("tx2 ClaimDigest = %v, want %v", got, want)
-			}
-		})
 	}
 }

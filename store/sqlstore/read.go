@@ -111,86 +111,57 @@ func (s *Store) tickets(ctx context.Context, c conn, sizeHint int, sql string, a
 // Events returns a ticket's history in the order it was written. Returns
 // NotFound if no ticket has the code.
 func (s *Store) Events(ctx context.Context, code string) ([]bot.Event, error) {
-	const op = "sqlstore.Events"
-	// The join tells an unknown ticket (no row) from one without events
-	// (one row of NULLs) in the same round trip.
 	var (
-		found      bool
-		es         []bot.Event
-		id         *int64
-		at         time.Time
-		actor, typ *string
-		detail     []byte
-		o          = s.opener()
+		es     []bot.Event
+		e      = bot.Event{TicketCode: code}
+		detail []byte
+		o      = s.opener()
 	)
-	err := scanEach(ctx, s.d, `
-SELECT e.id, e.at, e.actor, e.type, e.detail
-FROM tickets t LEFT JOIN ticket_events e ON e.ticket_code = t.code
-WHERE t.code = $1
-ORDER BY e.id`, []any{code}, func() error {
-		found = true
-		if id == nil {
-			return nil
-		}
-		d, err := o.Text(detail, seal.PlaceDetail, code)
-		if err != nil {
+	err := scanEach(ctx, s.d, `SELECT at, actor, type, detail FROM ticket_events WHERE ticket_code = $1 ORDER BY id`,
+		[]any{code}, func() error {
+			var err error
+			e.Detail, err = o.Text(detail, seal.PlaceDetail, code)
+			es = append(es, e)
 			return err
+		}, tm(&e.At), &e.Actor, &e.Type, &detail)
+	return es, s.found(ctx, "sqlstore.Events", code, len(es), err)
+}
+
+// found checks the result of reading n rows of the ticket with the code:
+// none may mean no such ticket (NotFound).
+func (s *Store) found(ctx context.Context, op, code string, n int, err error) error {
+	if err == nil && n == 0 {
+		var ok bool
+		if err = queryRow(ctx, s.d, `SELECT EXISTS (SELECT 1 FROM tickets WHERE code = $1)`, []any{code}, &ok); err == nil && !ok {
+			return bot.E(op, bot.NotFound, fmt.Errorf("no ticket %q", code))
 		}
-		es = append(es, bot.Event{TicketCode: code, At: at, Actor: *actor, Type: *typ, Detail: d})
-		return nil
-	}, &id, tm(&at), &actor, &typ, &detail)
+	}
 	if err != nil {
-		return nil, s.wrap(op, err)
+		return s.wrap(op, err)
 	}
-	if !found {
-		return nil, bot.E(op, bot.NotFound, fmt.Errorf("no ticket %q", code))
-	}
-	return es, nil
+	return nil
 }
 
 // Attachments lists a ticket's files, oldest first (by when they were
 // received, then in the order written), without their data. Returns
 // NotFound if no ticket has the code.
 func (s *Store) Attachments(ctx context.Context, code string) ([]bot.Attachment, error) {
-	const op = "sqlstore.Attachments"
 	var (
-		found      bool
-		out        []bot.Attachment
-		id         *int64
-		ch, ext    *string
-		idx, size  *int
-		sender     []byte
-		kind, mime *string
-		received   time.Time
-		o          = s.opener()
+		out    []bot.Attachment
+		a      = bot.Attachment{TicketCode: code}
+		sender []byte
+		o      = s.opener()
 	)
-	// The join tells an unknown ticket (no row) from one without files
-	// (one row of NULLs) in the same round trip.
-	err := scanEach(ctx, s.d, `
-SELECT a.id, a.channel, a.external_id, a.idx, a.sender, a.kind, a.mime, a.size, a.received_at
-FROM tickets t LEFT JOIN attachments a ON a.ticket_code = t.code
-WHERE t.code = $1
-ORDER BY a.received_at, a.id`, []any{code}, func() error {
-		found = true
-		if id == nil {
-			return nil
-		}
-		a := bot.Attachment{ID: *id, TicketCode: code, Channel: bot.Channel(*ch), ExternalID: *ext, Index: *idx,
-			Kind: *kind, MIME: *mime, Size: *size, Received: received}
+	err := scanEach(ctx, s.d, `SELECT id, channel, external_id, idx, sender, kind, mime, size, received_at
+FROM attachments WHERE ticket_code = $1 ORDER BY received_at, id`, []any{code}, func() error {
 		var err error
-		if a.Sender, err = o.Text(sender, seal.PlaceAttachmentSender, seal.AttachmentID(*ch, *ext, *idx)); err != nil {
+		if a.Sender, err = o.Text(sender, seal.PlaceAttachmentSender, seal.AttachmentID(string(a.Channel), a.ExternalID, a.Index)); err != nil {
 			return fmt.Errorf("attachment %d: %w", a.ID, err)
 		}
 		out = append(out, a)
 		return nil
-	}, &id, &ch, &ext, &idx, &sender, &kind, &mime, &size, tm(&received))
-	if err != nil {
-		return nil, s.wrap(op, err)
-	}
-	if !found {
-		return nil, bot.E(op, bot.NotFound, fmt.Errorf("no ticket %q", code))
-	}
-	return out, nil
+	}, &a.ID, &a.Channel, &a.ExternalID, &a.Index, &sender, &a.Kind, &a.MIME, &a.Size, tm(&a.Received))
+	return out, s.found(ctx, "sqlstore.Attachments", code, len(out), err)
 }
 
 // Attachment returns one file with its data, whether or not it belongs to

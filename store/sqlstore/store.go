@@ -1,38 +1,27 @@
 // Package sqlstore implements bot.Store once, over two SQL engines:
-// PostgreSQL through pgx (the service, several replicas on one database)
-// and SQLite through modernc.org/sqlite (pure Go: `aduan demo`, one
-// process, nothing installed). It passes the contract suite store/storetest
-// on both.
+// PostgreSQL through pgx (`aduan serve`, several replicas on one database)
+// and SQLite through modernc.org/sqlite (pure Go: `aduan demo`, nothing
+// installed). Both pass the contract suite store/storetest.
 //
-// The rules are written once, here: what a batch writes (tx.go), how
-// tickets, events, the outbox and files are read (read.go), what erasure and
-// the retention purge remove (privacy.go), how key rotation walks the rows
-// (rotate.go), and one set of migrations (migrate.go). Statements are
-// written in PostgreSQL's form, $1 and all. What differs between the engines
-// is a dialect, one file each: postgres.go (pgx natively: a batch is one
-// pipelined round trip, a table of rows travels as arrays, rows are locked
-// FOR UPDATE and leased with SKIP LOCKED) and sqlite.go ($1 becomes ?1, a
-// table of rows travels as one JSON array, writers take turns on the
-// database's lock). A statement reads a batch's rows as the table {rows},
-// named u, whatever the engine.
+// The rules are written once: what a batch writes (tx.go), the reads and
+// the outbox (read.go), erasure and the retention purge (privacy.go), key
+// rotation (rotate.go) and one set of migrations (migrate.go), in
+// PostgreSQL's SQL, $1 and all. A statement reads a batch's rows as the
+// table {rows}, named u (rowset.go). What differs between the engines is a
+// dialect, one file each: postgres.go keeps pgx natively (a batch is one
+// pipelined round trip, {rows} travels as arrays, rows are locked FOR
+// UPDATE and leased with SKIP LOCKED, so that replicas sharing a database
+// never take the same message, ticket or digest); sqlite.go writes $1 as
+// ?1, sends {rows} as one JSON array, and lets writers take turns on the
+// database's lock.
 //
-// Every operation on a batch is one statement: Claim is one INSERT,
-// Apply one batch of statements, Settle one UPDATE, DueOutbound one
-// statement on PostgreSQL. Several replicas may share one PostgreSQL
-// database: dedupe, outbox leases, clock runs, the daily digest and
-// migrations are safe against each other.
-//
-// Times are returned in UTC at microsecond precision: nanoseconds are
-// truncated. Text that PostgreSQL cannot hold (NUL bytes, invalid UTF-8) is
-// cleaned on the way in, on both engines, rather than failing the batch it
-// came with.
-//
-// Personal data is sealed (internal/seal) before it leaves the process:
-// the reporter's address, the answers that are free text, event details,
-// each outbox message's recipient and body, and each attachment's file and
-// sender. Addresses are also stored as lookup hashes, for
-// TicketsByReporter, SentTo and linking attachments to tickets. A store
-// without a keyring (WithKeyring) refuses to write or read any of these.
+// Times come back in UTC at microsecond precision. Text PostgreSQL cannot
+// hold (NUL bytes, invalid UTF-8) is cleaned on the way in, on both
+// engines. Personal data is sealed (internal/seal) before it leaves the
+// process: the reporter's address, the free-text answers, event details,
+// outbox recipients and bodies, attachments' files and senders; addresses
+// are also stored as lookup hashes. A store without a keyring
+// (WithKeyring) refuses to write or read any of these.
 package sqlstore
 
 import (
@@ -145,21 +134,15 @@ type rows interface {
 // errNoRows is queryRow's error when the query finds nothing.
 var errNoRows = errors.New("no rows")
 
-// queryRow runs a query and scans its first row into dest. Returns
-// errNoRows if there is none.
+// queryRow runs a query and scans its row into dest. Returns errNoRows if
+// there is none.
 func queryRow(ctx context.Context, c conn, sql string, args []any, dest ...any) error {
-	r, err := c.query(ctx, sql, args...)
-	if err != nil {
-		return err
+	found := false
+	err := scanEach(ctx, c, sql, args, func() error { found = true; return nil }, dest...)
+	if err == nil && !found {
+		err = errNoRows
 	}
-	defer r.Close()
-	if !r.Next() {
-		if err := r.Err(); err != nil {
-			return err
-		}
-		return errNoRows
-	}
-	return r.Scan(dest...)
+	return err
 }
 
 // scanEach runs a query, scans each row into dest and calls fn after each.
@@ -226,33 +209,30 @@ func (s *Store) Close() error { return s.d.close() }
 // later ones find nothing left to do. Returns Unavailable if the server
 // cannot be reached, or the failing migration's error.
 func (s *Store) Migrate(ctx context.Context) error {
-	const op = "sqlstore.Migrate"
-	p, done, err := s.d.migrations()
-	if err != nil {
-		return bot.E(op, bot.Other, err)
-	}
-	defer done()
-	if _, err := p.Up(ctx); err != nil {
-		return s.wrap(op, err)
-	}
-	return nil
+	return s.migrations("sqlstore.Migrate", func(p *goose.Provider) error { _, err := p.Up(ctx); return err })
 }
 
 // MigrationStatus lists every migration aduan knows, oldest first, and
 // whether it was applied. Returns Unavailable if the server cannot be
 // reached.
-func (s *Store) MigrationStatus(ctx context.Context) ([]MigrationState, error) {
-	const op = "sqlstore.MigrationStatus"
+func (s *Store) MigrationStatus(ctx context.Context) (st []MigrationState, err error) {
+	return st, s.migrations("sqlstore.MigrationStatus", func(p *goose.Provider) error {
+		gs, err := p.Status(ctx)
+		st = states(gs)
+		return err
+	})
+}
+
+func (s *Store) migrations(op string, fn func(p *goose.Provider) error) error {
 	p, done, err := s.d.migrations()
 	if err != nil {
-		return nil, bot.E(op, bot.Other, err)
+		return bot.E(op, bot.Other, err)
 	}
 	defer done()
-	st, err := p.Status(ctx)
-	if err != nil {
-		return nil, s.wrap(op, err)
+	if err := fn(p); err != nil {
+		return s.wrap(op, err)
 	}
-	return states(st), nil
+	return nil
 }
 
 // wrap gives err the kind that the edges act on.
@@ -344,14 +324,6 @@ func clone(b []byte) []byte {
 
 // empty is an empty bytea, as erased values are stored.
 var empty = []byte{}
-
-// nullable is t, or nil (NULL) for the zero time.
-func nullable(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t
-}
 
 // scanTime reads a time column into a time.Time in UTC; NULL reads as the
 // zero time. Scan into tm(&t): postgres.go and sqlite.go give it each
