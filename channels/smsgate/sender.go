@@ -84,11 +84,14 @@ var (
 // phone is silent or failing, except messages to staff, which go by the
 // Fallback, and one message every SilentAfter while it is failing, to
 // find it working again. Messages to citizens so wait out an outage of
-// any length instead of using up their attempts.
+// any length instead of using up their attempts. While the phone is up,
+// a message also waits, untried, while the phone's SMS limit (the pacing)
+// would keep it longer than one send may take, and while an earlier
+// message to its recipient is not yet reported sent: neither is a failure.
 func (s *Sender) Hold(m bot.Outbound) bool {
 	switch st := s.cfg.Phone.State(); {
 	case st == StateUp:
-		return false
+		return s.waiting(m)
 	case s.cfg.Fallback != nil && s.cfg.IsStaff != nil && s.cfg.IsStaff(m.To):
 		return false
 	case st == StateFailing:
@@ -171,6 +174,20 @@ func (s *Sender) Send(ctx context.Context, m bot.Outbound) (string, error) {
 		kind = bot.Permanent
 	}
 	return "", bot.E(op, kind, err)
+}
+
+// waiting reports whether m, on a phone that is up, would only wait if it
+// were tried now: for the pacing, beyond a send's budget, or for the
+// report on an earlier message to its recipient.
+func (s *Sender) waiting(m bot.Outbound) bool {
+	now := s.cfg.Now()
+	if !(s.cfg.Urgent != nil && s.cfg.Urgent(m)) && s.pacer.wait(dialog.Segments(m.Body), now) > defaultBudget {
+		return true
+	}
+	s.mu.Lock()
+	g, ok := s.gates[m.To]
+	s.mu.Unlock()
+	return ok && !strings.HasPrefix(g.id, MessageID(m)) && now.Sub(g.at) <= s.cfg.OrderWait
 }
 
 // fallback sends m to staff on the Fallback channel.
@@ -411,6 +428,26 @@ type pacer struct {
 	last   time.Time
 }
 
+// wait returns how long n segments would wait if reserved now, taking
+// nothing.
+func (p *pacer) wait(n int, now time.Time) time.Duration {
+	if p.limit <= 0 || p.period <= 0 {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	tokens := float64(p.limit)
+	if !p.last.IsZero() {
+		tokens = min(p.tokens+float64(max(now.Sub(p.last), 0))*p.rate(), float64(p.limit))
+	}
+	if tokens >= float64(n) {
+		return 0
+	}
+	return time.Duration((float64(n) - tokens) / p.rate())
+}
+
+func (p *pacer) rate() float64 { return float64(p.limit) / float64(p.period) }
+
 // reserve takes n segments' tokens and returns how long to wait before
 // sending. An urgent message never waits; another one whose wait would pass
 // max takes nothing and gets false.
@@ -420,7 +457,7 @@ func (p *pacer) reserve(n int, urgent bool, now time.Time, max time.Duration) (t
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	rate := float64(p.limit) / float64(p.period)
+	rate := p.rate()
 	if p.last.IsZero() {
 		p.tokens, p.last = float64(p.limit), now
 	} else if now.After(p.last) {

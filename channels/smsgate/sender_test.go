@@ -351,6 +351,41 @@ func TestHoldWhileThePhoneIsDown(t *testing.T) {
 	}
 }
 
+// While the phone is up, a message that would only wait if tried now (the
+// pacing used up, or the recipient's earlier message not yet reported
+// sent) waits in the outbox untried, so that waiting uses up none of its
+// attempts; an urgent message is never held for the pacing.
+func TestHoldWhilePacedOrAwaiting(t *testing.T) {
+	r := newRig(t, channeltest.GatewayOptions{}, func(sc *smsgate.SenderConfig, _ *smsgate.PhoneConfig) {
+		sc.Urgent = func(m bot.Outbound) bool { return strings.HasPrefix(m.Body, bot.UrgentMark) }
+		sc.Limit, sc.Period = 2, time.Hour
+	})
+	r.gw.Hold() // the phone takes messages and reports none sent
+	first := outbound(citizen, "biasa")
+	if r.sender.Hold(first) {
+		t.Fatal("first message held")
+	}
+	if _, err := r.send(first, time.Second); err == nil {
+		t.Fatal("send reported sent by a phone that holds its messages")
+	}
+	if !r.sender.Hold(outbound(citizen, "lagi")) {
+		t.Error("citizen's next message not held while the first is not reported sent")
+	}
+	if r.sender.Hold(first) {
+		t.Error("the unreported message itself held: its retry must find where it stands")
+	}
+	if r.sender.Hold(outbound(citizen2, "halo")) {
+		t.Error("another citizen's message held with one segment of the limit left")
+	}
+	r.send(outbound(citizen2, "halo"), time.Second)
+	if !r.sender.Hold(outbound(citizen2+"9", "halo")) {
+		t.Error("message not held with the phone's limit used up")
+	}
+	if r.sender.Hold(outbound(citizen2+"9", bot.UrgentMark+"Tiket baru KS-2")) {
+		t.Error("urgent message held for the pacing")
+	}
+}
+
 // A send the phone refuses or fails goes to staff by WhatsApp at once.
 func TestStaffFallBackWhenTheSMSFails(t *testing.T) {
 	r := newRig(t, channeltest.GatewayOptions{}, nil)
