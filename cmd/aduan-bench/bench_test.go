@@ -152,3 +152,27 @@ func loadRun(t *testing.T, provider string) {
 		t.Fatalf("stderr:\n%s", stderr.String())
 	}
 }
+
+// The suite reports each figure as the median of its runs with their
+// range, and lists every run with the machine's idle share before it.
+func TestSuiteReportsSpread(t *testing.T) {
+	if got := spreadOf([]float64{2400, 2100, 2300}); got != (spread{2100, 2300, 2400}) {
+		t.Fatalf("spreadOf = %+v, want {2100 2300 2400}", got)
+	}
+	if got := spreadOf([]float64{4, 1, 3, 2}).median; got != 2.5 {
+		t.Fatalf("median of four = %v, want 2.5", got)
+	}
+	run := func(msgs, idle float64) *loadReport {
+		return &loadReport{IdleBefore: idle, Steady: window{MessagesPerS: msgs,
+			CPU: &cpuUse{Aduan: msgs * 0.0003, Postgres: msgs * 0.0002}}}
+	}
+	r := &suiteReport{Commit: "abc123", Runs: 3, Loads: map[string][]*loadReport{
+		"closed-1": {run(2400, 0.98), run(2100, 0.95), run(2300, 0.99)}}}
+	var b strings.Builder
+	r.print(&b, []int{1}, 1000, 128)
+	for _, want := range []string{"commit abc123", "2300 (2100-2400)", "0.500 ms", "98%", "closed-1     3"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
