@@ -5,9 +5,10 @@ import "strings"
 // Cost is what one complete pass through a flow costs over SMS.
 type Cost struct {
 	Flow     string
-	Messages int // bot messages
-	Segments int // SMS segments of those messages
-	Steps    int // answers the person gives
+	Story    bool // the first message told the story (the report began with it), rather than "halo" and the menu
+	Messages int  // bot messages
+	Segments int  // SMS segments of those messages
+	Steps    int  // answers the person gives
 }
 
 // sampleText stands for a typical free-text answer.
@@ -15,8 +16,10 @@ const sampleText = "Suami memukul istrinya setiap malam, anak-anak ketakutan dan
 
 // Costs walks each flow that ends in a ticket along its plain path (the
 // first choice that neither branches to an emergency reply nor edits,
-// cancels or submits early; at a summary, send) from a new conversation,
-// and counts what the bot sends, in lang.
+// cancels or submits early; at a summary, send) from a new conversation
+// greeted with the menu, and counts what the bot sends over SMS, in lang.
+// For the flow a first message's story starts (the case report), it walks
+// that path too: the story first, nothing to add when asked.
 func (b *Book) Costs(lang Lang) []Cost {
 	var out []Cost
 	start := b.steps[b.Start]
@@ -25,40 +28,51 @@ func (b *Book) Costs(lang Lang) []Cost {
 		if first == nil || !b.submits(first.flow) {
 			continue
 		}
-		st := State{Lang: lang}
-		cost := Cost{Flow: first.flow.ID}
-		count := func(r Result) {
-			for _, m := range r.Replies {
-				cost.Messages++
-				cost.Segments += Segments(m)
-			}
-			if r.Submit != nil {
-				done := strings.Replace(r.Submit.Done, "{code}", "KS-7HQ4XM", 1)
-				cost.Messages++
-				cost.Segments += Segments(done)
-			}
+		out = append(out, b.cost(lang, first.flow.ID, false, "halo", itoa(i+1)))
+		if c.Value == "case" && first.flow.story != "" {
+			out = append(out, b.cost(lang, first.flow.ID, true, sampleText))
 		}
-		now := int64(0)
-		step := func(text string) Result {
-			now++
-			r := b.Handle(&st, Input{Text: text}, unix(now))
-			count(r)
-			cost.Steps++
-			return r
-		}
-		step("halo")
-		r := step(itoa(i + 1))
-		for n := 0; n < 40 && !r.End && r.Submit == nil; n++ {
-			s := b.steps[st.Step]
-			if s == nil {
-				break
-			}
-			r = step(b.plainAnswer(&st, s))
-		}
-		cost.Steps-- // the greeting is not an answer
-		out = append(out, cost)
 	}
 	return out
+}
+
+// cost walks one plain path from the opening messages.
+func (b *Book) cost(lang Lang, flow string, story bool, opening ...string) Cost {
+	st := State{Lang: lang}
+	cost := Cost{Flow: flow, Story: story}
+	count := func(r Result) {
+		for _, m := range r.Replies {
+			cost.Messages++
+			cost.Segments += Segments(m)
+		}
+		if r.Submit != nil {
+			done := strings.Replace(r.Submit.Done, "{code}", "KS-7HQ4XM", 1)
+			cost.Messages++
+			cost.Segments += Segments(done)
+		}
+	}
+	now := int64(0)
+	var r Result
+	step := func(text string) {
+		now++
+		r = b.Handle(&st, Input{Text: text}, unix(now))
+		count(r)
+		cost.Steps++
+	}
+	for _, text := range opening {
+		step(text)
+	}
+	for n := 0; n < 40 && !r.End && r.Submit == nil; n++ {
+		s := b.steps[st.Step]
+		if s == nil {
+			break
+		}
+		step(b.plainAnswer(&st, s))
+	}
+	if !story {
+		cost.Steps-- // the greeting is not an answer
+	}
+	return cost
 }
 
 func (b *Book) submits(f *Flow) bool {
@@ -87,8 +101,8 @@ func (b *Book) plainAnswer(st *State, s *Step) string {
 		}
 		return "0"
 	case KindText:
-		if s.Optional {
-			return "0"
+		if s.Optional || s.More && st.Get(s.Field) != "" {
+			return "0" // nothing to add to the story
 		}
 		return sampleText
 	case KindConfirm:

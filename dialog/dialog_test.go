@@ -151,7 +151,9 @@ func TestGlobalCommands(t *testing.T) {
 		in   string
 		want func(dialog.Result) bool
 	}{
-		{"STOP", func(r dialog.Result) bool { return r.OptOut && r.End }},
+		// In the middle of a report STOP keeps the answers for when the
+		// person writes again.
+		{"STOP", func(r dialog.Result) bool { return r.OptOut && !r.End && strings.Contains(r.Replies[0], "tersimpan") }},
 		{"hapus", func(r dialog.Result) bool { return r.Wipe && r.End }},
 		{"DELETE", func(r dialog.Result) bool { return r.Wipe }},
 		{"Petugas", func(r dialog.Result) bool { return strings.Contains(r.Replies[0], "pesan singkat") }},
@@ -448,6 +450,15 @@ func TestStateCodec(t *testing.T) {
 	}
 	if err := out.UnmarshalBinary(b); err != nil || !reflect.DeepEqual(in, out) {
 		t.Errorf("version 1 round trip = %+v, %v; want %+v", out, err, in)
+	}
+	// Where messages at rest go is written as version 4; STOP in the
+	// middle of a report as a flag.
+	in.Files, in.Stopped, in.Report, in.Relay, in.Asked = 1, true, "r1", "KS-7HQ4XM", "KS-7HQ4XM PL-ABCDEF"
+	if b, _ = in.MarshalBinary(); b[0] != 4 {
+		t.Errorf("a state with Relay is written as version %d, want 4", b[0])
+	}
+	if err := out.UnmarshalBinary(b); err != nil || !reflect.DeepEqual(in, out) {
+		t.Errorf("version 4 round trip = %+v, %v; want %+v", out, err, in)
 	}
 	// Version 1, written before Files, is still read.
 	v1 := []byte{1, 0, 5, 0, 0, 2, 'c', 'x', 0, 0, 0, 0, 0}

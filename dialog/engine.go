@@ -36,6 +36,14 @@ const (
 	TextPlaceUnknown = "place_unknown" // {place} is not in the list: which kecamatan?
 	TextPlaceOutside = "place_outside" // {place} is outside the regency: kept as typed
 	TextLost         = "lost"          // the conversation's state was lost: start again
+	TextGreetingSMS  = "greeting_sms"  // the greeting where HAPUS cannot take messages back (SMS)
+	TextWipeSMS      = "wipe_sms"      // HAPUS where messages cannot be taken back: delete them yourself
+	TextKept         = "report_kept"   // after STOP, HAPUS or BATAL: report {code} stays with the officers
+	TextDraftKept    = "draft_kept"    // after STOP in the middle of a report: the answers wait
+	TextCancelFiled  = "cancel_filed"  // BATAL with no report under way but report {code} filed
+	TextStoryKept    = "story_kept"    // a first message that tells the story: thanks, a few questions follow
+	TextWithdraw     = "withdraw"      // BATAL after urgent report {code} was sent: it stays; safe to close it?
+	TextWithdrawn    = "withdrawn"     // the person is safe: report {code} closed
 )
 
 // FieldPlace is the answer a shared location gives: the place where it
@@ -45,10 +53,12 @@ const FieldPlace = "place"
 var requiredTexts = []string{TextGreeting, TextRetry, TextHelp, TextCancelled, TextSubmitted, TextEmergency,
 	TextEmpty, TextAttached, TextEmoji, TextHandover, TextLanguage, TextResume, TextMore, TextStop, TextWipe, TextStatus,
 	TextStatusNone, TextStatusShort, TextAskMore, TextOfferReport, TextHello, TextBlank, TextPlaceVillage, TextPlacePick, TextPlaceList,
-	TextPlaceUnknown, TextPlaceOutside, TextLost, "status.received", "status.assessed", "status.accompanied", "status.referred", "status.done",
+	TextPlaceUnknown, TextPlaceOutside, TextLost, TextGreetingSMS, TextWipeSMS, TextKept, TextDraftKept, TextCancelFiled,
+	TextStoryKept, TextWithdraw, TextWithdrawn, "status.received", "status.assessed", "status.accompanied", "status.referred", "status.done",
 	// said by the bot package, not the engine: relays and progress messages
-	"relay_ack", "rate_limited", "lookups_limited", "progress.accepted", "progress.received", "progress.assessed", "progress.accompanied",
-	"progress.referred", "progress.done"}
+	"relay_ack", "relay_urgent", "relay_closed", "relay_which", "relay_picked", "rate_limited", "lookups_limited", "progress.accepted", "progress.received", "progress.assessed", "progress.accompanied",
+	"progress.referred", "progress.done", "progress.accepted.complaint", "progress.update.complaint", "progress.done.complaint",
+	"progress.accepted.request", "progress.update.request", "progress.done.request"}
 
 // Idle is how long a conversation may rest before the person is asked
 // whether to go on where they left off or start again.
@@ -68,11 +78,27 @@ type State struct {
 	Files   int      // attachments kept during the conversation
 	Urgent  bool     // the victim is in danger
 	Paused  bool     // asked whether to continue after a long pause
+	Stopped bool     // STOP in the middle of a report: its answers wait for the person to write again
 	Updated int64    // Unix seconds of the last message
 	// Report identifies the report under way, for the caller: it survives
 	// MENU and the like, and the caller sets a new one once a report is
 	// filed, so that a filing replayed on the same state is seen as one.
 	Report string
+
+	// Where the person's messages go while no report is under way, for a
+	// person with several tickets (kept by the caller, see Book.AtRest):
+	// Relay is the code they chose, Asked the codes offered when they
+	// were asked which ("" until asked, and asked once).
+	Relay string
+	Asked string
+}
+
+// rest is the state of a conversation with no report under way: what
+// outlives a report (the language, danger said, an urgent ticket already
+// opened, files kept, the time, where messages at rest go).
+func (s *State) rest() State {
+	return State{Lang: s.Lang, Urgent: s.Urgent, Ticket: s.Ticket, Files: s.Files, Updated: s.Updated,
+		Report: s.Report, Relay: s.Relay, Asked: s.Asked}
 }
 
 // Answer is one stored answer.
@@ -131,6 +157,13 @@ type Input struct {
 	// which answered a question we no longer know, is not taken as an
 	// answer to the first one.
 	Lost bool
+	// Wipes says the channel can take the service's messages off the
+	// person's phone (WhatsApp as a linked device): only then do the
+	// greeting and HAPUS promise it.
+	Wipes bool
+	// Filed is the code of a report the person filed that is still
+	// open, or "": STOP, HAPUS and BATAL then say that it stays.
+	Filed string
 }
 
 // Result is what one message does.
@@ -143,8 +176,12 @@ type Result struct {
 	OptOut  bool        // STOP: send nothing more until the person writes again
 	Wipe    bool        // HAPUS: clear the chat from the person's phone where the channel can
 	End     bool        // the conversation is over: forget its state
+	// Withdraw is the code of the urgent ticket opened earlier in the
+	// conversation that the person, safe now, asked to close after BATAL.
+	Withdraw string
 
-	warned bool // the emergency numbers were already given in this result
+	warned bool  // the emergency numbers were already given in this result
+	in     Input // the message, for texts that depend on its channel
 }
 
 // Submission is a completed report: the caller opens a ticket (or
@@ -164,7 +201,7 @@ type Submission struct {
 // returns what to say. It changes st in place. It never fails: input it
 // does not understand gets a helpful re-prompt.
 func (b *Book) Handle(st *State, in Input, now time.Time) Result {
-	var r Result
+	r := Result{in: in}
 	idle := st.Step != "" && st.Step != b.Start && st.Updated > 0 && now.Unix()-st.Updated > int64(Idle/time.Second)
 	if st.Step == b.Start && st.Updated > 0 && now.Unix()-st.Updated > int64(Idle/time.Second) {
 		st.Step = "" // a day after the menu or an answer: greet again
@@ -184,6 +221,10 @@ func (b *Book) Handle(st *State, in Input, now time.Time) Result {
 			r.Urgent, r.warned = true, true
 			st.Urgent = true
 		}
+	}
+	st.Stopped = false // writing again after STOP
+	if st.Get(fieldWithdraw) != "" && commands[norm] != cmdCancel && b.withdraw(st, w, &r) {
+		return r
 	}
 	if cur == nil {
 		b.first(st, in, text, norm, w, &r)
@@ -230,7 +271,7 @@ func (b *Book) warn(st *State, r *Result) {
 // code, a question, a choice of language, a wish to report; else the
 // greeting and the menu.
 func (b *Book) first(st *State, in Input, text, norm string, w Words, r *Result) {
-	*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Files: st.Files, Updated: st.Updated, Report: st.Report}
+	*st = st.rest()
 	intent := readIntent(text, w)
 	if intent.English && !r.Urgent || intent.Intent == IntentEnglish {
 		st.Lang = English
@@ -266,41 +307,82 @@ func (b *Book) first(st *State, in Input, text, norm string, w Words, r *Result)
 		return
 	case intent.Intent.Question() && !r.Urgent:
 		if id := b.answers[intent.Intent]; id != "" {
-			r.Replies = append(r.Replies, b.text(TextGreeting, st)+"\n"+b.steps[id].Prompt.In(st.lang()))
+			r.Replies = append(r.Replies, b.greeting(r, st)+"\n"+b.steps[id].Prompt.In(st.lang()))
 			b.askMore(st, intent, r)
 			return
 		}
 	}
 	n := len(r.Replies)
-	// A first message that names a menu choice in words ("lapor", "cek
-	// tiket") goes straight there, still after the greeting.
-	if start := b.steps[b.Start]; start != nil && start.Kind == KindChoice && intent.Intent != IntentGreeting {
-		if picks := readChoices(start.Choices, start.phrases, w, false); len(picks) == 1 && !isNumber(norm) &&
-			start.Choices[picks[0]].Next != "" && start.Choices[picks[0]].Action == "" {
-			st.Trail = append(st.Trail, b.Start)
-			b.enter(st, start.Choices[picks[0]].Next, r)
-			r.Replies[n] = b.text(TextGreeting, st) + "\n" + r.Replies[n]
-			return
+	start := b.steps[b.Start]
+	next, story := "", false
+	if start != nil && start.Kind == KindChoice {
+		// A first message that names a menu choice in words ("lapor", "cek
+		// tiket") goes straight there, still after the greeting.
+		if picks := readChoices(start.Choices, start.phrases, w, false); intent.Intent != IntentGreeting &&
+			len(picks) == 1 && !isNumber(norm) && start.Choices[picks[0]].Next != "" && start.Choices[picks[0]].Action == "" {
+			next = start.Choices[picks[0]].Next
 		}
-		report := intent.Intent == IntentReport || intent.Intent == IntentEnglish && intent.Report
-		if report || intent.Intent == IntentComplaint {
+		// A first message that tells what happened starts the report, its
+		// words the beginning of the story; so does one that speaks of
+		// danger, or asks to report or complain.
+		story = tells(text, w, intent)
+		complaint := intent.Intent == IntentComplaint
+		report := intent.Intent == IntentReport || intent.Intent == IntentEnglish && intent.Report || r.Urgent || story
+		if next == "" || story {
 			for _, c := range start.Choices {
-				if c.Value == "case" && report || c.Value == "complaint" && intent.Intent == IntentComplaint {
-					st.Trail = append(st.Trail, b.Start)
-					b.enter(st, c.Next, r)
-					r.Replies[n] = b.text(TextGreeting, st) + "\n" + r.Replies[n]
-					return
+				if c.Value == "complaint" && complaint || c.Value == "case" && report && !complaint {
+					next = c.Next
 				}
 			}
 		}
 	}
+	if next != "" {
+		st.Trail = append(st.Trail, b.Start)
+		b.enter(st, next, r)
+		head := b.greeting(r, st)
+		if f := b.steps[next].flow; story && f != nil && f.story != "" {
+			if ms := b.Field(f.story); ms != nil && ms.MaxLen > 0 {
+				text = cut(text, ms.MaxLen)
+			}
+			st.set(f.story, text)
+			head += "\n" + b.text(TextStoryKept, st)
+		}
+		r.Replies[n] = head + "\n" + r.Replies[n]
+		return
+	}
 	b.enter(st, b.Start, r)
 	// One message, not two: the greeting leads the first prompt, and
 	// a file that came with the message is acknowledged first.
-	r.Replies[n] = b.text(TextGreeting, st) + "\n" + r.Replies[n]
+	r.Replies[n] = b.greeting(r, st) + "\n" + r.Replies[n]
 	if in.Kept > 0 {
 		r.Replies[n] = b.text(TextAttached, st) + " " + r.Replies[n]
 	}
+}
+
+// tells reports whether a first message tells what happened, rather than
+// greets, names a menu choice or asks to report: a story of violence, or
+// six words or more that are no question (ten, for a question or a
+// request to report).
+func tells(text string, w Words, intent IntentReading) bool {
+	n := len(w.Tok)
+	switch {
+	case n < 4:
+		return false
+	case storyOfViolence(w) && !(question(text, w) && n < 7):
+		return true
+	case n >= 10:
+		return true
+	}
+	return n >= 6 && !question(text, w) && intent.Intent != IntentReport && intent.Intent != IntentGreeting
+}
+
+// greeting is the greeting that leads a new conversation's first prompt:
+// it promises that HAPUS clears the chat only where the channel can.
+func (b *Book) greeting(r *Result, st *State) string {
+	if r.in.Wipes {
+		return b.text(TextGreeting, st)
+	}
+	return b.text(TextGreetingSMS, st)
 }
 
 // askMore follows an answered question: the conversation waits at the
@@ -418,10 +500,26 @@ var commands = map[string]command{
 func (b *Book) command(st *State, cmd command, r *Result) {
 	switch cmd {
 	case cmdMenu:
-		*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Files: st.Files, Updated: st.Updated, Report: st.Report}
+		*st = st.rest()
 		b.enter(st, b.Start, r)
 	case cmdCancel:
-		r.Replies = append(r.Replies, b.text(TextCancelled, st))
+		switch {
+		case st.Ticket != "" && st.Get(fieldWithdraw) == "":
+			// An urgent report went to the officers already: say so, and
+			// ask whether the person is safe before anything is closed.
+			st.set(fieldWithdraw, "asked")
+			r.Replies = append(r.Replies, b.coded(TextWithdraw, st, st.Ticket))
+			return
+		case st.Ticket != "":
+			// BATAL again: no more questions; the report stays.
+			r.Replies = append(r.Replies, b.coded(TextKept, st, st.Ticket))
+		case r.in.Filed != "" && b.AtRest(st):
+			r.Replies = append(r.Replies, b.text(TextCancelFiled, st)+" "+b.coded(TextKept, st, r.in.Filed))
+		case r.in.Filed != "":
+			r.Replies = append(r.Replies, b.text(TextCancelled, st)+" "+b.coded(TextKept, st, r.in.Filed))
+		default:
+			r.Replies = append(r.Replies, b.text(TextCancelled, st))
+		}
 		r.End = true
 	case cmdBack:
 		st.Paused = false
@@ -446,11 +544,28 @@ func (b *Book) command(st *State, cmd command, r *Result) {
 	case cmdIndonesian:
 		b.setLang(st, Indonesian, r)
 	case cmdStop:
-		r.Replies = append(r.Replies, b.text(TextStop, st))
+		msg := b.text(TextStop, st)
 		r.OptOut = true
-		r.End = true
+		if b.AtRest(st) {
+			r.End = true
+		} else {
+			// The answers so far wait: writing again goes on with them.
+			st.Stopped, st.Paused = true, false
+			msg += " " + b.text(TextDraftKept, st)
+		}
+		if code := b.filed(st, r); code != "" {
+			msg += " " + b.coded(TextKept, st, code)
+		}
+		r.Replies = append(r.Replies, msg)
 	case cmdWipe:
-		r.Replies = append(r.Replies, b.text(TextWipe, st))
+		msg := b.text(TextWipeSMS, st)
+		if r.in.Wipes {
+			msg = b.text(TextWipe, st)
+		}
+		if code := b.filed(st, r); code != "" {
+			msg += " " + b.coded(TextKept, st, code)
+		}
+		r.Replies = append(r.Replies, msg)
 		r.Wipe = true
 		r.End = true
 	case cmdOfficer:
@@ -461,6 +576,58 @@ func (b *Book) command(st *State, cmd command, r *Result) {
 		st.Paused, st.Return, st.Misses = false, "", 0
 		b.enter(st, b.Handover, r)
 	}
+}
+
+// fieldWithdraw marks, in the engine's own answers, that the person was
+// asked whether the urgent report may be closed (TextWithdraw).
+const fieldWithdraw = "_withdraw"
+
+// withdraw reads the answer to TextWithdraw. Safe ("1", "ya", "sudah
+// aman"): the person closes the urgent report (Result.Withdraw). Not yet
+// ("2", "belum", words of danger): the question under way again. Anything
+// else answers the question under way instead. It reports whether the
+// message was the answer.
+func (b *Book) withdraw(st *State, w Words, r *Result) bool {
+	st.unset(fieldWithdraw)
+	s := w.String()
+	d := readDanger(w)
+	switch {
+	case s == "2" || s == "dua" || no(w) || w.At(0, "belum", "lanjut", "lanjutkan", "masih") || d.Danger:
+		b.warn(st, r)
+		if cur := b.steps[st.Step]; cur != nil && !b.AtRest(st) {
+			r.Replies = append(r.Replies, b.prompt(st, cur))
+		} else {
+			r.Replies = append(r.Replies, b.coded(TextKept, st, st.Ticket))
+		}
+		return true
+	case s == "1" || s == "satu" || yes(w) || d.Denied || w.At(0, "aman", "tutup", "safe", "close"):
+		r.Withdraw = st.Ticket
+		r.Replies = append(r.Replies, b.coded(TextWithdrawn, st, st.Ticket))
+		b.finish(st, r)
+		st.Ticket = ""
+		return true
+	}
+	return false
+}
+
+// filed is the report a STOP or HAPUS leaves with the officers: the urgent
+// one opened in this conversation, or one filed before.
+func (b *Book) filed(st *State, r *Result) string {
+	if st.Ticket != "" {
+		return st.Ticket
+	}
+	return r.in.Filed
+}
+
+// coded is the text name with code in place of {code}.
+func (b *Book) coded(name string, st *State, code string) string {
+	return strings.ReplaceAll(b.text(name, st), "{code}", code)
+}
+
+// AtRest reports whether no report is under way in the conversation: it
+// is new, or waits at the menu.
+func (b *Book) AtRest(st *State) bool {
+	return st.Step == "" || st.Step == b.Start || b.steps[st.Step] == nil
 }
 
 // resume answers the question asked after a long pause: go on, or start again.
@@ -510,6 +677,11 @@ func (b *Book) answer(st *State, s *Step, text, norm string, w Words, in Input, 
 			b.advance(st, s, s.Next, r)
 			return
 		}
+		if s.More && st.Return == "" && st.Get(s.Field) != "" && (skipWords[norm] || skipWords[w.String()]) {
+			// Nothing to add to the story told already.
+			b.advance(st, s, s.Next, r)
+			return
+		}
 		if s.MaxLen > 0 {
 			text = cut(text, s.MaxLen)
 		}
@@ -519,7 +691,8 @@ func (b *Book) answer(st *State, s *Step, text, norm string, w Words, in Input, 
 				text = code
 			}
 			r.Lookup = text
-			*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Files: st.Files, Updated: st.Updated, Report: st.Report, Step: b.Start}
+			*st = st.rest()
+			st.Step = b.Start
 			return
 		}
 		if s.More && st.Return == "" && st.Get(s.Field) != "" {
@@ -795,7 +968,8 @@ func (b *Book) enter(st *State, id string, r *Result) {
 		if s.Next == "" {
 			// An answer said: wait at the menu for another question.
 			r.Replies[len(r.Replies)-1] += "\n" + b.text(TextAskMore, st)
-			*st = State{Lang: st.Lang, Urgent: st.Urgent, Ticket: st.Ticket, Files: st.Files, Updated: st.Updated, Step: b.Start}
+			*st = st.rest()
+			st.Step = b.Start
 			return
 		}
 		id = s.Next
@@ -822,7 +996,7 @@ func (b *Book) prompt(st *State, s *Step) string {
 	}
 	p := s.Prompt.In(lang)
 	for _, v := range s.Variants {
-		if f, val, ok := strings.Cut(v.If, "="); ok && st.Get(f) == val {
+		if f, val, ok := strings.Cut(v.If, "="); ok && st.Get(f) == val || !ok && st.Get(v.If) != "" {
 			p = v.Prompt.In(lang)
 			break
 		}

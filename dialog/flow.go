@@ -90,7 +90,7 @@ type Step struct {
 }
 
 // Variant is a prompt said instead of the step's own when an earlier
-// answer is as If says ("field=value").
+// answer is as If says: "field=value", or "field" for any answer at all.
 type Variant struct {
 	If     string `yaml:"if"`
 	Prompt Text   `yaml:"prompt"`
@@ -292,8 +292,8 @@ func (b *Book) Check() []string {
 			checkText(where+" prompt", s.Prompt, MaxSegments)
 			for i, v := range s.Variants {
 				checkText(fmt.Sprintf("%s variant %d", where, i+1), v.Prompt, MaxSegments)
-				if f, _, ok := strings.Cut(v.If, "="); !ok || b.Field(f) == nil {
-					p = append(p, fmt.Sprintf("%s variant %d: if %q must be field=value of a stored answer", where, i+1, v.If))
+				if f, _, _ := strings.Cut(v.If, "="); b.Field(f) == nil {
+					p = append(p, fmt.Sprintf("%s variant %d: if %q must be field=value or field of a stored answer", where, i+1, v.If))
 				}
 			}
 			switch s.Read {
@@ -311,11 +311,13 @@ func (b *Book) Check() []string {
 		}
 		checkText("text "+name, t, MaxSegments)
 	}
-	if st := b.steps[b.Start]; st != nil && b.Texts[TextGreeting] != nil {
-		for _, l := range Langs {
-			msg := b.Texts[TextGreeting].In(l) + "\n" + b.prompt(&State{Lang: l}, st)
-			if n := Segments(msg); n > 1 {
-				p = append(p, fmt.Sprintf("text greeting: with the menu the %s greeting is %d SMS segments (%d characters), over 1", l, n, len([]rune(msg))))
+	for _, g := range []string{TextGreeting, TextGreetingSMS} {
+		if st := b.steps[b.Start]; st != nil && b.Texts[g] != nil {
+			for _, l := range Langs {
+				msg := b.Texts[g].In(l) + "\n" + b.prompt(&State{Lang: l}, st)
+				if n := Segments(msg); n > 1 {
+					p = append(p, fmt.Sprintf("text %s: with the menu the %s greeting is %d SMS segments (%d characters), over 1", g, l, n, len([]rune(msg))))
+				}
 			}
 		}
 	}

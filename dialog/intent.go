@@ -218,27 +218,70 @@ func languageChoice(w Words) (Lang, bool) {
 	return "", false
 }
 
-// IsStop reports whether text asks the service to stop sending messages:
-// "STOP", "stop sms", "berhenti", "jgn kirim sms lg", "tdk usah kirim
-// pesan lg". "dia tdk mau stop" is not.
+// IsStop reports whether text asks the service to stop writing or
+// calling: "STOP", "stop sms", "berhenti", "jgn kirim sms lg", "tdk usah
+// kirim pesan lg", "jangan hubungi saya lagi", "jgn sms lg, suami sy sdh
+// pulang", "don't text me". "dia tdk mau stop" and "stop dia pukul anak"
+// are not: someone else is the one who does not stop, or nothing about
+// contact is stopped.
 func IsStop(text string) bool {
 	return isStop(ReadWords(text))
 }
 
 func isStop(w Words) bool {
 	n := len(w.Tok)
-	if n == 0 || n > 7 {
+	if n == 0 || n > 10 {
 		return false
 	}
 	first := w.Tok[0]
 	if (first == "stop" || first == "berhenti" || first == "unsubscribe" || first == "unreg") &&
-		(n == 1 || w.At(1, "sms", "pesan", "kirim", "wa", "dulu", "saja", "please", "messages", "sending")) {
+		(n == 1 || w.At(1, "sms", "pesan", "kirim", "wa", "dulu", "saja", "please", "messages", "sending", "texting",
+			"contacting", "calling")) {
 		return true
 	}
-	stopping := w.Has("jangan", "stop", "berhenti") || w.Phrase("tidak usah") >= 0 || w.Phrase("tidak perlu") >= 0 ||
-		w.Phrase("dont") >= 0 || w.Phrase("don t") >= 0
-	return stopping && w.Has("kirim", "send", "sms") && w.Has("sms", "pesan", "wa", "messages", "message", "lagi", "again") &&
-		!w.Has("dia", "suami", "pukul")
+	// A word that stops, then within three words one that names contact;
+	// nobody named before it (the person who hurts, who "does not stop").
+	for i := range w.Tok {
+		k := stopAt(w, i)
+		if k == 0 {
+			continue
+		}
+		for j := i + k; j < n && j < i+k+3; j++ {
+			if w.At(j, "kirim", "kirimi", "send") && j+1 < n && !w.At(j+1, "sms", "pesan", "wa", "lagi", "message",
+				"messages", "again", "saya", "me") {
+				break // "jangan kirim uang ke dia"
+			}
+			if contactWord(w.Tok[j]) {
+				other := w.Index("dia", "suami", "istri", "bapak", "ayah", "pelaku", "he", "she", "mereka")
+				return other < 0 || other > i
+			}
+		}
+	}
+	return false
+}
+
+// stopAt returns how many words from i say "don't" or "stop": "jangan",
+// "stop", "berhenti", "tidak usah", "tidak perlu", "dont", "don t", "do
+// not"; 0 when none.
+func stopAt(w Words, i int) int {
+	switch {
+	case w.At(i, "jangan", "stop", "berhenti", "dont"):
+		return 1
+	case w.At(i, "tidak") && w.At(i+1, "usah", "perlu"), w.At(i, "don") && w.At(i+1, "t"),
+		w.At(i, "do") && w.At(i+1, "not"):
+		return 2
+	}
+	return 0
+}
+
+// contactWord reports whether t names a way of being contacted.
+func contactWord(t string) bool {
+	switch t {
+	case "kirim", "kirimi", "send", "sms", "hubungi", "menghubungi", "dihubungi", "kontak", "telepon", "ditelepon",
+		"menelepon", "call", "text", "pesan", "wa", "whatsapp", "chat", "contact", "message", "messages":
+		return true
+	}
+	return false
 }
 
 // FindCode returns the ticket code in text, upper case with its dash, as

@@ -9,9 +9,11 @@ import (
 // stateVersion is the first byte of an encoded State. A State with no
 // Files is written as version 1, as it was before Files existed, so that
 // a replica not yet upgraded (or rolled back to) still reads it; only
-// conversations that kept files need version 2, and only those with a
-// Report version 3.
-const stateVersion = 3
+// conversations that kept files need version 2, only those with a Report
+// version 3, and only those that chose or were asked where messages at
+// rest go (Relay, Asked) version 4. Stopped is a flag bit older readers
+// ignore.
+const stateVersion = 4
 
 // ErrBadState is returned when stored state cannot be read; the caller
 // starts the conversation over.
@@ -21,7 +23,9 @@ var ErrBadState = errors.New("dialog: unreadable conversation state")
 func (s *State) AppendBinary(b []byte) ([]byte, error) {
 	v := byte(stateVersion)
 	switch {
+	case s.Relay != "" || s.Asked != "":
 	case s.Report != "":
+		v = 3
 	case s.Files == 0:
 		v = 1
 	default:
@@ -34,6 +38,9 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 	}
 	if s.Paused {
 		flags |= 2
+	}
+	if s.Stopped {
+		flags |= 4
 	}
 	b = append(b, flags)
 	b = binary.AppendUvarint(b, uint64(s.Updated))
@@ -58,6 +65,10 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 	if v >= 3 {
 		b = appendString(b, s.Report)
 	}
+	if v >= 4 {
+		b = appendString(b, s.Relay)
+		b = appendString(b, s.Asked)
+	}
 	return b, nil
 }
 
@@ -78,6 +89,7 @@ func (s *State) UnmarshalBinary(b []byte) error {
 	flags := d.byte()
 	s.Urgent = flags&1 != 0
 	s.Paused = flags&2 != 0
+	s.Stopped = flags&4 != 0
 	s.Updated = int64(d.uvarint())
 	s.Misses = int(d.uvarint())
 	if v >= 2 {
@@ -102,6 +114,10 @@ func (s *State) UnmarshalBinary(b []byte) error {
 	}
 	if v >= 3 {
 		s.Report = d.string()
+	}
+	if v >= 4 {
+		s.Relay = d.string()
+		s.Asked = d.string()
 	}
 	if d.bad || len(d.b) != 0 {
 		*s = State{}

@@ -75,8 +75,12 @@ func flowsCheck(e env, dir string, cost bool) error {
 				mark = fmt.Sprintf("  OVER the budget of %d", MaxReportSegments)
 				over++
 			}
-			fmt.Fprintf(e.stdout, "cost %-10s %s: %2d answers, %2d messages, %2d SMS segments%s\n",
-				c.Flow, lang, c.Steps, c.Messages, c.Segments, mark)
+			name := c.Flow
+			if c.Story {
+				name += ", story first"
+			}
+			fmt.Fprintf(e.stdout, "cost %-22s %s: %2d answers, %2d messages, %2d SMS segments%s\n",
+				name, lang, c.Steps, c.Messages, c.Segments, mark)
 		}
 	}
 	if over > 0 {
