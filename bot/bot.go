@@ -173,6 +173,30 @@ type Ticket struct {
 // Open reports whether the ticket is not done.
 func (t *Ticket) Open() bool { return t.Status != StatusDone }
 
+// HasContent reports whether the reporter told anything of a case or a
+// complaint: an answer besides the service's own (language, consent,
+// outcome). A ticket opened on a first cry for help that went no further
+// has none.
+func (t *Ticket) HasContent() bool {
+	for k, v := range t.Answers {
+		switch k {
+		case "lang", "consent", "outcome":
+		default:
+			if v != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// StaffComplaint reports whether the ticket is a complaint about the
+// office's own staff ("Sikap petugas"): it goes to the supervisors, not to
+// the officers it may be about.
+func (t *Ticket) StaffComplaint() bool {
+	return t.Kind == KindComplaint && t.Answers["topic"] == "attitude"
+}
+
 // Event is one entry in a ticket's append-only history.
 type Event struct {
 	TicketCode string

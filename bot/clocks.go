@@ -273,6 +273,9 @@ func (s *Service) handlers(t *Ticket) []Officer {
 	if o, ok := s.staff.ByPhone(t.Assignee); ok {
 		return []Officer{o}
 	}
+	if t.StaffComplaint() {
+		return s.staff.Supervisors()
+	}
 	return s.staff.Officers()
 }
 
@@ -288,7 +291,11 @@ func (s *Service) backups(t *Ticket) []Officer {
 	if len(out) > 0 {
 		return out
 	}
-	for _, o := range s.staff.Officers() {
+	others := s.staff.Officers()
+	if t.StaffComplaint() {
+		others = s.staff.Supervisors()
+	}
+	for _, o := range others {
 		if o.Phone != t.Assignee {
 			out = append(out, o)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,7 +38,7 @@ var verbs = map[string]string{
 // needsCode lists the verbs that act on one ticket, with their usage.
 var needsCode = map[string]string{
 	"terima":   "TERIMA <kode>",
-	"info":     "INFO <kode>",
+	"info":     "INFO <kode> [bagian]",
 	"catat":    "CATAT <kode> <catatan>",
 	"balas":    "BALAS <kode> <pesan>",
 	"selesai":  "SELESAI <kode> <ringkasan>",
@@ -200,6 +201,10 @@ func (s *Service) command(ctx context.Context, w *work, o Officer, c Command, m 
 		if err != nil {
 			return err
 		}
+		if t.StaffComplaint() && o.Role != RoleSupervisor && t.Assignee != o.Phone && !contains(t.Backups, o.Phone) {
+			reply(t.Code + " adalah aduan tentang sikap petugas: hanya untuk pimpinan.")
+			return nil
+		}
 	}
 	switch c.Verb {
 	case "terima":
@@ -235,8 +240,25 @@ func (s *Service) command(ctx context.Context, w *work, o Officer, c Command, m 
 		if err != nil {
 			return err
 		}
-		reply(s.details(t, evs, files, now))
-		event(t, "viewed", "") // who read a report is part of its history
+		out, err := s.optedOut(ctx, t.Reporter)
+		if err != nil {
+			return err
+		}
+		pages := s.details(t, evs, files, out, now)
+		page := 1
+		if n, err := strconv.Atoi(strings.TrimSpace(c.Arg)); err == nil {
+			page = n
+		}
+		if page < 1 || page > len(pages) {
+			reply(fmt.Sprintf("%s hanya %d bagian: INFO %s 1 sampai %d.", t.Code, len(pages), t.Code, len(pages)))
+			return nil
+		}
+		reply(pages[page-1])
+		detail := "" // who read a report is part of its history
+		if page > 1 {
+			detail = "bagian " + strconv.Itoa(page)
+		}
+		event(t, "viewed", detail)
 	case "lampiran":
 		if !s.mayRead(o, t) {
 			reply(t.Code + " ditangani petugas lain. Hubungi pimpinan.")
@@ -263,8 +285,8 @@ func (s *Service) command(ctx context.Context, w *work, o Officer, c Command, m 
 			reply("Format: " + needsCode["balas"])
 			return nil
 		}
-		if !t.Open() {
-			reply(t.Code + " sudah selesai; pesan tidak dikirim.")
+		if !t.Open() && now.Sub(t.ClosedAt) > LiveWindow {
+			reply(t.Code + " sudah selesai lebih dari 7 hari; pesan tidak dikirim.")
 			return nil
 		}
 		if t.Assignee != "" && t.Assignee != o.Phone && o.Role != RoleSupervisor {
@@ -288,7 +310,7 @@ func (s *Service) command(ctx context.Context, w *work, o Officer, c Command, m 
 				event(t, "accepted", "")
 			}
 		}
-		t.Relay = true
+		t.Relay = t.Open()
 		w.touch(t, now)
 		ch.Outbox = append(ch.Outbox, Outbound{Channel: t.Channel, To: t.Reporter,
 			Body: "Petugas Dinsos (" + t.Code + "): " + c.Arg, Purpose: PurposeRelay, TicketCode: t.Code, CreatedAt: now})
@@ -382,20 +404,43 @@ func (s *Service) setStatus(ctx context.Context, w *work, t *Ticket, st Status, 
 }
 
 // tellCitizen sends the reporter a short progress message in their
-// language, unless they asked not to be written to first or said STOP.
+// language, in words that fit what they sent (a report, a complaint, a
+// request to talk to an officer), unless they asked not to be written to
+// first or said STOP, or told nothing the message could be about (a cry
+// for help that went no further, a question taken for one), or closed the
+// ticket themselves.
 func (s *Service) tellCitizen(ctx context.Context, t *Ticket, text string, now time.Time, ch *Changes) {
-	if t.Reporter == "" || t.Answers["contact"] == "none" {
+	if t.Reporter == "" || t.Answers["contact"] == "none" || !t.HasContent() || t.Answers["outcome"] == OutcomeWithdrawn {
 		return
 	}
 	if out, err := s.optedOut(ctx, t.Reporter); err != nil || out {
 		return
 	}
-	body := s.cfg.Book.Text(text, dialog.Lang(t.Answers["lang"]))
+	body := s.cfg.Book.Text(s.progressText(t, text), dialog.Lang(t.Answers["lang"]))
 	if body == "" {
 		return
 	}
 	ch.Outbox = append(ch.Outbox, Outbound{Channel: t.Channel, To: t.Reporter, Purpose: PurposeProgress,
 		TicketCode: t.Code, Body: strings.ReplaceAll(body, "{code}", t.Code), CreatedAt: now})
+}
+
+// progressText is the name of the progress text for t: name itself for a
+// report, or its complaint or request form (progress.update.* for the
+// steps between acceptance and the end).
+func (s *Service) progressText(t *Ticket, name string) string {
+	variant := ""
+	switch {
+	case t.Kind == KindComplaint:
+		variant = "complaint"
+	case t.Answers["request"] == "officer":
+		variant = "request"
+	default:
+		return name
+	}
+	if name != "progress.accepted" && name != "progress.done" {
+		name = "progress.update"
+	}
+	return name + "." + variant
 }
 
 // OptOuts is implemented by stores that remember who said STOP.
@@ -413,48 +458,8 @@ func (s *Service) optedOut(ctx context.Context, addr string) (bool, error) {
 // mayRead reports whether o may see t's details: supervisors, the
 // assignee and the backups, or any officer while nobody has it.
 func (s *Service) mayRead(o Officer, t *Ticket) bool {
-	return o.Role == RoleSupervisor || t.Assignee == "" || t.Assignee == o.Phone || contains(t.Backups, o.Phone)
-}
-
-// details is INFO: the ticket, its files and its last events, at most
-// three SMS.
-func (s *Service) details(t *Ticket, evs []Event, files []Attachment, now time.Time) string {
-	var b strings.Builder
-	b.WriteString(s.statusLine(t, now))
-	book := s.cfg.Book
-	for _, f := range []string{"reporter", "safe", "violence", "victim", "kecamatan", "place", dialog.FieldPlaceCheck, "when",
-		"help", "contact", "contact_time", "name", "topic", "service", "expect", "description"} {
-		v := t.Answers[f]
-		if v == "" {
-			continue
-		}
-		switch st := book.Field(f); {
-		case f == dialog.FieldPlaceCheck:
-			v = map[string]string{"unlisted": "tidak ada di daftar desa, mohon dicek", "outside": "di luar Matim"}[v]
-		case st != nil && (len(st.Choices) > 0 || st.Kind == dialog.KindPlace || st.Read != ""):
-			v = book.Display(st, v, dialog.Indonesian)
-		}
-		label := f
-		switch st := book.Field(f); {
-		case f == "kecamatan":
-			label = "Kec"
-		case f == dialog.FieldPlaceCheck:
-			label = "Cek tempat"
-		case st != nil && st.Label != nil:
-			label = st.Label.In(dialog.Indonesian)
-		}
-		b.WriteString("\n" + label + ": " + dialogCut(v, 200))
-	}
-	if len(files) > 0 {
-		fmt.Fprintf(&b, "\nLampiran: %d (%s), LAMPIRAN %s", len(files), attachmentNames(files), t.Code)
-	}
-	if n := len(evs); n > 0 {
-		b.WriteString("\nRiwayat:")
-		for _, e := range evs[max(0, n-3):] {
-			b.WriteString("\n" + e.At.In(WITA).Format("02/01 15:04") + " " + e.Type)
-		}
-	}
-	return dialogCut(b.String(), 450)
+	return o.Role == RoleSupervisor || t.Assignee == "" && !t.StaffComplaint() || t.Assignee == o.Phone ||
+		contains(t.Backups, o.Phone)
 }
 
 // statusLine is a ticket's status, assignee, age and lateness in one line.

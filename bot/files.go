@@ -1,7 +1,6 @@
 package bot
 
 import (
-	"context"
 	"fmt"
 	"mime"
 	"strings"
@@ -27,37 +26,6 @@ func keep(m Inbound, code string, now time.Time, ch *Changes) {
 			ch.Events = append(ch.Events, Event{TicketCode: code, At: now, Actor: "citizen", Type: "attachment", Detail: detail})
 		}
 	}
-}
-
-// fileAfter finds the ticket for files sent when no report is under way:
-// the newest open ticket the sender filed on the channel, whose officer is
-// told. It returns "" when there is none (the files then wait for the
-// report the sender may file next).
-func (s *Service) fileAfter(ctx context.Context, m Inbound, now time.Time, ch *Changes) (string, error) {
-	rt, ok := s.cfg.Store.(ReporterTickets)
-	if !ok {
-		return "", nil
-	}
-	ts, err := rt.TicketsByReporter(ctx, m.Channel, m.From)
-	if err != nil {
-		return "", err
-	}
-	for _, t := range ts { // newest first
-		if !t.Open() {
-			continue
-		}
-		if t.Assignee != "" {
-			body := "[" + t.Code + "] pelapor mengirim " + fileNames(m.Files)
-			if text := dialog.Clean(m.Text); text != "" {
-				body += ": " + text
-			}
-			ch.Outbox = append(ch.Outbox, Outbound{Channel: s.staff.channelOf(t.Assignee), To: t.Assignee,
-				Purpose: PurposeNotify, TicketCode: t.Code, CreatedAt: now,
-				Body: body + ". LAMPIRAN " + t.Code + " untuk melihat."})
-		}
-		return t.Code, nil
-	}
-	return "", nil
 }
 
 // fileNames names files for an officer, in Indonesian: "foto, pesan suara".

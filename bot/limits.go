@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"aduan/dialog"
 )
 
 // Limits are the abuse limits: how many messages one sender may send, how
@@ -56,14 +58,18 @@ func (s *Service) limit(ctx context.Context, batch []*request) []*request {
 // the batch not processed before (dup says which were), and marks those
 // over the sender's limit: the first told to pause, the rest dropped. A
 // provider's redelivery of a message is not counted: it is not the
-// person writing again. Counting fails open.
-func (s *Service) limitSenders(ctx context.Context, cs []*conv, dup []bool) {
+// person writing again. A message over the limit is still taken when it
+// speaks of danger, or when its sender, with no report under way, has an
+// open ticket it may be for (rs): those count, but are never held back.
+// Counting fails open.
+func (s *Service) limitSenders(ctx context.Context, cs []*conv, dup []bool, rs *reporters) {
 	l := s.cfg.Limits
 	if s.cfg.Counter == nil || l.PerSender <= 0 {
 		return
 	}
 	var keys []string
 	var reqs []*request
+	var convs []*conv
 	i := 0
 	for _, c := range cs {
 		for _, r := range c.reqs {
@@ -72,6 +78,7 @@ func (s *Service) limitSenders(ctx context.Context, cs []*conv, dup []bool) {
 				if _, staff := s.staff.ByPhone(r.m.From); !staff {
 					keys = append(keys, "sender:"+r.m.From)
 					reqs = append(reqs, r)
+					convs = append(convs, c)
 				}
 			}
 			i++
@@ -89,13 +96,26 @@ func (s *Service) limitSenders(ctx context.Context, cs []*conv, dup []bool) {
 		return
 	}
 	for j, r := range reqs {
-		switch n := hits[j]; {
-		case n == int64(l.PerSender)+1:
+		n := hits[j]
+		if n <= int64(l.PerSender) || s.exempt(r, convs[j], rs) {
+			continue
+		}
+		if n == int64(l.PerSender)+1 {
 			r.pause = true
-		case n > int64(l.PerSender)+1:
+		} else {
 			r.drop = true
 		}
 	}
+}
+
+// exempt reports whether a message is taken whatever its sender's limit:
+// it speaks of danger, or its sender is at rest with an open ticket (as
+// looked up for the batch).
+func (s *Service) exempt(r *request, c *conv, rs *reporters) bool {
+	if dialog.ReadDanger(r.m.Text).Danger {
+		return true
+	}
+	return rs != nil && s.cfg.Book.AtRest(&c.state) && rs.known[r.m.From] && hasOpen(rs.byAddr[r.m.From])
 }
 
 // lookupAllowed counts a status question from addr and reports whether it

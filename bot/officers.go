@@ -217,8 +217,11 @@ type Route struct {
 }
 
 // Eligible reports whether o may take t: an officer whose areas and kinds
-// include the ticket's.
+// include the ticket's; for a complaint about staff, a supervisor.
 func (o Officer) Eligible(t *Ticket) bool {
+	if t.StaffComplaint() {
+		return o.Role == RoleSupervisor
+	}
 	if o.Role != RoleOfficer {
 		return false
 	}
@@ -243,7 +246,9 @@ func contains[T comparable](xs []T, x T) bool {
 // Route assigns t to one eligible officer on duty at now, round-robin after
 // last (the officer who got the previous such ticket), and offers it to the
 // other eligible ones as backup. With nobody eligible on duty, or for an
-// urgent ticket, every officer and supervisor is told as well.
+// urgent ticket, every officer and supervisor is told as well. A complaint
+// about staff goes to the supervisors only (to everyone only when no
+// supervisor is configured).
 func (d *Directory) Route(t *Ticket, now time.Time, last string) Route {
 	var r Route
 	var eligible []Officer
@@ -273,7 +278,11 @@ func (d *Directory) Route(t *Ticket, now time.Time, last string) Route {
 		}
 	}
 	if len(eligible) == 0 || t.Urgent {
-		for _, o := range d.all {
+		pool := d.all
+		if sv := d.Supervisors(); t.StaffComplaint() && len(sv) > 0 {
+			pool = sv // never the officers it may be about
+		}
+		for _, o := range pool {
 			if o.Phone != r.Assignee.Phone && !contains(phones(r.Backups), o.Phone) {
 				r.Others = append(r.Others, o)
 			}

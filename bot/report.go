@@ -49,6 +49,9 @@ type Report struct {
 
 	Tickets   int
 	Urgent    int
+	// Withdrawn counts the urgent tickets their reporters closed, safe,
+	// before an officer handled them: not measured against the standard.
+	Withdrawn int
 	ByKind    []Count
 	ByChannel []Count
 
@@ -187,6 +190,10 @@ func MonthlyReport(ts []Ticket, events map[string][]Event, from, to, asOf time.T
 		case KindComplaint:
 			r.Complaints++
 			topics.add(orUnknown(t.Answers["topic"]))
+		}
+		if t.Answers["outcome"] == OutcomeWithdrawn {
+			r.Withdrawn++
+			continue
 		}
 		resp, done := milestones(t, events[t.Code], asOf)
 		for _, g := range groups {
@@ -380,6 +387,9 @@ func (r Report) Summary() string {
 	m := r.From
 	fmt.Fprintf(&sb, "Rekap %s %d: %d tiket (%d kekerasan, %d pengaduan), %d darurat.",
 		monthsID[m.Month()-1], m.Year(), r.Tickets, r.Cases, r.Complaints, r.Urgent)
+	if r.Withdrawn > 0 {
+		fmt.Fprintf(&sb, " %d ditutup pelapor (aman).", r.Withdrawn)
+	}
 	if len(r.Standard) == 0 || r.Tickets == 0 {
 		return sb.String()
 	}

@@ -427,22 +427,22 @@ func (s *Service) apply(ctx context.Context, cs []*conv, retry bool) (err error)
 	if err != nil {
 		return err
 	}
-	s.limitSenders(ctx, cs, dup)
 	now := s.cfg.Now()
 	var ch Changes
 	var lookups []lookup
 	w := &work{tx: tx, retry: retry}
-	var fresh []string // senders with no conversation under way: their message may answer an officer
+	var rest []string // senders with no report under way: what they write may be for a ticket they filed
 	for _, c := range cs {
 		s.resume(c, cps)
-		if c.state.Step == "" && c.cp >= 0 {
-			fresh = append(fresh, c.reqs[0].m.From)
+		if c.cp >= 0 && s.cfg.Book.AtRest(&c.state) {
+			rest = append(rest, c.reqs[0].m.From)
 		}
 	}
-	relays, err := s.relayTickets(ctx, fresh)
+	rs, err := s.newReporters(ctx, rest, now)
 	if err != nil {
 		return err
 	}
+	s.limitSenders(ctx, cs, dup, rs)
 	i := 0
 	for _, c := range cs {
 		for _, r := range c.reqs {
@@ -467,13 +467,27 @@ func (s *Service) apply(ctx context.Context, cs []*conv, retry bool) (err error)
 				}
 				continue
 			}
-			if t, ok := relays[r.m.From]; ok && c.state.Step == "" && s.relay(&t, r.m, now, &ch) {
-				continue
+			var ts []Ticket
+			if c.end || s.cfg.Book.AtRest(&c.state) {
+				if ts, err = rs.of(ctx, r.m.From); err != nil {
+					return err
+				}
+				if len(ts) > 0 {
+					done, err := s.afterFiling(ctx, w, c, r.m, ts, now, &ch)
+					if err != nil {
+						return err
+					}
+					if done {
+						continue
+					}
+				}
 			}
-			l, err := s.step(ctx, w, c, r.m, now, &ch)
+			opened := len(ch.Tickets)
+			l, err := s.step(ctx, w, c, r.m, ts, now, &ch)
 			if err != nil {
 				return err
 			}
+			rs.opened(ch.Tickets[opened:])
 			if l.code != "" {
 				lookups = append(lookups, l)
 			}
@@ -580,25 +594,30 @@ func (s *Service) answerLookups(ctx context.Context, ls []lookup, now time.Time)
 // phone number, whichever channel it wrote from.
 func sameContact(a, b string) bool { return a != "" && a == b }
 
-// step runs one message through the dialog and records its effects. It
-// returns the ticket status the person asked about, if any (code "" if none).
-func (s *Service) step(ctx context.Context, w *work, c *conv, m Inbound, now time.Time, ch *Changes) (l lookup, err error) {
+// step runs one message through the dialog and records its effects. ts
+// are the sender's live tickets when they were looked up (the sender was at
+// rest), else nil. It returns the ticket status the person asked about, if
+// any (code "" if none).
+func (s *Service) step(ctx context.Context, w *work, c *conv, m Inbound, ts []Ticket, now time.Time, ch *Changes) (l lookup, err error) {
 	if c.end { // the conversation ended earlier in this batch: a new one begins
 		c.state = dialog.State{}
 		c.end = false
 	}
-	if c.state.Step == "" {
-		// Writing again undoes a STOP.
-		ch.OptOuts = append(ch.OptOuts, OptOut{Address: m.From, Out: false, At: now})
-	}
-	// Files sent when no report is under way may be for one filed already.
-	between := c.state.Step == "" || c.state.Step == s.cfg.Book.Start
-	in := dialog.Input{Text: m.Text, Media: m.Media, Kept: len(m.Files), Lost: c.lost}
+	// Writing again, on purpose, undoes a STOP: a message that is not
+	// itself STOP or HAPUS, to a new conversation or one STOP paused.
+	again := s.cfg.Book.AtRest(&c.state) || c.state.Stopped
+	in := dialog.Input{Text: m.Text, Media: m.Media, Kept: len(m.Files), Lost: c.lost, Filed: newestOpen(ts),
+		Wipes: s.cfg.Wiper != nil && m.Channel == WhatsApp}
 	for _, f := range m.Files {
 		in.Location = in.Location || f.Kind == FileLocation
 	}
 	c.lost, c.stepped = false, true
 	report := c.state.Report
+	early := c.state.Ticket
+	var before []dialog.Answer
+	if early != "" {
+		before = dialog.Shown(c.state.Answers)
+	}
 	res := s.cfg.Book.Handle(&c.state, in, now)
 	for _, text := range res.Replies {
 		ch.Outbox = append(ch.Outbox, Outbound{Channel: m.Channel, To: m.From, Body: text,
@@ -606,6 +625,11 @@ func (s *Service) step(ctx context.Context, w *work, c *conv, m Inbound, now tim
 	}
 	code := c.state.Ticket // the ticket the message's files go with, if filed
 	switch {
+	case res.Withdraw != "":
+		if err = s.withdraw(ctx, w, res.Withdraw, now, ch); err != nil {
+			return lookup{}, err
+		}
+		code = res.Withdraw
 	case res.Submit != nil && res.Submit.Ticket != "":
 		if code, err = s.complete(ctx, w, res.Submit, m, now, ch); err != nil {
 			return lookup{}, err
@@ -628,18 +652,30 @@ func (s *Service) step(ctx context.Context, w *work, c *conv, m Inbound, now tim
 			return lookup{}, err
 		}
 		code = c.state.Ticket
+	case early != "" && c.state.Ticket == early:
+		// The report goes on after its urgent ticket was opened: what it
+		// adds goes to the ticket at once.
+		if err = s.merge(ctx, w, early, before, c.state, now, ch); err != nil {
+			return lookup{}, err
+		}
 	}
 	if c.state.Report == "" && c.state.Step != "" && !res.End {
 		c.state.Report = newReport()
 	}
-	if code == "" && between && len(m.Files) > 0 {
-		if code, err = s.fileAfter(ctx, m, now, ch); err != nil {
-			return lookup{}, err
-		}
-	}
 	keep(m, code, now, ch)
-	if res.OptOut {
+	switch {
+	case res.OptOut:
 		ch.OptOuts = append(ch.OptOuts, OptOut{Address: m.From, Out: true, At: now})
+		if ts == nil {
+			live, err := s.liveTickets(ctx, []string{m.From}, now)
+			if err != nil {
+				return lookup{}, err
+			}
+			ts = live[m.From]
+		}
+		s.stopped(ts, m, now, ch)
+	case again && !res.Wipe && (dialog.Clean(m.Text) != "" || len(m.Files) > 0):
+		ch.OptOuts = append(ch.OptOuts, OptOut{Address: m.From, Out: false, At: now})
 	}
 	if res.Wipe {
 		s.wipe(ctx, m)
@@ -705,7 +741,7 @@ func (s *Service) open(id string, sub *dialog.Submission, m Inbound, now time.Ti
 	}
 	route := s.staff.Route(&t, now, s.lastAssignee())
 	t.Assignee = route.Assignee.Phone
-	if t.Assignee != "" {
+	if t.Assignee != "" && !t.StaffComplaint() {
 		s.setLastAssignee(t.Assignee)
 	}
 	t.Backups = phones(route.Backups)
@@ -756,20 +792,11 @@ func (s *Service) open(id string, sub *dialog.Submission, m Inbound, now time.Ti
 // finished report, and answers the reporter with its code. It returns the
 // ticket's code: a new one if the ticket was erased meanwhile.
 func (s *Service) complete(ctx context.Context, w *work, sub *dialog.Submission, m Inbound, now time.Time, ch *Changes) (string, error) {
-	var t *Ticket
-	for i := range ch.Tickets { // opened in this very batch
-		if ch.Tickets[i].Code == sub.Ticket {
-			t = &ch.Tickets[i]
-		}
-	}
-	if t == nil {
-		var err error
-		if t, err = w.ticket(ctx, sub.Ticket); KindOf(err) == NotFound {
-			return s.open("", sub, m, now, ch), nil // erased meanwhile: file it anew
-		} else if err != nil {
-			return "", err
-		}
-		w.touch(t, now)
+	t, err := s.early(ctx, w, sub.Ticket, now, ch)
+	if KindOf(err) == NotFound {
+		return s.open("", sub, m, now, ch), nil // erased meanwhile: file it anew
+	} else if err != nil {
+		return "", err
 	}
 	if t.Answers == nil {
 		t.Answers = make(map[string]string, len(sub.Answers)+1)
@@ -804,85 +831,6 @@ func (s *Service) officerMessage(ctx context.Context, w *work, o Officer, m Inbo
 	return s.command(ctx, w, o, c, m, now, ch)
 }
 
-// ReporterTickets is implemented by stores that can find the tickets filed
-// from an address.
-type ReporterTickets interface {
-	TicketsByReporter(ctx context.Context, ch Channel, addr string) ([]Ticket, error)
-}
-
-// RelayLookup is implemented by stores that can find, for a whole batch at
-// once, each address's open ticket on which an officer wrote to them.
-type RelayLookup interface {
-	RelayTickets(ctx context.Context, addrs []string) (map[string]Ticket, error)
-}
-
-// relayTickets finds which of addrs have an open ticket whose officer wrote
-// to them: one query for the batch where the store can, else one each.
-func (s *Service) relayTickets(ctx context.Context, addrs []string) (map[string]Ticket, error) {
-	if len(addrs) == 0 {
-		return nil, nil
-	}
-	if rl, ok := s.cfg.Store.(RelayLookup); ok {
-		return rl.RelayTickets(ctx, addrs)
-	}
-	rt, ok := s.cfg.Store.(ReporterTickets)
-	if !ok {
-		return nil, nil
-	}
-	var out map[string]Ticket
-	for _, a := range addrs {
-		ts, err := rt.TicketsByReporter(ctx, SMS, a)
-		if err != nil {
-			return nil, err
-		}
-		more, err := rt.TicketsByReporter(ctx, WhatsApp, a)
-		if err != nil {
-			return nil, err
-		}
-		for _, t := range append(ts, more...) {
-			if t.Open() && t.Relay && t.Assignee != "" {
-				if out == nil {
-					out = map[string]Ticket{}
-				}
-				if have, ok := out[a]; !ok || t.CreatedAt.After(have.CreatedAt) {
-					out[a] = t
-				}
-			}
-		}
-	}
-	return out, nil
-}
-
-// relay passes a reporter's message to the officer who wrote to them, while
-// the ticket is open. It reports whether it did: MENU and the like, and
-// empty messages, go to the conversation instead.
-func (s *Service) relay(t *Ticket, m Inbound, now time.Time, ch *Changes) bool {
-	if t.Assignee == "" || strings.TrimSpace(m.Text) == "" && len(m.Files) == 0 {
-		return false
-	}
-	if n := dialog.Normalize(m.Text); n == "menu" || n == "batal" || n == "stop" || n == "hapus" || n == "delete" {
-		return false
-	}
-	text := dialog.Clean(m.Text)
-	body := "[" + t.Code + "] pelapor: " + text
-	if len(m.Files) > 0 {
-		if text != "" {
-			body += " "
-		}
-		body += "(+" + fileNames(m.Files) + ", tersimpan di tiket)"
-	}
-	ch.Outbox = append(ch.Outbox, Outbound{Channel: s.staff.channelOf(t.Assignee), To: t.Assignee, Purpose: PurposeRelay,
-		TicketCode: t.Code, Body: body, CreatedAt: now})
-	if text != "" {
-		ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: "citizen", Type: "relay_in", Detail: text})
-	}
-	keep(m, t.Code, now, ch)
-	ack := strings.ReplaceAll(s.cfg.Book.Text("relay_ack", dialog.Lang(t.Answers["lang"])), "{code}", t.Code)
-	ch.Outbox = append(ch.Outbox, Outbound{Channel: m.Channel, To: m.From, Purpose: PurposeReply, TicketCode: t.Code,
-		Body: ack, CreatedAt: now})
-	return true
-}
-
 // wipe asks the channel to take the service's messages off the person's
 // phone, where it can (WhatsApp); SMS cannot be recalled.
 func (s *Service) wipe(ctx context.Context, m Inbound) {
@@ -915,6 +863,8 @@ func Notification(t Ticket, book *dialog.Book) string {
 	sb.WriteString("Tiket baru ")
 	sb.WriteString(t.Code)
 	switch {
+	case t.StaffComplaint():
+		sb.WriteString(": pengaduan sikap petugas, untuk pimpinan")
 	case t.Kind == KindComplaint:
 		sb.WriteString(": pengaduan layanan")
 	case t.Answers["request"] == "officer":

@@ -12,7 +12,7 @@ func logTickets(log *slog.Logger, ch *Changes) {
 		log.Info("ticket opened", "code", t.Code, "kind", t.Kind, "channel", t.Channel, "urgent", t.Urgent)
 	}
 	for _, ev := range ch.Events {
-		if ev.Type != "closed" {
+		if ev.Type != "closed" && ev.Type != "withdrawn" {
 			continue
 		}
 		for i := range ch.Updates {

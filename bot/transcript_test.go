@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -36,6 +37,9 @@ var update = flag.Bool("update", false, "rewrite the transcripts from what the p
 //	! media                  a message with an attachment and no text, not fetched (SMS)
 //	! photo [caption]        a message with a photo the channel fetched
 //	! location text          a shared location, as the WhatsApp channel gives it
+//	! via whatsapp           the citizen writes on WhatsApp from now on (the linked
+//	                         device, which can take messages back); "! via sms" again
+//	! limit 5                (before the first message) each sender may send 5 a minute
 //	> text                   a message; {code} is the last ticket code seen,
 //	                         {code:loose} the same typed loosely (lower case, no dash),
 //	                         {code:spaced} lower case with a space for the dash
@@ -61,7 +65,8 @@ func TestTranscripts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := env.replay(t, string(want))
+			got, sent := env.replay(t, string(want))
+			checkNothingLost(t, env, sent)
 			if *update {
 				if err := os.WriteFile(f, []byte(got), 0o644); err != nil {
 					t.Fatal(err)
@@ -159,21 +164,40 @@ func (e *pipelineEnv) start(t *testing.T, opts ...func(*bot.Config)) (*bot.Servi
 var codeRE = regexp.MustCompile(`\b([A-Z]{2,4})-[2-9A-HJ-NP-Z]{5,6}\b`)
 
 // replay plays the inputs of a transcript and returns it rewritten with what
-// the pipeline said.
-func (e *pipelineEnv) replay(t *testing.T, script string) string {
+// the pipeline said, and what the citizens sent.
+func (e *pipelineEnv) replay(t *testing.T, script string) (string, []sentMessage) {
 	t.Helper()
-	svc, out := e.start(t)
+	var opts []func(*bot.Config)
+	for _, line := range strings.Split(script, "\n") {
+		if n, ok := strings.CutPrefix(line, "! limit "); ok {
+			per, err := strconv.Atoi(strings.TrimSpace(n))
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			opts = append(opts, func(c *bot.Config) {
+				c.Limits, c.Counter = bot.Limits{PerSender: per, Window: time.Minute}, e.rd
+			})
+		}
+	}
+	// The linked WhatsApp device can take the service's messages back.
+	opts = append(opts, func(c *bot.Config) { c.Wiper = func(bot.Channel, string) {} })
+	svc, out := e.start(t, opts...)
 	ctx := context.Background()
 	var (
 		b    strings.Builder
 		from = transcriptCitizen
+		via  = bot.SMS
 		code string
 		seq  int
+		sent []sentMessage
 	)
 	send := func(text string, media int, files ...bot.File) {
 		seq++
-		m := bot.Inbound{Channel: bot.SMS, ExternalID: fmt.Sprintf("SM%s%06d", t.Name(), seq), From: from,
+		m := bot.Inbound{Channel: via, ExternalID: fmt.Sprintf("SM%s%06d", t.Name(), seq), From: from,
 			To: "+6281100000000", Text: text, Media: media, Files: files, Received: e.clock.Now()}
+		if _, staff := staffPhones[from]; !staff {
+			sent = append(sent, e.before(t, m))
+		}
 		if err := svc.Handle(ctx, m); err != nil {
 			t.Fatalf("handle %q: %v", text, err)
 		}
@@ -227,6 +251,14 @@ func (e *pipelineEnv) replay(t *testing.T, script string) string {
 		case strings.HasPrefix(line, "! from "):
 			b.WriteString(line + "\n")
 			from = strings.TrimSpace(strings.TrimPrefix(line, "! from "))
+		case strings.HasPrefix(line, "! via "):
+			b.WriteString(line + "\n")
+			via = bot.Channel(strings.TrimSpace(strings.TrimPrefix(line, "! via ")))
+			if via != bot.SMS && via != bot.WhatsApp {
+				t.Fatalf("%s: sms or whatsapp", line)
+			}
+		case strings.HasPrefix(line, "! limit "):
+			b.WriteString(line + "\n") // read before the start
 		case strings.HasPrefix(line, "! wait "):
 			b.WriteString(line + "\n")
 			d, err := time.ParseDuration(strings.TrimPrefix(line, "! wait "))
@@ -251,7 +283,7 @@ func (e *pipelineEnv) replay(t *testing.T, script string) string {
 			b.WriteString(line + "\n")
 		}
 	}
-	return b.String()
+	return b.String(), sent
 }
 
 // recorder is the provider: it keeps what would have been sent.

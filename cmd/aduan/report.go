@@ -209,6 +209,7 @@ var reportTexts = map[dialog.Lang]map[string]string{
 		"cases":      "Laporan kekerasan",
 		"complaints": "Pengaduan layanan",
 		"urgent":     "Darurat (korban dalam bahaya)",
+		"withdrawn":  "Darurat yang ditutup pelapor (aman, tidak ditangani)",
 		"kind":       "Menurut jenis tiket",
 		"channel":    "Menurut kanal",
 		"violence":   "Laporan kekerasan menurut jenis kekerasan",
@@ -245,6 +246,7 @@ var reportTexts = map[dialog.Lang]map[string]string{
 		"cases":      "Violence reports",
 		"complaints": "Service complaints",
 		"urgent":     "Urgent (victim in danger)",
+		"withdrawn":  "Urgent, closed by the reporter (safe, not handled)",
 		"kind":       "By kind of ticket",
 		"channel":    "By channel",
 		"violence":   "Violence reports by type of violence",
@@ -342,6 +344,9 @@ func newReportView(r, prev bot.Report, book *dialog.Book, lang dialog.Lang, loc 
 		{Key: "cases", Label: t["cases"], N: r.Cases, Prev: prev.Cases},
 		{Key: "complaints", Label: t["complaints"], N: r.Complaints, Prev: prev.Complaints},
 		{Key: "urgent", Label: t["urgent"], N: r.Urgent, Prev: prev.Urgent},
+	}
+	if r.Withdrawn > 0 || prev.Withdrawn > 0 {
+		v.Summary = append(v.Summary, viewRow{Key: "withdrawn", Label: t["withdrawn"], N: r.Withdrawn, Prev: prev.Withdrawn})
 	}
 	label := func(field, key string) string {
 		if key == bot.Unknown {

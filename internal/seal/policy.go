@@ -19,6 +19,7 @@ var statistic = map[string]bool{
 	"consent":   true,
 	"lang":      true,
 	"topic":     true,
+	"outcome":   true, // withdrawn: the reporter closed it, safe
 }
 
 // Statistic reports whether a ticket answer field is kept in clear for

@@ -29,12 +29,13 @@ ORDER BY created_at DESC, code DESC`, h, string(ch))
 	return ts, nil
 }
 
-// RelayTickets returns, for each address that has one, its newest open
-// ticket on which an officer wrote to the reporter (bot.Ticket.Relay), in
-// one query for the whole batch, found by the addresses' lookup hashes on
-// any channel. Returns Invalid if the store has no keyring.
-func (s *Store) RelayTickets(ctx context.Context, addrs []string) (map[string]bot.Ticket, error) {
-	const op = "sqlstore.RelayTickets"
+// LiveTickets returns, for each of addrs that has any, the tickets it
+// filed from any channel that are open or were closed at or after
+// closedSince, newest first (bot.LiveLookup), in one query for the whole
+// batch, found by the addresses' lookup hashes. Returns Invalid if the
+// store has no keyring.
+func (s *Store) LiveTickets(ctx context.Context, addrs []string, closedSince time.Time) (map[string][]bot.Ticket, error) {
+	const op = "sqlstore.LiveTickets"
 	if s.keys == nil {
 		return nil, fmt.Errorf("%s: %w", op, errNoKeyring)
 	}
@@ -42,20 +43,18 @@ func (s *Store) RelayTickets(ctx context.Context, addrs []string) (map[string]bo
 		return nil, nil
 	}
 	ts, err := s.tickets(ctx, s.d, 0, `SELECT `+ticketColumns+` FROM tickets
-WHERE reporter_hash IN (SELECT u.hash FROM {rows}) AND relay AND status <> 'done'
-ORDER BY created_at DESC, code DESC`, rowsOf(len(addrs)).
+WHERE reporter_hash IN (SELECT u.hash FROM {rows}) AND (status <> 'done' OR closed_at >= $1)
+ORDER BY created_at DESC, code DESC`, closedSince, rowsOf(len(addrs)).
 		bytes("hash", func(i int) []byte { return s.keys.Hash(clean(addrs[i])) }))
 	if err != nil {
 		return nil, s.wrap(op, err)
 	}
-	var out map[string]bot.Ticket
+	var out map[string][]bot.Ticket
 	for _, t := range ts {
-		if _, seen := out[t.Reporter]; !seen {
-			if out == nil {
-				out = map[string]bot.Ticket{}
-			}
-			out[t.Reporter] = t
+		if out == nil {
+			out = map[string][]bot.Ticket{}
 		}
+		out[t.Reporter] = append(out[t.Reporter], t)
 	}
 	return out, nil
 }

@@ -51,7 +51,7 @@ var (
 	_ bot.Store           = (*Store)(nil)
 	_ bot.ReportStore     = (*Store)(nil)
 	_ bot.ReporterTickets = (*Store)(nil)
-	_ bot.RelayLookup     = (*Store)(nil)
+	_ bot.LiveLookup      = (*Store)(nil)
 	_ bot.OptOuts         = (*Store)(nil)
 )
 

@@ -18,6 +18,7 @@ import (
 type Private interface {
 	bot.Store
 	TicketsByReporter(ctx context.Context, ch bot.Channel, addr string) ([]bot.Ticket, error)
+	bot.LiveLookup
 	SentTo(ctx context.Context, ch bot.Channel, to string) ([]string, error)
 	EraseTicket(ctx context.Context, code string, at time.Time, actor string) (seal.Counts, error)
 	Purge(ctx context.Context, closedBefore time.Time, dryRun bool) (seal.Counts, error)
@@ -70,6 +71,7 @@ func RunPrivate(t *testing.T, impl Sealed) {
 		{"SealedAtRest", testSealedAtRest},
 		{"NoKeyring", testNoKeyring},
 		{"TicketsByReporter", testTicketsByReporter},
+		{"LiveTickets", testLiveTickets},
 		{"SentTo", testSentTo},
 		{"Erase", testErase},
 		{"Purge", testPurge},
@@ -289,6 +291,54 @@ func testTicketsByReporter(t *testing.T, impl Sealed) {
 		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("TicketsByReporter(%s, %s) = %v, want %v", tt.ch, tt.addr, got, tt.want)
 		}
+	}
+}
+
+// testLiveTickets: for a batch of addresses at once, each one's tickets
+// from any channel that are open or were closed since the time given,
+// newest first, with their reporter and story; nothing for an address
+// that filed none, an erased reporter's ticket not found.
+func testLiveTickets(t *testing.T, impl Sealed) {
+	ctx := ctxFor(t)
+	s := impl.Open(t, Keyring(t, 1))
+	closed := func(tk bot.Ticket, at time.Time) bot.Ticket {
+		tk.Status, tk.ClosedAt, tk.Assignee, tk.AcceptedAt = bot.StatusDone, at, "+6281337785111", at
+		return tk
+	}
+	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{
+		privateTicket("KS-L1", secretReporter, bot.SMS, t0),
+		closed(privateTicket("KS-L2", secretReporter, bot.SMS, t0.Add(time.Hour)), t0.Add(48*time.Hour)),
+		privateTicket("KS-L3", secretReporter, bot.WhatsApp, t0.Add(2*time.Hour)),
+		closed(privateTicket("KS-L4", secretReporter, bot.SMS, t0.Add(3*time.Hour)), t0.Add(4*time.Hour)),
+		privateTicket("KS-M1", secretOther, bot.SMS, t0.Add(5*time.Hour)),
+		privateTicket("KS-E1", "+6281200000001", bot.SMS, t0.Add(6*time.Hour)),
+	}}, t0)
+	if _, err := s.EraseTicket(ctx, "KS-E1", t0.Add(7*time.Hour), "test"); err != nil {
+		t.Fatal(err)
+	}
+	since := t0.Add(24 * time.Hour) // KS-L4 was closed before: no longer live
+	got, err := s.LiveTickets(ctx, []string{secretReporter, secretOther, "+6281200000000", "+6281200000001"}, since)
+	if err != nil {
+		t.Fatalf("LiveTickets: %v", err)
+	}
+	codes := map[string][]string{}
+	for addr, ts := range got {
+		for _, tk := range ts {
+			codes[addr] = append(codes[addr], tk.Code)
+			if tk.Reporter != addr || tk.Answers["description"] != secretDesc {
+				t.Errorf("LiveTickets: %s has reporter %q, description %q", tk.Code, tk.Reporter, tk.Answers["description"])
+			}
+			if tk.Code == "KS-L2" && (tk.Open() || !tk.ClosedAt.Equal(t0.Add(48*time.Hour).Truncate(time.Microsecond))) {
+				t.Errorf("LiveTickets: KS-L2 status %s closed %v, want done at %v", tk.Status, tk.ClosedAt, t0.Add(48*time.Hour))
+			}
+		}
+	}
+	want := map[string][]string{secretReporter: {"KS-L3", "KS-L2", "KS-L1"}, secretOther: {"KS-M1"}}
+	if !reflect.DeepEqual(codes, want) {
+		t.Errorf("LiveTickets = %v, want %v", codes, want)
+	}
+	if got, err := s.LiveTickets(ctx, nil, since); err != nil || len(got) != 0 {
+		t.Errorf("LiveTickets(none) = %v, %v; want nothing", got, err)
 	}
 }
 
