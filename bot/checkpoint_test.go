@@ -116,7 +116,7 @@ func TestReleaseLostNextMessageMeetsCommittedState(t *testing.T) {
 		{"1", "Bolehkah petugas menelepon"},
 		{"1", "Periksa:"},
 		{"ya", "Laporan Anda diterima dengan kode"},
-		{"ya", "Dinsos Matim."}, // a new conversation: nothing filed
+		{"ya", "Pesan Anda diteruskan ke petugas"}, // after filing: to the ticket's officer, nothing filed
 	}
 	for _, st := range steps {
 		got, err := say(t, e, svc, out, citizen, st.text)

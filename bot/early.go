@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,7 +57,13 @@ func (s *Service) merge(ctx context.Context, w *work, code string, before []dial
 	answers := dialog.Shown(st.Answers)
 	for _, a := range answers {
 		if had[a.Field] != a.Value {
-			fields = append(fields, a.Field)
+			st := s.cfg.Book.Field(a.Field)
+			if st == nil || st.Label == nil {
+				continue // set along with a labelled answer (age group and sex with the victim)
+			}
+			if label := st.Label.In(dialog.Indonesian); !slices.Contains(fields, label) {
+				fields = append(fields, label)
+			}
 		}
 	}
 	if len(fields) == 0 {
@@ -124,7 +131,7 @@ func (s *Service) withdraw(ctx context.Context, w *work, code string, now time.T
 	empty := !t.HasContent()
 	t.Answers["outcome"] = OutcomeWithdrawn
 	t.Status, t.ClosedAt, t.Relay = StatusDone, now, false
-	detail := "ditutup pelapor: menyatakan aman"
+	detail := "menyatakan aman"
 	note := t.Code + " ditutup oleh pelapor: ia menyatakan sudah aman."
 	if empty {
 		detail += "; laporan kosong"

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,8 +53,27 @@ func (s *Service) details(t *Ticket, evs []Event, files []Attachment, optedOut b
 	}
 	if len(evs) > 0 {
 		lines = append(lines, "Riwayat:")
-		for _, e := range evs {
-			lines = append(lines, e.At.In(WITA).Format("02/01 15:04")+" "+s.eventText(e))
+		last, n := "", 0
+		for i := 0; i < len(evs); i++ {
+			e := evs[i]
+			if e.Type == "updated" { // answers added one by one: one line a minute
+				for i+1 < len(evs) && evs[i+1].Type == "updated" && evs[i+1].At.Sub(e.At) < time.Minute {
+					i++
+					for _, f := range strings.Split(evs[i].Detail, ", ") {
+						if !slices.Contains(strings.Split(e.Detail, ", "), f) {
+							e.Detail += ", " + f
+						}
+					}
+				}
+			}
+			line := e.At.In(WITA).Format("02/01 15:04") + " " + s.eventText(e)
+			if line == last { // read again the same minute: said once, counted
+				n++
+				lines[len(lines)-1] = line + " " + strconv.Itoa(n) + "x"
+				continue
+			}
+			last, n = line, 1
+			lines = append(lines, line)
 		}
 	}
 	return paginate(t.Code, lines)

@@ -59,8 +59,8 @@ func (s *Service) limit(ctx context.Context, batch []*request) []*request {
 // over the sender's limit: the first told to pause, the rest dropped. A
 // provider's redelivery of a message is not counted: it is not the
 // person writing again. A message over the limit is still taken when it
-// speaks of danger, or when its sender, with no report under way, has an
-// open ticket it may be for (rs): those count, but are never held back.
+// speaks of danger, or is for an open ticket (exempt): those count, but
+// are never held back.
 // Counting fails open.
 func (s *Service) limitSenders(ctx context.Context, cs []*conv, dup []bool, rs *reporters) {
 	l := s.cfg.Limits
@@ -109,10 +109,11 @@ func (s *Service) limitSenders(ctx context.Context, cs []*conv, dup []bool, rs *
 }
 
 // exempt reports whether a message is taken whatever its sender's limit:
-// it speaks of danger, or its sender is at rest with an open ticket (as
-// looked up for the batch).
+// it speaks of danger, it goes on a report whose urgent ticket is open
+// already, or its sender is at rest with an open ticket (as looked up for
+// the batch).
 func (s *Service) exempt(r *request, c *conv, rs *reporters) bool {
-	if dialog.ReadDanger(r.m.Text).Danger {
+	if c.state.Ticket != "" || dialog.ReadDanger(r.m.Text).Danger {
 		return true
 	}
 	return rs != nil && s.cfg.Book.AtRest(&c.state) && rs.known[r.m.From] && hasOpen(rs.byAddr[r.m.From])

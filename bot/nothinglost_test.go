@@ -114,12 +114,13 @@ func checkNothingLost(t *testing.T, e *pipelineEnv, sent []sentMessage) {
 }
 
 // plainlyForConversation reports whether a message written at rest is a
-// command, a status question, a menu choice while the menu is shown, or a
-// wish to report again.
+// command, a status question, a language chosen, a menu choice while the
+// menu is shown (or the answer to which report they meant), or a wish to
+// report again.
 func plainlyForConversation(book *dialog.Book, st dialog.State, text string) bool {
 	norm := dialog.Normalize(text)
 	switch norm {
-	case "menu", "mulai", "start", "batal", "cancel", "kembali", "back", "bantuan", "help", "bahasa", "language",
+	case "menu", "mulai", "start", "batal", "cancel", "bantuan", "help", "bahasa", "language",
 		"english", "indonesia", "stop", "berhenti", "hapus", "delete", "petugas", "officer", "lapor", "report",
 		"mau lapor lagi", "info", "cek tiket":
 		return true
@@ -130,8 +131,14 @@ func plainlyForConversation(book *dialog.Book, st dialog.State, text string) boo
 	if code := dialog.FindCode(text); code != "" && len(strings.Fields(norm)) <= 3 {
 		return true
 	}
-	if st.Step == book.Start && len(norm) <= 2 && strings.Trim(norm, "0123456789") == "" {
-		return true
+	number := len(norm) <= 2 && strings.Trim(norm, "0123456789") == ""
+	if number && (st.Step == book.Start || st.Asked != "" && st.Relay == "") {
+		return true // a menu choice, or which report they meant when asked
+	}
+	words := strings.Fields(norm)
+	if len(words) <= 3 && (strings.Contains(norm, "english") || strings.Contains(norm, "inggris") ||
+		strings.Contains(norm, "bahasa")) {
+		return true // a language chosen
 	}
 	return false
 }

@@ -47,8 +47,8 @@ type Report struct {
 	From, To time.Time // tickets created in [From, To)
 	AsOf     time.Time // events after AsOf are not counted
 
-	Tickets   int
-	Urgent    int
+	Tickets int
+	Urgent  int
 	// Withdrawn counts the urgent tickets their reporters closed, safe,
 	// before an officer handled them: not measured against the standard.
 	Withdrawn int

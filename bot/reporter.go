@@ -295,7 +295,7 @@ func (s *Service) pass(t *Ticket, m Inbound, text string, first, danger bool, no
 		}
 	}
 	if !t.Open() {
-		body += " BALAS " + t.Code + " pesan untuk menjawab."
+		body += "\n(BALAS " + t.Code + " pesan, untuk menjawab)"
 	}
 	if danger {
 		body = "DARURAT! " + body
@@ -383,4 +383,3 @@ func (s *Service) stopped(ts []Ticket, m Inbound, now time.Time, ch *Changes) {
 		}
 	}
 }
-

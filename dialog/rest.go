@@ -34,8 +34,8 @@ func (b *Book) ReadRest(st *State, text string) Rest {
 	if n == 0 {
 		return RestMessage
 	}
-	if _, ok := commands[norm]; ok || isStop(w) {
-		return RestCommand
+	if cmd, ok := commands[norm]; ok && cmd != cmdBack || isStop(w) {
+		return RestCommand // KEMBALI has nothing to go back to: "back" is a word of a message
 	}
 	if _, ok := languageChoice(w); ok && n <= 3 {
 		return RestCommand

@@ -30,6 +30,7 @@ func TestReadRest(t *testing.T) {
 		{menu, "aku lari ke rumah om kak", dialog.RestMessage},
 		{idle, "MENU", dialog.RestCommand},
 		{idle, "batal", dialog.RestCommand},
+		{idle, "back", dialog.RestMessage}, // KEMBALI has nothing to go back to
 		{idle, "stop", dialog.RestCommand},
 		{idle, "HAPUS", dialog.RestCommand},
 		{idle, "english", dialog.RestCommand},
