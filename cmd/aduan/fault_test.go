@@ -169,7 +169,7 @@ outbox:
 	proxy.Drop(release)
 	expect("ya", "Laporan Anda diterima dengan kode")
 	proxy.Reset()
-	expect("ya", "Dinsos Matim.")
+	expect("ya", "Pesan Anda diteruskan ke petugas") // after filing: to its officer, nothing filed again
 
 	pg, err := sqlstore.OpenPostgres(context.Background(), cfg.Postgres.URL, sqlstore.WithKeyring(testKeyring(t)))
 	if err != nil {

@@ -191,8 +191,9 @@ func TestWhatsAppHapusWipesChat(t *testing.T) {
 				t.Fatal("no wipe within 10s of HAPUS's delay")
 			}
 			want, bodies := fake.sentTo(waCitizen)
-			if len(bodies) != 3 || !strings.HasPrefix(bodies[2], "Percakapan diakhiri") {
-				t.Fatalf("sent to the citizen %q, want the greeting, a question and the end", bodies)
+			if len(bodies) != 3 || !strings.Contains(bodies[0], "HAPUS=hapus chat") ||
+				!strings.HasPrefix(bodies[2], "Pesan-pesan kami sedang dihapus") {
+				t.Fatalf("sent to the citizen %q, want the greeting (promising HAPUS), a question and the end (deleting)", bodies)
 			}
 			if got.to != waCitizen || !slices.Equal(got.ids, want) {
 				t.Errorf("Wipe(%s, %q), want Wipe(%s, %q): every message sent to that chat", bot.Mask(got.to), got.ids,
