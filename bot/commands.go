@@ -120,6 +120,14 @@ type LockingTx interface {
 	Ticket(ctx context.Context, code string) (Ticket, error)
 }
 
+// TicketsLocker is a transaction that can read several tickets for
+// change in one round trip.
+type TicketsLocker interface {
+	// LockTickets reads the tickets with the codes and locks them until
+	// the transaction ends. Codes no ticket has are left out.
+	LockTickets(ctx context.Context, codes []string) ([]Ticket, error)
+}
+
 // work is what one batch reads and changes of existing tickets: each
 // ticket is read once, under lock, and written once.
 type work struct {
@@ -146,6 +154,29 @@ func (w *work) ticket(ctx context.Context, code string) (*Ticket, error) {
 	}
 	w.tickets[code] = &t
 	return &t, nil
+}
+
+// prefetch reads, under lock, the tickets with the codes that the batch
+// is likely to change, in one round trip where the store can; ticket then
+// finds them. A code with no ticket is left for ticket to report.
+func (w *work) prefetch(ctx context.Context, codes []string) error {
+	tl, ok := w.tx.(TicketsLocker)
+	if !ok || len(codes) == 0 {
+		return nil
+	}
+	ts, err := tl.LockTickets(ctx, codes)
+	if err != nil {
+		return err
+	}
+	if w.tickets == nil {
+		w.tickets = make(map[string]*Ticket, len(ts))
+	}
+	for i := range ts {
+		if _, ok := w.tickets[ts[i].Code]; !ok {
+			w.tickets[ts[i].Code] = &ts[i]
+		}
+	}
+	return nil
 }
 
 func (w *work) touch(t *Ticket, now time.Time) {

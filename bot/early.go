@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"slices"
-	"strings"
 	"time"
 
 	"aduan/dialog"
@@ -11,7 +10,8 @@ import (
 
 // An urgent ticket is opened as soon as a report speaks of danger, with
 // what is known then. The answers given afterwards go to it at once (its
-// officers are told there is more, at most every UpdateEvery), the finished
+// officers are told there is more, at most every UpdateEvery: not one
+// message, nor one history event, per answer), the finished
 // report completes it, and a reporter who cancels is told the truth: it was
 // sent and stays, and only their explicit word that they are safe closes
 // it (marked withdrawn, not handled).
@@ -45,28 +45,13 @@ func (s *Service) early(ctx context.Context, w *work, code string, now time.Time
 	return t, nil
 }
 
-// merge gives the urgent ticket code the answers st holds that differ from
-// before, records which, and tells its officers (at most every
-// UpdateEvery). A ticket erased or closed meanwhile is left alone.
+// merge gives the urgent ticket code the answers st holds when they differ
+// from before, and tells its officers, at most every UpdateEvery (the
+// notice is an event in the ticket's history). A ticket erased or closed
+// meanwhile is left alone.
 func (s *Service) merge(ctx context.Context, w *work, code string, before []dialog.Answer, st dialog.State, now time.Time, ch *Changes) error {
-	var fields []string
-	had := make(map[string]string, len(before))
-	for _, a := range before {
-		had[a.Field] = a.Value
-	}
 	answers := dialog.Shown(st.Answers)
-	for _, a := range answers {
-		if had[a.Field] != a.Value {
-			st := s.cfg.Book.Field(a.Field)
-			if st == nil || st.Label == nil {
-				continue // set along with a labelled answer (age group and sex with the victim)
-			}
-			if label := st.Label.In(dialog.Indonesian); !slices.Contains(fields, label) {
-				fields = append(fields, label)
-			}
-		}
-	}
-	if len(fields) == 0 {
+	if slices.Equal(before, answers) {
 		return nil
 	}
 	t, err := s.early(ctx, w, code, now, ch)
@@ -89,8 +74,6 @@ func (s *Service) merge(ctx context.Context, w *work, code string, before []dial
 		t.Answers["lang"] = string(st.Lang)
 	}
 	t.Kecamatan = t.Answers["kecamatan"]
-	ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: "citizen", Type: "updated",
-		Detail: strings.Join(fields, ", ")})
 	if last, ok := t.Marks[markUpdate]; ok && now.Sub(last) < UpdateEvery {
 		return nil
 	}
@@ -98,6 +81,7 @@ func (s *Service) merge(ctx context.Context, w *work, code string, before []dial
 		t.Marks = map[string]time.Time{}
 	}
 	t.Marks[markUpdate] = now
+	ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: "citizen", Type: "updated"})
 	body := t.Code + ": pelapor menambah keterangan"
 	if kec := t.Kecamatan; kec != "" && kec != dialog.KecamatanUnknown && kec != dialog.KecamatanOutside {
 		body += " (Kec. " + s.cfg.Book.KecamatanName(kec, dialog.Indonesian) + ")"

@@ -2,7 +2,6 @@ package bot
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,18 +53,7 @@ func (s *Service) details(t *Ticket, evs []Event, files []Attachment, optedOut b
 	if len(evs) > 0 {
 		lines = append(lines, "Riwayat:")
 		last, n := "", 0
-		for i := 0; i < len(evs); i++ {
-			e := evs[i]
-			if e.Type == "updated" { // answers added one by one: one line a minute
-				for i+1 < len(evs) && evs[i+1].Type == "updated" && evs[i+1].At.Sub(e.At) < time.Minute {
-					i++
-					for _, f := range strings.Split(evs[i].Detail, ", ") {
-						if !slices.Contains(strings.Split(e.Detail, ", "), f) {
-							e.Detail += ", " + f
-						}
-					}
-				}
-			}
+		for _, e := range evs {
 			line := e.At.In(WITA).Format("02/01 15:04") + " " + s.eventText(e)
 			if line == last { // read again the same minute: said once, counted
 				n++
@@ -122,7 +110,7 @@ func (s *Service) eventText(e Event) string {
 		who = " (" + firstName(o.Name) + ")"
 	}
 	switch e.Type {
-	case "relay_in", "stop", "updated", "attachment":
+	case "relay_in", "stop", "attachment":
 		if e.Detail != "" {
 			return name + ": " + e.Detail
 		}

@@ -431,12 +431,19 @@ func (s *Service) apply(ctx context.Context, cs []*conv, retry bool) (err error)
 	var ch Changes
 	var lookups []lookup
 	w := &work{tx: tx, retry: retry}
-	var rest []string // senders with no report under way: what they write may be for a ticket they filed
+	var rest []string  // senders with no report under way: what they write may be for a ticket they filed
+	var early []string // urgent tickets of reports under way: their answers go to them
 	for _, c := range cs {
 		s.resume(c, cps)
 		if c.cp >= 0 && s.cfg.Book.AtRest(&c.state) {
 			rest = append(rest, c.reqs[0].m.From)
 		}
+		if c.cp >= 0 && c.state.Ticket != "" {
+			early = append(early, c.state.Ticket)
+		}
+	}
+	if err := w.prefetch(ctx, early); err != nil {
+		return err
 	}
 	rs, err := s.newReporters(ctx, rest, now)
 	if err != nil {

@@ -52,6 +52,7 @@ var (
 	_ bot.ReportStore     = (*Store)(nil)
 	_ bot.ReporterTickets = (*Store)(nil)
 	_ bot.LiveLookup      = (*Store)(nil)
+	_ bot.TicketsLocker   = (*Tx)(nil)
 	_ bot.OptOuts         = (*Store)(nil)
 )
 

@@ -442,6 +442,24 @@ func (t *Tx) Ticket(ctx context.Context, code string) (bot.Ticket, error) {
 	return t.s.ticket(ctx, t.c, "sqlstore.Tx.Ticket", code, t.s.d.sql().forUpdate)
 }
 
+// LockTickets reads the tickets with the codes (bot.TicketsLocker), in one
+// query, and locks them until the transaction ends, in the order of their
+// codes (so that two transactions locking several take them in the same
+// order). Codes no ticket has are left out. Returns Unavailable if the
+// server cannot be reached, or the error of opening sealed data.
+func (t *Tx) LockTickets(ctx context.Context, codes []string) ([]bot.Ticket, error) {
+	const op = "sqlstore.Tx.LockTickets"
+	if len(codes) == 0 {
+		return nil, nil
+	}
+	ts, err := t.s.tickets(ctx, t.c, len(codes), `SELECT `+ticketColumns+` FROM tickets
+WHERE code IN (SELECT u.name FROM {rows}) ORDER BY code `+t.s.d.sql().forUpdate, names(codes))
+	if err != nil {
+		return nil, t.s.wrap(op, err)
+	}
+	return ts, nil
+}
+
 // dueTicketsSQL takes the open tickets due at $1 that no other transaction
 // holds, in due order, through tickets_next_due_idx. PostgreSQL locks the
 // rows before the limit counts them, so a transaction gets its limit's

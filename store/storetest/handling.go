@@ -100,6 +100,14 @@ func testLockingTx(t *testing.T, s bot.Store) {
 	if _, err := lt.Ticket(ctx, "KS-NONE1"); bot.KindOf(err) != bot.NotFound {
 		t.Errorf("Tx.Ticket(unknown): KindOf(%v) = %v, want %v", err, bot.KindOf(err), bot.NotFound)
 	}
+	tl, ok := tx.(bot.TicketsLocker)
+	if !ok {
+		t.Fatalf("%T does not implement bot.TicketsLocker", tx)
+	}
+	if ts, err := tl.LockTickets(ctx, []string{"KS-NONE1", "KS-LOCK1"}); err != nil || len(ts) != 1 ||
+		!reflect.DeepEqual(ts[0], norm(tk)) {
+		t.Errorf("Tx.LockTickets = %+v, %v; want KS-LOCK1 alone", ts, err)
+	}
 	got.Status = bot.Status("assessed")
 	if err := tx.Apply(ctx, &bot.Changes{Updates: []bot.Ticket{got}}, t0); err != nil {
 		t.Fatalf("Apply: %v", err)
