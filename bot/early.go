@@ -45,6 +45,23 @@ func (s *Service) early(ctx context.Context, w *work, code string, now time.Time
 	return t, nil
 }
 
+// openEarly returns the urgent ticket code to change, as early does, with
+// its answers ready to be set; nil (and no error) when it was erased or
+// closed meanwhile.
+func (s *Service) openEarly(ctx context.Context, w *work, code string, now time.Time, ch *Changes) (*Ticket, error) {
+	t, err := s.early(ctx, w, code, now, ch)
+	if KindOf(err) == NotFound {
+		return nil, nil
+	}
+	if err != nil || !t.Open() {
+		return nil, err
+	}
+	if t.Answers == nil {
+		t.Answers = map[string]string{}
+	}
+	return t, nil
+}
+
 // merge gives the urgent ticket code the answers st holds when they differ
 // from before, and tells its officers, at most every UpdateEvery (the
 // notice is an event in the ticket's history). A ticket erased or closed
@@ -54,18 +71,9 @@ func (s *Service) merge(ctx context.Context, w *work, code string, before []dial
 	if slices.Equal(before, answers) {
 		return nil
 	}
-	t, err := s.early(ctx, w, code, now, ch)
-	if KindOf(err) == NotFound {
-		return nil
-	}
-	if err != nil {
+	t, err := s.openEarly(ctx, w, code, now, ch)
+	if t == nil {
 		return err
-	}
-	if !t.Open() {
-		return nil
-	}
-	if t.Answers == nil {
-		t.Answers = make(map[string]string, len(answers))
 	}
 	for _, a := range answers {
 		t.Answers[a.Field] = a.Value
@@ -99,18 +107,9 @@ func (s *Service) merge(ctx context.Context, w *work, code string, before []dial
 // reporter had told nothing of a case), and its officers told. A ticket
 // erased or closed meanwhile is left alone.
 func (s *Service) withdraw(ctx context.Context, w *work, code string, now time.Time, ch *Changes) error {
-	t, err := s.early(ctx, w, code, now, ch)
-	if KindOf(err) == NotFound {
-		return nil
-	}
-	if err != nil {
+	t, err := s.openEarly(ctx, w, code, now, ch)
+	if t == nil {
 		return err
-	}
-	if !t.Open() {
-		return nil
-	}
-	if t.Answers == nil {
-		t.Answers = map[string]string{}
 	}
 	empty := !t.HasContent()
 	t.Answers["outcome"] = OutcomeWithdrawn
