@@ -148,7 +148,7 @@ func newestOpen(ts []Ticket) string {
 // the message (a command, a menu choice; a question it answers, which is
 // passed to the officer too).
 func (s *Service) afterFiling(ctx context.Context, w *work, c *conv, m Inbound, ts []Ticket, now time.Time, ch *Changes) (bool, error) {
-	text := dialog.Clean(m.Text)
+	text := dialog.CleanStory(m.Text) // kept whole in the ticket
 	if text == "" && len(m.Files) == 0 {
 		return false, nil
 	}
@@ -280,10 +280,11 @@ func findTicket(ts []Ticket, code string) *Ticket {
 // officers. The message's files are kept with the first ticket it goes to
 // (first).
 func (s *Service) pass(t *Ticket, m Inbound, text string, first, danger bool, now time.Time, ch *Changes) {
-	body := "[" + t.Code + "] pelapor: " + text
+	head := "[" + t.Code + "] pelapor: "
 	if !t.Open() {
-		body = "[" + t.Code + ", sudah selesai] pelapor: " + text
+		head = "[" + t.Code + ", sudah selesai] pelapor: "
 	}
+	body := head + shortened(head, text, t.Code)
 	if len(m.Files) > 0 {
 		if text != "" {
 			body += " "
@@ -310,6 +311,23 @@ func (s *Service) pass(t *Ticket, m Inbound, text string, first, danger bool, no
 	if first {
 		keep(m, t.Code, now, ch)
 	}
+}
+
+// shortened is text as a message to an officer starting with head shows
+// it: whole when it fits InfoSegments SMS segments, else its beginning and
+// where to read the rest (INFO, which shows the history whole): an SMS
+// provider refuses a body of many segments, and it would cost as many.
+func shortened(head, text, code string) string {
+	if dialog.Segments(head+text) <= InfoSegments {
+		return text
+	}
+	more := ".. (lengkap: INFO " + code + ")"
+	r := []rune(text)
+	n := len(r)
+	for n > 0 && dialog.Segments(head+string(r[:n])+more) > InfoSegments {
+		n = n * 9 / 10
+	}
+	return strings.TrimSpace(string(r[:n])) + more
 }
 
 // endanger marks t urgent on words of danger its reporter wrote after
@@ -365,21 +383,21 @@ func (s *Service) endanger(ctx context.Context, w *work, t *Ticket, now time.Tim
 // reporter said STOP (with the words they wrote, when more than a
 // command), and records it on each ticket.
 func (s *Service) stopped(ts []Ticket, m Inbound, now time.Time, ch *Changes) {
-	text := dialog.Clean(m.Text)
-	said := ""
-	if len(strings.Fields(text)) > 1 {
-		said = " Pesannya: " + text
-	}
+	text := dialog.CleanStory(m.Text)
 	for i := range ts {
 		t := &ts[i]
 		if !t.Open() {
 			continue
 		}
 		ch.Events = append(ch.Events, Event{TicketCode: t.Code, At: now, Actor: "citizen", Type: "stop", Detail: text})
+		body := "[" + t.Code + "] pelapor minta JANGAN dihubungi (STOP): jangan BALAS atau telepon sampai ia menulis lagi."
+		if len(strings.Fields(text)) > 1 {
+			body += " Pesannya: "
+			body += shortened(body, text, t.Code)
+		}
 		for _, o := range s.handlers(t) {
 			ch.Outbox = append(ch.Outbox, Outbound{Channel: o.NotifyChannel(), To: o.Phone, Purpose: PurposeRelay,
-				TicketCode: t.Code, CreatedAt: now,
-				Body: "[" + t.Code + "] pelapor minta JANGAN dihubungi (STOP): jangan BALAS atau telepon sampai ia menulis lagi." + said})
+				TicketCode: t.Code, CreatedAt: now, Body: body})
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package bot_test
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -29,17 +30,20 @@ func storyOf(n int, unicode bool) string {
 var partHead = regexp.MustCompile(`^[A-Z]{2}-[2-9A-HJ-NP-Z]{6} \(\d+/\d+\)$`)
 var partFoot = regexp.MustCompile(`^\(\d+/\d+\) INFO [A-Z]{2}-[2-9A-HJ-NP-Z]{6} \d+ untuk lanjut$`)
 
-// TestInfoParts (issue 15, point 9): INFO KODE gives the first part and
-// INFO KODE n the next ones, each within three SMS segments, together the
-// whole story, also when it is not GSM-7; asking past the last part says
-// how many there are.
+// TestInfoParts (issue 15, point 9; issue 13's 10,005-character story):
+// a story told in one long message is kept whole; INFO KODE gives the
+// first part and INFO KODE n the next ones, each within three SMS
+// segments, together the whole story, also when it is not GSM-7; asking
+// past the last part says how many there are. A long message written
+// after filing is kept whole in the ticket, and its officer gets its
+// beginning, within three SMS segments, and where to read the rest.
 func TestInfoParts(t *testing.T) {
 	for _, unicode := range []bool{false, true} {
 		t.Run(fmt.Sprintf("unicode=%v", unicode), func(t *testing.T) {
 			e := newPipelineEnv(t)
 			e.reset(t)
 			svc, out := e.start(t)
-			story := storyOf(dialog.MaxInput, unicode)
+			story := storyOf(10005, unicode)
 			for _, text := range []string{story, "1", "2", "1", "3", "Borong", "0", "1", "0", "1", "3", "1"} {
 				if _, err := say(t, e, svc, out, transcriptCitizen, text); err != nil {
 					t.Fatal(err)
@@ -78,6 +82,35 @@ func TestInfoParts(t *testing.T) {
 			all := strings.Join(strings.Fields(strings.Join(text, " ")), " ")
 			if !strings.Contains(all, "Cerita: "+story) {
 				t.Errorf("the parts together do not hold the whole story:\n%s", all)
+			}
+
+			more := storyOf(3000, unicode)
+			got, err := say(t, e, svc, out, transcriptCitizen, more)
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs, err := e.pg.Events(context.Background(), code)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last := evs[len(evs)-1]; last.Type != "relay_in" || last.Detail != more {
+				t.Errorf("last event %s of %d runes, want relay_in with the whole %d-rune message",
+					last.Type, len([]rune(last.Detail)), len([]rune(more)))
+			}
+			var told []string // what the officers got
+			for _, b := range got {
+				if strings.HasPrefix(b, "["+code+"] pelapor: ") {
+					told = append(told, b)
+				}
+			}
+			if len(told) == 0 {
+				t.Fatalf("no officer got the message: %q", got)
+			}
+			body := told[0]
+			if dialog.Segments(body) > bot.InfoSegments || !strings.HasSuffix(body, "(lengkap: INFO "+code+")") ||
+				!strings.Contains(body, more[:100]) {
+				t.Errorf("officer got %q (%d segments), want the message's beginning within %d and where to read it whole",
+					body, dialog.Segments(body), bot.InfoSegments)
 			}
 		})
 	}

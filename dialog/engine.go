@@ -1,8 +1,10 @@
 package dialog
 
 import (
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Names of the shared texts a Book must have.
@@ -42,6 +44,7 @@ const (
 	TextDraftKept    = "draft_kept"    // after STOP in the middle of a report: the answers wait
 	TextCancelFiled  = "cancel_filed"  // BATAL with no report under way but report {code} filed
 	TextStoryKept    = "story_kept"    // a first message that tells the story: thanks, a few questions follow
+	TextStoryCut     = "story_cut"     // a story longer than its step keeps: the first {n} characters are kept
 	TextWithdraw     = "withdraw"      // BATAL after urgent report {code} was sent: it stays; safe to close it?
 	TextWithdrawn    = "withdrawn"     // the person is safe: report {code} closed
 )
@@ -54,7 +57,7 @@ var requiredTexts = []string{TextGreeting, TextRetry, TextHelp, TextCancelled, T
 	TextEmpty, TextAttached, TextEmoji, TextHandover, TextLanguage, TextResume, TextMore, TextStop, TextWipe, TextStatus,
 	TextStatusNone, TextStatusShort, TextAskMore, TextOfferReport, TextHello, TextBlank, TextPlaceVillage, TextPlacePick, TextPlaceList,
 	TextPlaceUnknown, TextPlaceOutside, TextLost, TextGreetingSMS, TextWipeSMS, TextKept, TextDraftKept, TextCancelFiled,
-	TextStoryKept, TextWithdraw, TextWithdrawn, "status.received", "status.assessed", "status.accompanied", "status.referred", "status.done",
+	TextStoryKept, TextStoryCut, TextWithdraw, TextWithdrawn, "status.received", "status.assessed", "status.accompanied", "status.referred", "status.done",
 	// said by the bot package, not the engine: relays and progress messages
 	"relay_ack", "relay_urgent", "relay_closed", "relay_which", "relay_picked", "rate_limited", "lookups_limited", "progress.accepted", "progress.received", "progress.assessed", "progress.accompanied",
 	"progress.referred", "progress.done", "progress.accepted.complaint", "progress.update.complaint", "progress.done.complaint",
@@ -180,8 +183,36 @@ type Result struct {
 	// conversation that the person, safe now, asked to close after BATAL.
 	Withdraw string
 
-	warned bool  // the emergency numbers were already given in this result
-	in     Input // the message, for texts that depend on its channel
+	warned bool   // the emergency numbers were already given in this result
+	in     Input  // the message, for texts that depend on its channel
+	full   string // the message cleaned to MaxStory runes, when it is longer than MaxInput
+	long   bool   // full is cut: the message is longer than MaxStory
+	cut    int    // a story was cut to this many runes: the person is told so
+}
+
+// story returns text, the message as the engine reads it, or the whole
+// message when it was longer: what a story keeps.
+func (r *Result) story(text string) string {
+	if r.full == "" {
+		return text
+	}
+	if r.long {
+		r.cut = MaxStory
+	}
+	return r.full
+}
+
+// keepCut cuts a story at max runes (when max is set), noting that it did
+// so that the person is told what was kept.
+func (r *Result) keepCut(v string, max int) string {
+	if max <= 0 {
+		return v
+	}
+	if c := cut(v, max); c != v {
+		r.cut = max
+		return c
+	}
+	return v
 }
 
 // Submission is a completed report: the caller opens a ticket (or
@@ -201,6 +232,29 @@ type Submission struct {
 // returns what to say. It changes st in place. It never fails: input it
 // does not understand gets a helpful re-prompt.
 func (b *Book) Handle(st *State, in Input, now time.Time) Result {
+	r := b.handle(st, in, now)
+	if r.cut > 0 && len(r.Replies) > 0 {
+		// The story is longer than a report keeps: say what was kept.
+		r.Replies[len(r.Replies)-1] += "\n" + strings.ReplaceAll(b.text(TextStoryCut, st), "{n}", thousands(r.cut, st.lang()))
+	}
+	return r
+}
+
+// thousands writes n with its thousands marked as the language does:
+// 20.000 in Indonesian, 20,000 in English.
+func thousands(n int, l Lang) string {
+	sep := "."
+	if l == English {
+		sep = ","
+	}
+	d := strconv.Itoa(n)
+	for i := len(d) - 3; i > 0; i -= 3 {
+		d = d[:i] + sep + d[i:]
+	}
+	return d
+}
+
+func (b *Book) handle(st *State, in Input, now time.Time) Result {
 	r := Result{in: in}
 	idle := st.Step != "" && st.Step != b.Start && st.Updated > 0 && now.Unix()-st.Updated > int64(Idle/time.Second)
 	if st.Step == b.Start && st.Updated > 0 && now.Unix()-st.Updated > int64(Idle/time.Second) {
@@ -209,6 +263,10 @@ func (b *Book) Handle(st *State, in Input, now time.Time) Result {
 	st.Updated = now.Unix()
 	st.Files += in.Kept
 	text := Clean(in.Text)
+	if len(in.Text) > MaxInput && utf8.RuneCountInString(text) >= MaxInput-1 {
+		r.full = CleanStory(in.Text)
+		r.long = len(in.Text) > len(r.full) && utf8.RuneCountInString(r.full) >= MaxStory-1
+	}
 	norm := Normalize(text)
 	w := ReadWords(text)
 	cur := b.steps[st.Step]
@@ -341,10 +399,11 @@ func (b *Book) first(st *State, in Input, text, norm string, w Words, r *Result)
 		b.enter(st, next, r)
 		head := b.greeting(r, st)
 		if f := b.steps[next].flow; story && f != nil && f.story != "" {
-			if ms := b.Field(f.story); ms != nil && ms.MaxLen > 0 {
-				text = cut(text, ms.MaxLen)
+			story := r.story(text)
+			if ms := b.Field(f.story); ms != nil {
+				story = r.keepCut(story, ms.MaxLen)
 			}
-			st.set(f.story, text)
+			st.set(f.story, story)
 			head += "\n" + b.text(TextStoryKept, st)
 		}
 		r.Replies[n] = head + "\n" + r.Replies[n]
@@ -682,9 +741,10 @@ func (b *Book) answer(st *State, s *Step, text, norm string, w Words, in Input, 
 			b.advance(st, s, s.Next, r)
 			return
 		}
-		if s.MaxLen > 0 {
-			text = cut(text, s.MaxLen)
+		if s.More {
+			text = r.story(text)
 		}
+		text = r.keepCut(text, s.MaxLen)
 		if s.Action == "status" {
 			// The caller answers; the person is back at the menu.
 			if code := FindCode(text); code != "" {
@@ -697,10 +757,7 @@ func (b *Book) answer(st *State, s *Step, text, norm string, w Words, in Input, 
 		}
 		if s.More && st.Return == "" && st.Get(s.Field) != "" {
 			// The story began where a choice was asked: this is more of it.
-			text = st.Get(s.Field) + " " + text
-			if s.MaxLen > 0 {
-				text = cut(text, s.MaxLen)
-			}
+			text = r.keepCut(st.Get(s.Field)+" "+text, s.MaxLen)
 		}
 		b.store(st, s, text)
 		if s.More {
@@ -868,16 +925,17 @@ func (b *Book) unmatched(st *State, s *Step, text string, w Words, r *Result) {
 		b.advance(st, s, s.Next, r)
 		return
 	}
-	if b.keepStory(st, s, text, w) {
+	if b.keepStory(st, s, text, w, r) {
 		r.Replies = append(r.Replies, b.text(TextMore, st)+" "+b.prompt(st, s))
 		return
 	}
 	b.miss(st, s, r)
 }
 
-// keepStory adds text to the story of the step's flow when it reads as
-// one (four words or more). It reports whether it did.
-func (b *Book) keepStory(st *State, s *Step, text string, w Words) bool {
+// keepStory adds text (the whole message, however long) to the story of
+// the step's flow when it reads as one (four words or more). It reports
+// whether it did.
+func (b *Book) keepStory(st *State, s *Step, text string, w Words, r *Result) bool {
 	field := st.More
 	if field == "" && s.flow != nil {
 		field = s.flow.story
@@ -889,14 +947,11 @@ func (b *Book) keepStory(st *State, s *Step, text string, w Words) bool {
 	if ms == nil {
 		return false
 	}
-	v := text
+	v := r.story(text)
 	if have := st.Get(field); have != "" {
-		v = have + " " + text
+		v = have + " " + v
 	}
-	if ms.MaxLen > 0 {
-		v = cut(v, ms.MaxLen)
-	}
-	st.set(field, v)
+	st.set(field, r.keepCut(v, ms.MaxLen))
 	return true
 }
 

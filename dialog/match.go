@@ -6,21 +6,33 @@ import (
 	"unicode/utf8"
 )
 
-// MaxInput is the most runes of one message the engine looks at. Longer
-// text is kept whole by the caller where it matters; matching needs less.
+// MaxInput is the most runes of one message the engine reads. Stories
+// are kept longer (MaxStory); matching needs less.
 const MaxInput = 2000
+
+// MaxStory is the most runes of a story kept, in one message or in
+// several: a story told in one long WhatsApp message (some 10,000
+// characters) is kept whole, and the person is told what was kept of a
+// longer one.
+const MaxStory = 20000
 
 // Clean makes text safe to store and show: valid UTF-8, no control or
 // zero-width or direction-changing characters, spaces collapsed, trimmed,
 // at most MaxInput runes.
-func Clean(text string) string {
+func Clean(text string) string { return cleanN(text, MaxInput) }
+
+// CleanStory is Clean keeping up to MaxStory runes: for text that is kept
+// whole, a story or a message passed to an officer.
+func CleanStory(text string) string { return cleanN(text, MaxStory) }
+
+func cleanN(text string, max int) string {
 	if text == "" {
 		return ""
 	}
 	var sb strings.Builder
 	sb.Grow(len(text))
 	n, space := 0, false
-	for i, w := 0, 0; i < len(text) && n < MaxInput; i += w {
+	for i, w := 0, 0; i < len(text) && n < max; i += w {
 		r, size := utf8.DecodeRuneInString(text[i:])
 		w = size
 		if r == utf8.RuneError && size <= 1 {
@@ -34,7 +46,7 @@ func Clean(text string) string {
 			continue // zero-width and bidi controls, NUL, ...
 		}
 		if space {
-			if n+2 > MaxInput { // no room for the space and a rune after it
+			if n+2 > max { // no room for the space and a rune after it
 				break
 			}
 			sb.WriteByte(' ')

@@ -107,7 +107,7 @@ func (b *Book) place(st *State, s *Step, text string, w Words, in Input, r *Resu
 		return
 	case PlaceUnknown:
 		if len(w.Tok) > 6 {
-			if b.keepStory(st, s, text, w) {
+			if b.keepStory(st, s, text, w, r) {
 				r.Replies = append(r.Replies, b.text(TextMore, st)+" "+b.prompt(st, s))
 				return
 			}
