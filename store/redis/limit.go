@@ -44,7 +44,7 @@ redis.call('PEXPIRE', KEYS[2], ttl)
 return grant
 `
 
-var takeSHA any = goredis.NewScript(takeSrc).Hash()
+var takeScript = goredis.NewScript(takeSrc)
 
 // Take takes up to n units from the budget named key, of limit units in any
 // window (a sliding window shared by every replica, exact at any instant),
@@ -63,16 +63,8 @@ func (c *Conversations) Take(ctx context.Context, key string, n, limit int, wind
 	}
 	var h []byte
 	set := string(c.hashedKey(nil, &h, c.prefix+"budget:", key))
-	seq := set + ":n"
-	run := func() (any, error) {
-		return c.client.EvalSha(ctx, takeSHA.(string), []string{set, seq}, now.UnixMicro(), window.Microseconds(), limit, n).Result()
-	}
-	v, err := run()
-	if isNoScript(err) {
-		if err = c.client.ScriptLoad(ctx, takeSrc).Err(); err == nil {
-			v, err = run()
-		}
-	}
+	// Run sends the script itself if the server lost it (NOSCRIPT).
+	v, err := takeScript.Run(ctx, c.client, []string{set, set + ":n"}, now.UnixMicro(), window.Microseconds(), limit, n).Result()
 	if err != nil {
 		return 0, bot.E(op, kindOf(err), fmt.Errorf("take %d of %s: %w", n, key, err))
 	}
@@ -102,16 +94,7 @@ func (c *Conversations) Hits(ctx context.Context, keys []string, window time.Dur
 	b := c.getScratch(len(keys))
 	defer c.putScratch(b)
 
-	prefix := c.prefix + "limit:"
-	b.buf = b.buf[:0]
-	for _, k := range keys {
-		b.buf = c.hashedKey(b.buf, &b.hash, prefix, k)
-	}
-	b.keyArgs = b.keyArgs[:0]
-	n := len(prefix) + hashedKeySize
-	for i := range keys {
-		b.keyArgs = append(b.keyArgs, b.buf[i*n:(i+1)*n:(i+1)*n])
-	}
+	b.hashedKeys(c.keys, len(keys), func(i int) string { return keys[i] }, c.prefix+"limit:")
 	ms := any(max(window.Milliseconds(), 1))
 	for i := range keys {
 		args := b.args(5)
@@ -132,20 +115,4 @@ func (c *Conversations) Hits(ctx context.Context, keys []string, window time.Dur
 		out[b.idx[k]] = v
 	}
 	return out, nil
-}
-
-// Allow counts one hit on each key (see Hits) and reports, for each,
-// whether its hits in the current window are within limit. The caller
-// that wants to say "please wait" once, and then stay silent, compares
-// Hits' count with limit+1 instead.
-func (c *Conversations) Allow(ctx context.Context, keys []string, limit int, window time.Duration) ([]bool, error) {
-	hits, err := c.Hits(ctx, keys, window)
-	if err != nil {
-		return nil, err
-	}
-	ok := make([]bool, len(hits))
-	for i, n := range hits {
-		ok[i] = n <= int64(limit)
-	}
-	return ok, nil
 }

@@ -250,7 +250,7 @@ func (c *Conversations) Acquire(ctx context.Context, ls []bot.Lease) error {
 	defer c.putScratch(b)
 
 	b.tokens(ls)
-	b.keys(c.keys, c.leasePrefix, c.convPrefix, ls)
+	b.hashedKeys(c.keys, len(ls), func(i int) string { return ls[i].Key }, c.leasePrefix, c.convPrefix)
 	for i := range ls {
 		args := b.args(7)
 		args[0], args[1], args[2] = "evalsha", acquireSHA, 2
@@ -323,7 +323,7 @@ func (c *Conversations) release(ctx context.Context, ls []bot.Lease, abandon boo
 	b := c.getScratch(len(ls))
 	defer c.putScratch(b)
 
-	b.keys(c.keys, c.leasePrefix, c.convPrefix, ls)
+	b.hashedKeys(c.keys, len(ls), func(i int) string { return ls[i].Key }, c.leasePrefix, c.convPrefix)
 	if !abandon {
 		c.sealStates(b, ls)
 	}
@@ -334,16 +334,13 @@ func (c *Conversations) release(ctx context.Context, ls []bot.Lease, abandon boo
 		}
 		var args []any
 		switch {
-		case abandon:
-			args = b.args(7)
-			args[6] = "k"
-		case l.Delete:
+		case !abandon && l.Delete:
 			args = b.args(7)
 			args[6] = "d"
-		case l.Save != nil:
+		case !abandon && l.Save != nil:
 			args = b.args(9)
 			args[6], args[7], args[8] = "s", &b.sealed[i], c.stateTTL
-		default:
+		default: // the state stays as it is
 			args = b.args(7)
 			args[6] = "k"
 		}
@@ -520,25 +517,25 @@ func (c *Conversations) putScratch(b *scratch) {
 // its lookup hash in unpadded base64.
 const hashedKeySize = 20
 
-// keys builds the lease and state keys of every lease.
-func (b *scratch) keys(k *seal.Keyring, leasePrefix, convPrefix string, ls []bot.Lease) {
-	b.buf = b.buf[:0]
-	for i := range ls {
-		b.hash = k.AppendHash(b.hash[:0], ls[i].Key)
-		b.buf = append(b.buf, leasePrefix...)
-		b.buf = base64.RawURLEncoding.AppendEncode(b.buf, b.hash[:hashedKeySize*3/4])
-		b.buf = append(b.buf, convPrefix...)
-		b.buf = base64.RawURLEncoding.AppendEncode(b.buf, b.hash[:hashedKeySize*3/4])
+// hashedKeys builds, for each of n conversation keys key(i), the key
+// hashed behind each of the prefixes, all in buf: len(prefixes) keyArgs a
+// conversation key.
+func (b *scratch) hashedKeys(k *seal.Keyring, n int, key func(i int) string, prefixes ...string) {
+	b.buf, b.keyArgs = b.buf[:0], b.keyArgs[:0]
+	for i := range n {
+		b.hash = k.AppendHash(b.hash[:0], key(i))
+		for _, p := range prefixes {
+			b.buf = append(b.buf, p...)
+			b.buf = base64.RawURLEncoding.AppendEncode(b.buf, b.hash[:hashedKeySize*3/4])
+		}
 	}
-	b.keyArgs = b.keyArgs[:0]
 	off := 0
-	for range ls {
-		n := len(leasePrefix) + hashedKeySize
-		b.keyArgs = append(b.keyArgs, b.buf[off:off+n:off+n])
-		off += n
-		n = len(convPrefix) + hashedKeySize
-		b.keyArgs = append(b.keyArgs, b.buf[off:off+n:off+n])
-		off += n
+	for range n {
+		for _, p := range prefixes {
+			end := off + len(p) + hashedKeySize
+			b.keyArgs = append(b.keyArgs, b.buf[off:end:end])
+			off = end
+		}
 	}
 }
 

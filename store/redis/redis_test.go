@@ -93,80 +93,78 @@ func waitHeld(t testing.TB, c *redis.Conversations, key string) bot.Lease {
 	}
 }
 
-func TestBasic(t *testing.T) {
-	backends := []struct {
+// onBoth runs fn as a subtest on Redis and on miniredis (the demo's).
+func onBoth(t *testing.T, fn func(t *testing.T, c *redis.Conversations)) {
+	for _, be := range []struct {
 		name string
 		open func(testing.TB, redis.Options) *redis.Conversations
-	}{
-		{"redis", open},
-		{"miniredis", openMini},
-	}
-	for _, be := range backends {
-		t.Run(be.name, func(t *testing.T) {
-			c := be.open(t, redis.Options{})
-
-			ls := acquire(t, c, "sms:+6281337785111", "whatsapp:+6281337785222")
-			for i, l := range ls {
-				if !l.Held || l.State != nil || l.Token == "" {
-					t.Fatalf("lease %d on empty store: Held = %v, State = %q, Token = %q; want held, nil state, a token", i, l.Held, l.State, l.Token)
-				}
-			}
-			if ls[0].Token == ls[1].Token {
-				t.Errorf("tokens = %q, %q; want distinct", ls[0].Token, ls[1].Token)
-			}
-
-			again := acquire(t, c, "sms:+6281337785111")
-			if again[0].Held {
-				t.Fatalf("second Acquire while held: Held = true, want false")
-			}
-
-			ls[0].Save = []byte("state one")
-			ls[1].Save = []byte{} // empty, but saved
-			release(t, c, ls...)
-
-			ls = acquire(t, c, "sms:+6281337785111", "whatsapp:+6281337785222", "sms:+6281337785333")
-			wants := [][]byte{[]byte("state one"), {}, nil}
-			for i, want := range wants {
-				if !ls[i].Held {
-					t.Fatalf("lease %d after Release: Held = false, want true", i)
-				}
-				if !bytes.Equal(ls[i].State, want) || (ls[i].State == nil) != (want == nil) {
-					t.Errorf("lease %d: State = %q (nil %v), want %q (nil %v)", i, ls[i].State, ls[i].State == nil, want, want == nil)
-				}
-			}
-
-			// Release without Save or Delete keeps the state.
-			release(t, c, ls...)
-			ls = acquire(t, c, "sms:+6281337785111")
-			if got, want := string(ls[0].State), "state one"; got != want {
-				t.Errorf("State after plain Release = %q, want %q", got, want)
-			}
-
-			ls[0].Delete = true
-			ls[0].Save = []byte("ignored")
-			release(t, c, ls...)
-			ls = acquire(t, c, "sms:+6281337785111")
-			if !ls[0].Held || ls[0].State != nil {
-				t.Errorf("after Delete: Held = %v, State = %q; want held, nil", ls[0].Held, ls[0].State)
-			}
-			release(t, c, ls...)
-
-			// Releasing leases that are not held is a no-op.
-			release(t, c, bot.Lease{Key: "sms:+6281337785111"})
-		})
+	}{{"redis", open}, {"miniredis", openMini}} {
+		t.Run(be.name, func(t *testing.T) { fn(t, be.open(t, redis.Options{})) })
 	}
 }
 
-func TestAcquireDuplicateKey(t *testing.T) {
-	c := open(t, redis.Options{})
-	ls := acquire(t, c, "k", "k")
-	if got, want := []bool{ls[0].Held, ls[1].Held}, []bool{true, false}; got[0] != want[0] || got[1] != want[1] {
-		t.Fatalf("Held = %v, want %v", got, want)
-	}
-	release(t, c, ls...)
-	if got := acquire(t, c, "k"); !got[0].Held {
-		t.Fatalf("Acquire after Release: Held = false, want true")
-	}
+func TestBasic(t *testing.T) {
+	onBoth(t, func(t *testing.T, c *redis.Conversations) {
+
+		ls := acquire(t, c, "sms:+6281337785111", "whatsapp:+6281337785222")
+		for i, l := range ls {
+			if !l.Held || l.State != nil || l.Token == "" {
+				t.Fatalf("lease %d on empty store: Held = %v, State = %q, Token = %q; want held, nil state, a token", i, l.Held, l.State, l.Token)
+			}
+		}
+		if ls[0].Token == ls[1].Token {
+			t.Errorf("tokens = %q, %q; want distinct", ls[0].Token, ls[1].Token)
+		}
+
+		again := acquire(t, c, "sms:+6281337785111")
+		if again[0].Held {
+			t.Fatalf("second Acquire while held: Held = true, want false")
+		}
+
+		ls[0].Save = []byte("state one")
+		ls[1].Save = []byte{} // empty, but saved
+		release(t, c, ls...)
+
+		ls = acquire(t, c, "sms:+6281337785111", "whatsapp:+6281337785222", "sms:+6281337785333")
+		wants := [][]byte{[]byte("state one"), {}, nil}
+		for i, want := range wants {
+			if !ls[i].Held {
+				t.Fatalf("lease %d after Release: Held = false, want true", i)
+			}
+			if !bytes.Equal(ls[i].State, want) || (ls[i].State == nil) != (want == nil) {
+				t.Errorf("lease %d: State = %q (nil %v), want %q (nil %v)", i, ls[i].State, ls[i].State == nil, want, want == nil)
+			}
+		}
+
+		// Release without Save or Delete keeps the state.
+		release(t, c, ls...)
+		ls = acquire(t, c, "sms:+6281337785111")
+		if got, want := string(ls[0].State), "state one"; got != want {
+			t.Errorf("State after plain Release = %q, want %q", got, want)
+		}
+
+		ls[0].Delete = true
+		ls[0].Save = []byte("ignored")
+		release(t, c, ls...)
+		ls = acquire(t, c, "sms:+6281337785111")
+		if !ls[0].Held || ls[0].State != nil {
+			t.Errorf("after Delete: Held = %v, State = %q; want held, nil", ls[0].Held, ls[0].State)
+		}
+		release(t, c, ls...)
+
+		// Releasing leases that are not held is a no-op.
+		release(t, c, bot.Lease{Key: "sms:+6281337785111"})
+
+		// A key twice in one batch is held once.
+		ls = acquire(t, c, "k", "k")
+		if !ls[0].Held || ls[1].Held {
+			t.Fatalf("Held = %v, %v; want true, false", ls[0].Held, ls[1].Held)
+		}
+		release(t, c, ls...)
+		if got := acquire(t, c, "k"); !got[0].Held {
+			t.Fatalf("Acquire after Release: Held = false, want true")
+		}
+	})
 }
 
 func TestKeysAndTTL(t *testing.T) {
@@ -219,18 +217,6 @@ func TestKeysAndTTL(t *testing.T) {
 	}
 }
 
-func TestLeaseExpires(t *testing.T) {
-	c := open(t, redis.Options{LeaseTTL: 50 * time.Millisecond})
-	first := acquire(t, c, "k")
-	if !first[0].Held {
-		t.Fatalf("first Acquire: Held = false, want true")
-	}
-	second := waitHeld(t, c, "k")
-	if second.Token == first[0].Token {
-		t.Errorf("token after expiry = %q, same as the first holder's", second.Token)
-	}
-}
-
 func TestReleaseStaleLease(t *testing.T) {
 	ctx := context.Background()
 	c := open(t, redis.Options{LeaseTTL: 50 * time.Millisecond})
@@ -246,8 +232,9 @@ func TestReleaseStaleLease(t *testing.T) {
 		t.Fatalf("Acquire: Held = false, want true")
 	}
 	current := waitHeld(t, other, "k") // after stale's lease expired
-	if string(current.State) != "orig" {
-		t.Fatalf("other holder's State = %q, want %q", current.State, "orig")
+	if string(current.State) != "orig" || current.Token == stale.Token {
+		t.Fatalf("other holder's State = %q, token %q; want %q and a token not the expired holder's %q",
+			current.State, current.Token, "orig", stale.Token)
 	}
 
 	for _, l := range []bot.Lease{
@@ -272,38 +259,28 @@ func TestReleaseStaleLease(t *testing.T) {
 }
 
 func TestScriptFlush(t *testing.T) {
-	backends := []struct {
-		name string
-		open func(testing.TB, redis.Options) *redis.Conversations
-	}{
-		{"redis", open},
-		{"miniredis", openMini},
-	}
-	for _, be := range backends {
-		t.Run(be.name, func(t *testing.T) {
-			ctx := context.Background()
-			c := be.open(t, redis.Options{})
-			flush := func() {
-				t.Helper()
-				if err := c.Client().ScriptFlush(ctx).Err(); err != nil {
-					t.Fatalf("SCRIPT FLUSH: %v", err)
-				}
+	onBoth(t, func(t *testing.T, c *redis.Conversations) {
+		ctx := context.Background()
+		flush := func() {
+			t.Helper()
+			if err := c.Client().ScriptFlush(ctx).Err(); err != nil {
+				t.Fatalf("SCRIPT FLUSH: %v", err)
 			}
-			flush()
-			ls := acquire(t, c, "a", "b")
-			if !ls[0].Held || !ls[1].Held {
-				t.Fatalf("Acquire after SCRIPT FLUSH: Held = %v, %v; want true, true", ls[0].Held, ls[1].Held)
-			}
-			flush()
-			ls[0].Save, ls[1].Save = []byte("A"), []byte("B")
-			release(t, c, ls...)
-			flush()
-			ls = acquire(t, c, "a", "b")
-			if got := string(ls[0].State) + string(ls[1].State); got != "AB" {
-				t.Errorf("states = %q, want %q", got, "AB")
-			}
-		})
-	}
+		}
+		flush()
+		ls := acquire(t, c, "a", "b")
+		if !ls[0].Held || !ls[1].Held {
+			t.Fatalf("Acquire after SCRIPT FLUSH: Held = %v, %v; want true, true", ls[0].Held, ls[1].Held)
+		}
+		flush()
+		ls[0].Save, ls[1].Save = []byte("A"), []byte("B")
+		release(t, c, ls...)
+		flush()
+		ls = acquire(t, c, "a", "b")
+		if got := string(ls[0].State) + string(ls[1].State); got != "AB" {
+			t.Errorf("states = %q, want %q", got, "AB")
+		}
+	})
 }
 
 // TestContention has goroutines on two "replicas" increment a counter kept

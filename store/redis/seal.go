@@ -1,7 +1,6 @@
 package redis
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -97,25 +96,4 @@ func (c *Conversations) StateKey(key string) string {
 func (c *Conversations) LeaseKey(key string) string {
 	var h []byte
 	return string(c.hashedKey(nil, &h, c.leasePrefix, key))
-}
-
-// Forget deletes the state of each conversation key, in one round trip,
-// whoever holds its lease: for erasing a person's data on request. A
-// conversation under way starts over at its next message. Returns Invalid
-// without a keyring and Unavailable if the server cannot be reached.
-func (c *Conversations) Forget(ctx context.Context, keys ...string) error {
-	if c.keys == nil {
-		return bot.E("redis.Forget", bot.Invalid, errNoKeyring)
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	names := make([]string, len(keys))
-	for i, k := range keys {
-		names[i] = c.StateKey(k)
-	}
-	if err := c.client.Del(ctx, names...).Err(); err != nil {
-		return bot.E("redis.Forget", kindOf(err), err)
-	}
-	return nil
 }
