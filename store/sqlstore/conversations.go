@@ -132,20 +132,9 @@ func (t *Tx) Filed(ctx context.Context, submission string) (string, error) {
 // tombstonesBefore (see bot.Checkpoint); with dryRun it only counts them.
 // It returns how many.
 func (s *Store) PurgeConversations(ctx context.Context, before, tombstonesBefore time.Time, dryRun bool) (int64, error) {
-	const where = ` FROM conversations WHERE (state IS NOT NULL AND updated_at < $1) OR (state IS NULL AND updated_at < $2)`
-	var (
-		n   int64
-		err error
-	)
-	if dryRun {
-		err = queryRow(ctx, s.d, `SELECT count(*)`+where, []any{before, tombstonesBefore}, &n)
-	} else {
-		n, err = s.d.exec(ctx, `DELETE`+where, before, tombstonesBefore)
-	}
-	if err != nil {
-		return 0, s.wrap("sqlstore.PurgeConversations", err)
-	}
-	return n, nil
+	return s.deleteOrCount(ctx, "sqlstore.PurgeConversations", dryRun,
+		` FROM conversations WHERE (state IS NOT NULL AND updated_at < $1) OR (state IS NULL AND updated_at < $2)`,
+		before, tombstonesBefore)
 }
 
 // ForgetConversations ends the conversations of the keys, whatever their

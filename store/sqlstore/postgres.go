@@ -140,18 +140,8 @@ WITH due AS (
 SELECT ` + outboundColumns + ` FROM leased ORDER BY was_due, id`
 
 // lease is one statement.
-func (p *postgres) lease(ctx context.Context, now, until time.Time, limit int, read func(rows) (int64, error)) error {
-	r, err := p.query(ctx, dueSQL, now, until, limit)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	for r.Next() {
-		if _, err := read(r); err != nil {
-			return err
-		}
-	}
-	return r.Err()
+func (p *postgres) lease(ctx context.Context, now, until time.Time, limit int, dest []any, read func() (int64, error)) error {
+	return scanEach(ctx, p, dueSQL, []any{now, until, limit}, func() error { _, err := read(); return err }, dest...)
 }
 
 func (p *postgres) migrations() (*goose.Provider, func(), error) {
@@ -274,14 +264,6 @@ func (c pgConn) send(ctx context.Context, b *batch) error {
 		}
 	}
 	return c.q.SendBatch(ctx, &pb).Close()
-}
-
-// annotate says which statement of a batch failed.
-func annotate(what string, err error) error {
-	if err == nil || bot.KindOf(err) != bot.Other {
-		return err
-	}
-	return fmt.Errorf("%s: %w", what, err)
 }
 
 func (c pgConn) commit(ctx context.Context) error { return c.tx.Commit(ctx) }
@@ -411,7 +393,7 @@ func (a *arrays) text(s string) {
 		s = clean(s)
 	}
 	a.buf = append(a.buf, '"')
-	if strings.IndexAny(s, `"\`) < 0 {
+	if !strings.ContainsAny(s, `"\`) {
 		a.buf = append(a.buf, s...)
 	} else {
 		for i := 0; i < len(s); i++ {

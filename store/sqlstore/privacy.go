@@ -224,18 +224,24 @@ WHERE state <> 'pending' AND (length(recipient) > 0 OR length(body) > 0)
 // dryRun it deletes nothing and says how many it would. It returns how
 // many it deleted.
 func (s *Store) PurgeAttachments(ctx context.Context, receivedBefore time.Time, dryRun bool) (int64, error) {
-	const where = ` FROM attachments WHERE ticket_code IS NULL AND received_at < $1`
+	return s.deleteOrCount(ctx, "sqlstore.PurgeAttachments", dryRun,
+		` FROM attachments WHERE ticket_code IS NULL AND received_at < $1`, receivedBefore)
+}
+
+// deleteOrCount deletes the rows of the query from ("FROM ... WHERE ...")
+// or, with dryRun, counts them. It returns how many.
+func (s *Store) deleteOrCount(ctx context.Context, op string, dryRun bool, from string, args ...any) (int64, error) {
 	var (
 		n   int64
 		err error
 	)
 	if dryRun {
-		err = queryRow(ctx, s.d, `SELECT count(*)`+where, []any{receivedBefore}, &n)
+		err = queryRow(ctx, s.d, `SELECT count(*)`+from, args, &n)
 	} else {
-		n, err = s.d.exec(ctx, `DELETE`+where, receivedBefore)
+		n, err = s.d.exec(ctx, `DELETE`+from, args...)
 	}
 	if err != nil {
-		return 0, s.wrap("sqlstore.PurgeAttachments", err)
+		return 0, s.wrap(op, err)
 	}
 	return n, nil
 }

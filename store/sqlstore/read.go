@@ -111,20 +111,26 @@ func (s *Store) tickets(ctx context.Context, c conn, sizeHint int, sql string, a
 // Events returns a ticket's history in the order it was written. Returns
 // NotFound if no ticket has the code.
 func (s *Store) Events(ctx context.Context, code string) ([]bot.Event, error) {
+	var es []bot.Event
+	err := s.events(ctx, s.d, `WHERE ticket_code = $1 ORDER BY id`, []any{code}, func(e bot.Event) { es = append(es, e) })
+	return es, s.found(ctx, "sqlstore.Events", code, len(es), err)
+}
+
+// events reads the events of ticket_events e that the rest of the query
+// (where) selects, and gives each to add, its detail opened.
+func (s *Store) events(ctx context.Context, c conn, where string, args []any, add func(bot.Event)) error {
 	var (
-		es     []bot.Event
-		e      = bot.Event{TicketCode: code}
+		e      bot.Event
 		detail []byte
 		o      = s.opener()
 	)
-	err := scanEach(ctx, s.d, `SELECT at, actor, type, detail FROM ticket_events WHERE ticket_code = $1 ORDER BY id`,
-		[]any{code}, func() error {
+	return scanEach(ctx, c, `SELECT e.ticket_code, e.at, e.actor, e.type, e.detail FROM ticket_events e `+where, args,
+		func() error {
 			var err error
-			e.Detail, err = o.Text(detail, seal.PlaceDetail, code)
-			es = append(es, e)
+			e.Detail, err = o.Text(detail, seal.PlaceDetail, e.TicketCode)
+			add(e)
 			return err
-		}, tm(&e.At), &e.Actor, &e.Type, &detail)
-	return es, s.found(ctx, "sqlstore.Events", code, len(es), err)
+		}, &e.TicketCode, tm(&e.At), &e.Actor, &e.Type, &detail)
 }
 
 // found checks the result of reading n rows of the ticket with the code:
@@ -201,9 +207,6 @@ func (s *Store) TicketsCreated(ctx context.Context, from, to time.Time) ([]bot.T
 	var (
 		ts     []bot.Ticket
 		events map[string][]bot.Event
-		e      bot.Event
-		detail []byte
-		o      = s.opener()
 	)
 	err := s.inTx(ctx, true, func(c txConn) (bool, error) {
 		var err error
@@ -214,18 +217,9 @@ ORDER BY created_at, code`, from, to)
 			return false, err
 		}
 		events = make(map[string][]bot.Event, len(ts))
-		return true, scanEach(ctx, c, `
-SELECT e.ticket_code, e.at, e.actor, e.type, e.detail
-FROM tickets t JOIN ticket_events e ON e.ticket_code = t.code
+		return true, s.events(ctx, c, `JOIN tickets t ON e.ticket_code = t.code
 WHERE t.created_at >= $1 AND t.created_at < $2
-ORDER BY e.id`, []any{from, to}, func() error {
-			var err error
-			if e.Detail, err = o.Text(detail, seal.PlaceDetail, e.TicketCode); err != nil {
-				return err
-			}
-			events[e.TicketCode] = append(events[e.TicketCode], e)
-			return nil
-		}, &e.TicketCode, tm(&e.At), &e.Actor, &e.Type, &detail)
+ORDER BY e.id`, []any{from, to}, func(e bot.Event) { events[e.TicketCode] = append(events[e.TicketCode], e) })
 	})
 	if err != nil {
 		return nil, nil, s.wrap("sqlstore.TicketsCreated", err)
@@ -267,16 +261,10 @@ func (s *Store) DueOutbound(ctx context.Context, now time.Time, lease time.Durat
 	}
 	var out []bot.Outbound
 	r := outboundRow{o: s.opener()}
-	dest := r.dest()
-	err := s.d.lease(ctx, now, now.Add(lease), limit, func(rs rows) (int64, error) {
-		if err := rs.Scan(dest...); err != nil {
-			return 0, err
-		}
-		if err := r.open(); err != nil {
-			return 0, err
-		}
+	err := s.d.lease(ctx, now, now.Add(lease), limit, r.dest(), func() (int64, error) {
+		err := r.open()
 		out = append(out, r.m)
-		return r.m.ID, nil
+		return r.m.ID, err
 	})
 	if err != nil {
 		return nil, s.wrap("sqlstore.DueOutbound", err)

@@ -82,14 +82,6 @@ func openSQLite(path string, opts []Option) (*Store, error) {
 	return newStore(&sqlite{liteConn: liteConn{q: db, db: db}}, opts), nil
 }
 
-// DB returns a SQLite store's database; nil for PostgreSQL.
-func (s *Store) DB() *sql.DB {
-	if l, ok := s.d.(*sqlite); ok {
-		return l.db
-	}
-	return nil
-}
-
 type sqlite struct{ liteConn }
 
 var liteText = sqlText{answers: "json_each(answers) AS a", objectAgg: "json_group_object"}
@@ -108,28 +100,21 @@ func (l *sqlite) begin(ctx context.Context, _ bool) (txConn, error) {
 
 // lease reads the due messages and pushes them back in one transaction:
 // no other writer runs meanwhile.
-func (l *sqlite) lease(ctx context.Context, now, until time.Time, limit int, read func(rows) (int64, error)) error {
+func (l *sqlite) lease(ctx context.Context, now, until time.Time, limit int, dest []any, read func() (int64, error)) error {
 	tx, err := l.begin(ctx, false)
 	if err != nil {
 		return err
 	}
 	defer tx.rollback(ctx)
-	r, err := tx.query(ctx, `SELECT `+outboundColumns+` FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1
-ORDER BY next_attempt_at, id LIMIT $2`, now, limit)
-	if err != nil {
-		return err
-	}
 	var ids []int64
-	for r.Next() {
-		id, err := read(r)
-		if err != nil {
-			r.Close()
-			return err
-		}
+	err = scanEach(ctx, tx, `SELECT `+outboundColumns+` FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1
+ORDER BY next_attempt_at, id LIMIT $2`, []any{now, limit}, func() error {
+		id, err := read()
 		ids = append(ids, id)
-	}
-	if r.Close(); r.Err() != nil || len(ids) == 0 {
-		return r.Err()
+		return err
+	}, dest...)
+	if err != nil || len(ids) == 0 {
+		return err
 	}
 	if _, err := tx.exec(ctx, `UPDATE outbox SET next_attempt_at = $1 WHERE id IN (SELECT u.id FROM {rows})`, until,
 		rowsOf(len(ids)).num("id", func(i int) int64 { return ids[i] })); err != nil {
@@ -242,10 +227,7 @@ func (c liteConn) send(ctx context.Context, b *batch) error {
 			}
 		}
 		if err != nil {
-			if bot.KindOf(err) == bot.Other {
-				err = fmt.Errorf("%s: %w", st.what, err)
-			}
-			return err
+			return annotate(st.what, err)
 		}
 	}
 	return nil

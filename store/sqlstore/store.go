@@ -86,9 +86,9 @@ type dialect interface {
 	// state of the database throughout.
 	begin(ctx context.Context, snapshot bool) (txConn, error)
 	// lease takes up to limit pending outbox messages due at now, longest
-	// due first, pushes their next attempt to until, and gives each row
-	// (outboundColumns) to read, which returns its ID.
-	lease(ctx context.Context, now, until time.Time, limit int, read func(rows) (int64, error)) error
+	// due first, pushes their next attempt to until, and scans each row
+	// (outboundColumns) into dest for read, which returns its ID.
+	lease(ctx context.Context, now, until time.Time, limit int, dest []any, read func() (int64, error)) error
 	// migrations returns goose's provider over the database, and what
 	// releases it.
 	migrations() (*goose.Provider, func(), error)
@@ -190,6 +190,14 @@ func (b *batch) exec(what, sql string, count func(n int64) error, args ...any) {
 
 func (b *batch) query(what, sql string, read func(r rows) error, args ...any) {
 	*b = append(*b, stmt{what: what, sql: sql, args: args, read: read})
+}
+
+// annotate says which statement of a batch failed.
+func annotate(what string, err error) error {
+	if err == nil || bot.KindOf(err) != bot.Other {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // Ping reports whether the database answers. Returns Unavailable if it
