@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -187,65 +186,6 @@ func TestSecondWaits(t *testing.T) {
 	}
 }
 
-func TestMigrateConcurrently(t *testing.T) {
-	url := testenv.PostgresURL(t, "store_sqlstore_migrate")
-	s, err := sqlstore.OpenPostgres(t.Context(), url)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer s.Close()
-	ctx := t.Context()
-	// Start from an empty database, even when the test runs again in the
-	// same process (-count).
-	if _, err := s.Pool().Exec(ctx, `DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
-		t.Fatalf("reset schema: %v", err)
-	}
-
-	before, err := s.MigrationStatus(ctx)
-	if err != nil {
-		t.Fatalf("MigrationStatus before: %v", err)
-	}
-	for _, m := range before {
-		if m.Applied {
-			t.Errorf("before Migrate: version %d applied, want pending", m.Version)
-		}
-	}
-
-	errs := make(chan error, 2)
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Go(func() { errs <- s.Migrate(ctx) })
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Errorf("Migrate: %v", err)
-		}
-	}
-
-	st, err := s.MigrationStatus(ctx)
-	if err != nil {
-		t.Fatalf("MigrationStatus: %v", err)
-	}
-	if len(st) == 0 || st[0].Version != 1 || st[0].Source != "00001_init.sql" {
-		t.Fatalf("MigrationStatus = %+v, want version 1 (00001_init.sql) first", st)
-	}
-	for _, m := range st {
-		if !m.Applied || m.AppliedAt.IsZero() {
-			t.Errorf("version %d: applied = %v at %v, want applied with a time", m.Version, m.Applied, m.AppliedAt)
-		}
-	}
-	var table string
-	if err := s.Pool().QueryRow(ctx, `SELECT to_regclass('aduan_schema_version')::text`).Scan(&table); err != nil || table != sqlstore.VersionTable {
-		t.Errorf("version table = %q, %v; want %q", table, err, sqlstore.VersionTable)
-	}
-	// Running again finds nothing to do.
-	if err := s.Migrate(ctx); err != nil {
-		t.Errorf("Migrate again: %v", err)
-	}
-}
-
 // dueFixture writes n open tickets due one second apart before now, and
 // returns their codes in due order.
 func dueFixture(t *testing.T, s *sqlstore.Store, now time.Time, n int) []string {
@@ -292,49 +232,23 @@ func TestConcurrentDueTickets(t *testing.T) {
 	s := openPostgres(t, keys)
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	want := dueFixture(t, s, now, 20)
-	const txs, limit = 8, 3 // 24 places for 20 tickets
-
-	start := make(chan struct{})
-	got := make([][]string, txs)
-	errs := make([]error, txs)
-	var wg sync.WaitGroup
+	const limit = 3
+	txs := make([]*sqlstore.Tx, 8) // 24 places for 20 tickets
 	for i := range txs {
-		tx := clockTx(t, s)
-		wg.Go(func() {
-			<-start
-			ts, err := tx.DueTickets(t.Context(), now, limit)
-			got[i], errs[i] = ticketCodes(ts), err
-		})
+		txs[i] = clockTx(t, s)
 	}
-	close(start)
-	wg.Wait()
-
-	seen := map[string]int{}
-	var all []string
-	for i := range txs {
-		if errs[i] != nil {
-			t.Fatalf("tx %d: DueTickets: %v", i, errs[i])
+	takeAtOnce(t, len(txs), want, func(i int) ([]string, error) {
+		ts, err := txs[i].DueTickets(t.Context(), now, limit)
+		if len(ts) > limit {
+			return nil, fmt.Errorf("DueTickets = %v, want at most %d", ticketCodes(ts), limit)
 		}
-		if len(got[i]) > limit {
-			t.Errorf("tx %d: DueTickets = %v, want at most %d", i, got[i], limit)
-		}
-		for _, code := range got[i] {
-			if j, ok := seen[code]; ok {
-				t.Errorf("%s went to tx %d and tx %d", code, j, i)
-			}
-			seen[code] = i
-			all = append(all, code)
-		}
-	}
-	slices.Sort(all)
-	if !slices.Equal(all, want) {
-		t.Errorf("taken between them = %v, want %v", all, want)
-	}
+		return ticketCodes(ts), err
+	})
 }
 
 // TestDueTicketsSkipsHeld checks that a ticket another transaction holds
 // (an officer's command locking it, or another clock run) is skipped, not
-// waited for, and that a rolled back run leaves its tickets due.
+// waited for, and is due again once that transaction ends.
 func TestDueTicketsSkipsHeld(t *testing.T) {
 	s := openPostgres(t, keys)
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
@@ -343,65 +257,35 @@ func TestDueTicketsSkipsHeld(t *testing.T) {
 	// A statement that waited on a lock would hang: fail instead.
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
+	due := func(name string, tx *sqlstore.Tx, want ...string) {
+		t.Helper()
+		ts, err := tx.DueTickets(ctx, now, 10)
+		if got := ticketCodes(ts); err != nil || !slices.Equal(got, want) {
+			t.Fatalf("%s: DueTickets = %v, %v; want %v", name, got, err, want)
+		}
+	}
 
 	officer := clockTx(t, s)
 	if _, err := officer.Ticket(ctx, a); err != nil {
 		t.Fatalf("officer's Tx.Ticket(%s): %v", a, err)
 	}
 	run1 := clockTx(t, s)
-	took, err := run1.DueTickets(ctx, now, 10)
-	if err != nil {
-		t.Fatalf("run 1: DueTickets: %v", err)
-	}
-	if got, want := ticketCodes(took), []string{b, c}; !slices.Equal(got, want) {
-		t.Fatalf("run 1 while the officer holds %s: DueTickets = %v, want %v", a, got, want)
-	}
-	// The officer's own transaction sees its ticket, and not run 1's.
-	ts, err := officer.DueTickets(ctx, now, 10)
-	if err != nil {
-		t.Fatalf("officer: DueTickets: %v", err)
-	}
-	if got, want := ticketCodes(ts), []string{a}; !slices.Equal(got, want) {
-		t.Errorf("officer's transaction: DueTickets = %v, want %v", got, want)
-	}
+	due("run 1 while the officer holds A", run1, b, c)
+	due("the officer's own transaction, not run 1's tickets", officer, a)
 	run2 := clockTx(t, s)
-	ts, err = run2.DueTickets(ctx, now, 10)
-	if err != nil {
-		t.Fatalf("run 2: DueTickets: %v", err)
-	}
-	if got := ticketCodes(ts); len(got) != 0 {
-		t.Errorf("run 2 while every ticket is held: DueTickets = %v, want none", got)
-	}
+	due("run 2 while every ticket is held", run2)
 	if err := run2.Rollback(ctx); err != nil {
 		t.Fatalf("run 2: Rollback: %v", err)
 	}
 
-	// Run 1 acts on B and C but fails before committing; the officer is
-	// done.
-	for i := range took {
-		took[i].NextDue, took[i].Marks = time.Time{}, map[string]time.Time{"late_first": now}
-	}
-	if err := run1.Apply(ctx, &bot.Changes{Updates: took}, now); err != nil {
-		t.Fatalf("run 1: Apply: %v", err)
-	}
+	// Run 1 fails before committing (what its rollback undoes, the
+	// contract's DueTicketsRolledBack checks); the officer is done. Their
+	// locks go with them.
 	if err := run1.Rollback(ctx); err != nil {
 		t.Fatalf("run 1: Rollback: %v", err)
 	}
 	if err := officer.Commit(ctx); err != nil {
 		t.Fatalf("officer: Commit: %v", err)
 	}
-
-	run3 := clockTx(t, s)
-	ts, err = run3.DueTickets(ctx, now, 10)
-	if err != nil {
-		t.Fatalf("run 3: DueTickets: %v", err)
-	}
-	if got, want := ticketCodes(ts), []string{a, b, c}; !slices.Equal(got, want) {
-		t.Errorf("after run 1 rolled back: DueTickets = %v, want %v", got, want)
-	}
-	for _, tk := range ts {
-		if len(tk.Marks) != 0 {
-			t.Errorf("after run 1 rolled back: %s marks = %v, want none", tk.Code, tk.Marks)
-		}
-	}
+	due("after run 1 rolled back", clockTx(t, s), a, b, c)
 }

@@ -36,30 +36,16 @@ func TestOpenBadPath(t *testing.T) {
 
 func TestFileKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "aduan.db")
-	ctx := t.Context()
-	s, err := sqlstore.OpenSQLite(ctx, path, sqlstore.WithKeyring(keys))
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	tx, err := s.Begin(ctx)
-	if err != nil {
-		t.Fatalf("Begin: %v", err)
-	}
+	s := openSQLite(t, path, keys)
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	err = tx.Apply(ctx, &bot.Changes{Tickets: []bot.Ticket{{Code: "KS-1", Kind: bot.KindCase, Status: bot.StatusReceived,
+	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{{Code: "KS-1", Kind: bot.KindCase, Status: bot.StatusReceived,
 		Channel: bot.SMS, Reporter: "+6281200000001", CreatedAt: now, UpdatedAt: now}}}, now)
-	if err != nil {
-		t.Fatalf("Apply: %v", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatalf("Commit: %v", err)
-	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 
 	s = openSQLite(t, path, keys) // migrations find nothing to do
-	if _, err := s.Ticket(ctx, "KS-1"); err != nil {
+	if _, err := s.Ticket(t.Context(), "KS-1"); err != nil {
 		t.Errorf("Ticket after reopening: %v", err)
 	}
 }

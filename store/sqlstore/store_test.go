@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
@@ -151,21 +152,52 @@ func apply(t testing.TB, s *sqlstore.Store, c *bot.Changes, claimedUntil time.Ti
 	}
 }
 
-// TestSchemaSame migrates an empty database of each engine and compares
-// their tables and columns: names, types (as PostgreSQL names them) and
-// whether they take NULL.
-func TestSchemaSame(t *testing.T) {
-	ctx := t.Context()
-	pg, err := sqlstore.OpenPostgres(ctx, testenv.PostgresURL(t, "store_sqlstore_schema"))
+// emptyPostgres returns a store on the test database named db, its schema
+// dropped: nothing migrated, even when the test runs again in the same
+// process (-count).
+func emptyPostgres(t *testing.T, db string, opts ...sqlstore.Option) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlstore.OpenPostgres(t.Context(), testenv.PostgresURL(t, db), opts...)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("OpenPostgres: %v", err)
 	}
-	defer pg.Close()
-	if _, err := pg.Exec(ctx, `DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Exec(t.Context(), `DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
 		t.Fatalf("reset schema: %v", err)
 	}
-	if err := pg.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
+	return s
+}
+
+// TestMigrations migrates an empty PostgreSQL database from two replicas at
+// once, and then again, and an empty SQLite database; then compares their
+// tables and columns (names, types as PostgreSQL names them, and whether
+// they take NULL) and their versions, all applied.
+func TestMigrations(t *testing.T) {
+	ctx := t.Context()
+	pg := emptyPostgres(t, "store_sqlstore_schema")
+	before, err := pg.MigrationStatus(ctx)
+	if err != nil {
+		t.Fatalf("MigrationStatus before: %v", err)
+	}
+	for _, m := range before {
+		if m.Applied {
+			t.Errorf("before Migrate: version %d applied, want pending", m.Version)
+		}
+	}
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() { errs[i] = pg.Migrate(ctx) })
+	}
+	wg.Wait()
+	errs[2] = pg.Migrate(ctx) // finds nothing to do
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("Migrate: %v", err)
+		}
+	}
+	if rows, err := pg.Query(ctx, `SELECT to_regclass($1)::text`, sqlstore.VersionTable); err != nil || rows[0][0] != sqlstore.VersionTable {
+		t.Errorf("version table = %v, %v; want %q", rows, err, sqlstore.VersionTable)
 	}
 	lite := openSQLite(t, filepath.Join(t.TempDir(), "aduan.db"), nil)
 
@@ -190,8 +222,15 @@ WHERE m.type = 'table' AND m.name NOT IN ('sqlite_sequence', $1)`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if last := len(pgSt) - 1; len(liteSt) != len(pgSt) || !pgSt[last].Applied || !liteSt[last].Applied {
-		t.Errorf("versions: postgres %+v, sqlite %+v; want the same, all applied", pgSt, liteSt)
+	if len(pgSt) == 0 || pgSt[0].Version != 1 || pgSt[0].Source != "00001_init.sql" || len(liteSt) != len(pgSt) {
+		t.Fatalf("versions: postgres %+v, sqlite %+v; want the same, version 1 (00001_init.sql) first", pgSt, liteSt)
+	}
+	for i := range pgSt {
+		for _, m := range []sqlstore.MigrationState{pgSt[i], liteSt[i]} {
+			if !m.Applied || m.AppliedAt.IsZero() || m.Version != pgSt[i].Version {
+				t.Errorf("version %d: %+v, want it applied with a time, on both engines", pgSt[i].Version, m)
+			}
+		}
 	}
 }
 
@@ -216,30 +255,17 @@ func columns(t *testing.T, s *sqlstore.Store, query string) []string {
 // migrates, and checks that they read as before, that Rotate seals them
 // and hashes their addresses, and that no clear text is left.
 func TestSealLegacyRows(t *testing.T) {
-	bare := map[string]func(t *testing.T) *sqlstore.Store{
-		"postgres": func(t *testing.T) *sqlstore.Store {
-			s, err := sqlstore.OpenPostgres(t.Context(), testenv.PostgresURL(t, "store_sqlstore_legacy"), sqlstore.WithKeyring(keys))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			if _, err := s.Exec(t.Context(), `DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
-				t.Fatalf("reset schema: %v", err)
-			}
-			return s
-		},
-		"sqlite": func(t *testing.T) *sqlstore.Store {
-			s, err := sqlstore.OpenSQLiteBare(filepath.Join(t.TempDir(), "aduan.db"), sqlstore.WithKeyring(keys))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		},
-	}
-	for _, name := range []string{"postgres", "sqlite"} {
-		t.Run(name, func(t *testing.T) { testSealLegacyRows(t, bare[name](t)) })
-	}
+	t.Run("postgres", func(t *testing.T) {
+		testSealLegacyRows(t, emptyPostgres(t, "store_sqlstore_legacy", sqlstore.WithKeyring(keys)))
+	})
+	t.Run("sqlite", func(t *testing.T) {
+		s, err := sqlstore.OpenSQLiteBare(filepath.Join(t.TempDir(), "aduan.db"), sqlstore.WithKeyring(keys))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		testSealLegacyRows(t, s)
+	})
 }
 
 func testSealLegacyRows(t *testing.T, s *sqlstore.Store) {
@@ -407,64 +433,71 @@ func TestPruneSeen(t *testing.T) {
 	})
 }
 
+// takeAtOnce runs take(0) to take(n-1) at once, each in a goroutine of its
+// own, and checks that between them they took each of want exactly once.
+func takeAtOnce(t *testing.T, n int, want []string, take func(i int) ([]string, error)) {
+	t.Helper()
+	got := make([][]string, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			got[i], errs[i] = take(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	by := map[string]int{}
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("taker %d: %v", i, errs[i])
+		}
+		for _, x := range got[i] {
+			if j, ok := by[x]; ok {
+				t.Errorf("%s taken by %d and %d", x, j, i)
+			}
+			by[x] = i
+		}
+	}
+	if all := slices.Sorted(maps.Keys(by)); !slices.Equal(all, slices.Sorted(slices.Values(want))) {
+		t.Errorf("taken between them: %d (%v), want the %d of %v", len(all), all, len(want), want)
+	}
+}
+
 // TestConcurrentClaimMany has several transactions claim the same IDs in
 // different orders at once: each ID is fresh for exactly one, and none
 // deadlocks (SQLite's writers take turns).
 func TestConcurrentClaimMany(t *testing.T) {
 	onEach(t, func(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
 		s := open(t)
-		const workers, ids = 6, 200
-		fresh := make([][]string, workers)
-		var wg sync.WaitGroup
-		errs := make(chan error, workers)
-		for w := range workers {
-			wg.Go(func() {
-				msgs := make([]bot.MessageID, ids)
-				for i := range msgs {
-					msgs[i] = bot.MessageID{Channel: bot.WhatsApp, ExternalID: fmt.Sprintf("wamid.%03d", i)}
-				}
-				rand.Shuffle(len(msgs), func(i, j int) { msgs[i], msgs[j] = msgs[j], msgs[i] })
-				tx, err := s.Begin(t.Context())
-				if err != nil {
-					errs <- err
-					return
-				}
-				defer tx.Rollback(context.Background())
-				dup, err := tx.Claim(t.Context(), msgs)
-				if err != nil {
-					errs <- fmt.Errorf("worker %d: Claim: %w", w, err)
-					return
-				}
-				if err := tx.Commit(t.Context()); err != nil {
-					errs <- fmt.Errorf("worker %d: Commit: %w", w, err)
-					return
-				}
-				for i, d := range dup {
-					if !d {
-						fresh[w] = append(fresh[w], msgs[i].ExternalID)
-					}
-				}
-			})
+		var ids []string
+		for i := range 200 {
+			ids = append(ids, fmt.Sprintf("wamid.%03d", i))
 		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatal(err)
-		}
-		count := map[string]int{}
-		for _, f := range fresh {
-			for _, id := range f {
-				count[id]++
+		takeAtOnce(t, 6, ids, func(int) ([]string, error) {
+			msgs := make([]bot.MessageID, len(ids))
+			for i, k := range rand.Perm(len(ids)) {
+				msgs[i] = bot.MessageID{Channel: bot.WhatsApp, ExternalID: ids[k]}
 			}
-		}
-		if len(count) != ids {
-			t.Errorf("%d IDs seen fresh, want %d", len(count), ids)
-		}
-		for id, n := range count {
-			if n != 1 {
-				t.Errorf("ID %s fresh for %d transactions, want 1", id, n)
+			tx, err := s.Begin(t.Context())
+			if err != nil {
+				return nil, err
 			}
-		}
+			defer tx.Rollback(context.Background())
+			dup, err := tx.Claim(t.Context(), msgs)
+			if err != nil {
+				return nil, fmt.Errorf("Claim: %w", err)
+			}
+			var fresh []string
+			for i, d := range dup {
+				if !d {
+					fresh = append(fresh, msgs[i].ExternalID)
+				}
+			}
+			return fresh, tx.Commit(t.Context())
+		})
 	})
 }
 
@@ -473,54 +506,29 @@ func TestConcurrentClaimMany(t *testing.T) {
 func TestConcurrentDueOutbound(t *testing.T) {
 	onEach(t, func(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
 		s := open(t)
-		ctx := t.Context()
 		now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-		const n = 300
-		c := &bot.Changes{}
-		for i := range n {
-			c.Outbox = append(c.Outbox, bot.Outbound{Channel: bot.SMS, To: "+6281200000001", Body: fmt.Sprint(i),
+		var (
+			c    bot.Changes
+			want []string
+		)
+		for i := range 300 {
+			want = append(want, fmt.Sprint(i))
+			c.Outbox = append(c.Outbox, bot.Outbound{Channel: bot.SMS, To: "+6281200000001", Body: want[i],
 				Purpose: bot.PurposeReply, CreatedAt: now})
 		}
-		apply(t, s, c, now)
-
-		const senders = 4
-		got := make([][]int64, senders)
-		errs := make(chan error, senders)
-		var wg sync.WaitGroup
-		for w := range senders {
-			wg.Go(func() {
-				for {
-					ms, err := s.DueOutbound(ctx, now, time.Minute, 7)
-					if err != nil {
-						errs <- err
-						return
-					}
-					if len(ms) == 0 {
-						return
-					}
-					for _, m := range ms {
-						got[w] = append(got[w], m.ID)
-					}
+		apply(t, s, &c, now)
+		takeAtOnce(t, 4, want, func(int) ([]string, error) {
+			var took []string
+			for {
+				ms, err := s.DueOutbound(t.Context(), now, time.Minute, 7)
+				if err != nil || len(ms) == 0 {
+					return took, err
 				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatalf("DueOutbound: %v", err)
-		}
-		seen := map[int64]int{}
-		for w, ids := range got {
-			for _, id := range ids {
-				if prev, ok := seen[id]; ok {
-					t.Errorf("message %d leased by senders %d and %d", id, prev, w)
+				for _, m := range ms {
+					took = append(took, m.Body)
 				}
-				seen[id] = w
 			}
-		}
-		if len(seen) != n {
-			t.Errorf("%d messages leased, want %d", len(seen), n)
-		}
+		})
 	})
 }
 
