@@ -53,7 +53,7 @@ func attachmentIDs(as []bot.Attachment) []int64 {
 // want, about the ticket code; the data are compared, not printed.
 func checkAttachment(t *testing.T, s bot.Store, want bot.Attachment, code string) {
 	t.Helper()
-	got, err := s.Attachment(ctxFor(t), want.ID)
+	got, err := s.Attachment(t.Context(), want.ID)
 	if err != nil {
 		t.Errorf("Attachment(%d): %v", want.ID, err)
 		return
@@ -73,7 +73,7 @@ func checkAttachment(t *testing.T, s bot.Store, want bot.Attachment, code string
 // error.
 func listAttachments(t *testing.T, s bot.Store, code string) []bot.Attachment {
 	t.Helper()
-	as, err := s.Attachments(ctxFor(t), code)
+	as, err := s.Attachments(t.Context(), code)
 	if err != nil {
 		t.Fatalf("Attachments(%s): %v", code, err)
 	}
@@ -192,17 +192,13 @@ func testAttachmentLinks(t *testing.T, s bot.Store) {
 }
 
 func testAttachmentsUnknown(t *testing.T, s bot.Store) {
-	ctx := ctxFor(t)
+	ctx := t.Context()
 	apply(t, s, &bot.Changes{
 		Tickets:     sampleChanges().Tickets[:1],
 		Attachments: []bot.Attachment{file("", senderA, "p1", 0, t0, []byte("pending"))},
 	}, t0)
-	if _, err := s.Attachment(ctx, 1<<40); bot.KindOf(err) != bot.NotFound {
-		t.Errorf("Attachment(unknown): KindOf(%v) = %v, want %v", err, bot.KindOf(err), bot.NotFound)
-	}
-	if _, err := s.Attachments(ctx, "XX-9999"); bot.KindOf(err) != bot.NotFound {
-		t.Errorf("Attachments(unknown): KindOf(%v) = %v, want %v", err, bot.KindOf(err), bot.NotFound)
-	}
+	wantKind(t, "Attachment(unknown)", errOf(s.Attachment(ctx, 1<<40)), bot.NotFound)
+	wantKind(t, "Attachments(unknown)", errOf(s.Attachments(ctx, "XX-9999")), bot.NotFound)
 	tests := []struct {
 		name string
 		c    *bot.Changes
@@ -219,23 +215,14 @@ func testAttachmentsUnknown(t *testing.T, s bot.Store) {
 			Links:       []bot.AttachmentLink{{TicketCode: "XX-9999", Channel: bot.WhatsApp, Sender: senderA, Since: t0}}}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			tx := begin(t, s)
-			err := tx.Apply(ctx, tt.c, t0)
-			if got := bot.KindOf(err); got != bot.NotFound {
-				t.Errorf("Apply: KindOf(%v) = %v, want %v", err, got, bot.NotFound)
-			}
-			if err := tx.Rollback(ctx); err != nil {
-				t.Errorf("Rollback: %v", err)
-			}
-		})
+		wantKind(t, tt.name, tryApply(t, s, tt.c), bot.NotFound)
 	}
 	// The failed transactions changed nothing.
 	if as := listAttachments(t, s, "KS-0001"); len(as) != 0 {
 		t.Errorf("Attachments(KS-0001) = %+v, want none", as)
 	}
-	if out, err := s.Outbox(ctx); err != nil || len(out) != 0 {
-		t.Errorf("Outbox = %d messages, %v; want none", len(out), err)
+	if out := outbox(t, s); len(out) != 0 {
+		t.Errorf("Outbox = %d messages; want none", len(out))
 	}
 	// The pending file is still pending: a known ticket takes it.
 	apply(t, s, &bot.Changes{Links: []bot.AttachmentLink{{TicketCode: "KS-0001", Channel: bot.WhatsApp, Sender: senderA, Since: t0}}}, t0)

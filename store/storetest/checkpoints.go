@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 
@@ -14,12 +15,10 @@ import (
 func resume(t *testing.T, s bot.Store, cps ...bot.Checkpoint) []bot.Checkpoint {
 	t.Helper()
 	tx := begin(t, s)
-	if _, err := tx.Resume(ctxFor(t), nil, cps); err != nil {
+	if _, err := tx.Resume(t.Context(), nil, cps); err != nil {
 		t.Fatalf("Resume: %v", err)
 	}
-	if err := tx.Rollback(ctxFor(t)); err != nil {
-		t.Fatalf("Rollback: %v", err)
-	}
+	end(t, tx, false)
 	return cps
 }
 
@@ -28,13 +27,9 @@ func resume(t *testing.T, s bot.Store, cps ...bot.Checkpoint) []bot.Checkpoint {
 func save(t *testing.T, s bot.Store, cps ...bot.Checkpoint) error {
 	t.Helper()
 	tx := begin(t, s)
-	if err := tx.Apply(ctxFor(t), &bot.Changes{Checkpoints: cps}, t0); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctxFor(t)); err != nil {
-		t.Fatalf("Commit: %v", err)
-	}
-	return nil
+	err := tx.Apply(t.Context(), &bot.Changes{Checkpoints: cps}, t0)
+	end(t, tx, err == nil)
+	return err
 }
 
 const (
@@ -83,19 +78,17 @@ func testCheckpointsReadBack(t *testing.T, s bot.Store) {
 	// Several at once, in the caller's order, with the claim.
 	tx := begin(t, s)
 	cps := []bot.Checkpoint{{Key: convB, Version: 5}, {Key: "sms:+62812"}, {Key: convA}}
-	dup, err := tx.Resume(ctxFor(t), []bot.MessageID{sms("R1"), sms("R1")}, cps)
+	dup, err := tx.Resume(t.Context(), []bot.MessageID{sms("R1"), sms("R1")}, cps)
 	if err != nil {
 		t.Fatalf("Resume: %v", err)
 	}
-	if want := []bool{false, true}; !reflect.DeepEqual(dup, want) {
+	if want := []bool{false, true}; !slices.Equal(dup, want) {
 		t.Errorf("dup = %v, want %v", dup, want)
 	}
 	if !cps[0].Found || cps[0].State != nil || cps[1].Found || !cps[2].Found || string(cps[2].State) != "langkah 2" {
 		t.Errorf("Resume of three = %+v", cps)
 	}
-	if err := tx.Rollback(ctxFor(t)); err != nil {
-		t.Fatalf("Rollback: %v", err)
-	}
+	end(t, tx, false)
 
 	// A conversation that ended leaves a tombstone: found, no state.
 	if err := save(t, s, bot.Checkpoint{Key: convA, Stored: 2, Version: 3}); err != nil {
@@ -125,11 +118,7 @@ func testCheckpointConflict(t *testing.T, s bot.Store) {
 		{"stored version moved on", bot.Checkpoint{Key: convA, Stored: 7, Version: 8, State: []byte("b")}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := save(t, s, bot.Checkpoint{Key: convB, Version: 1, State: []byte("ok")}, tt.cp); bot.KindOf(err) != bot.Conflict {
-				t.Errorf("Apply: KindOf(%v) = %v, want Conflict", err, bot.KindOf(err))
-			}
-		})
+		wantKind(t, tt.name, save(t, s, bot.Checkpoint{Key: convB, Version: 1, State: []byte("ok")}, tt.cp), bot.Conflict)
 	}
 	// The failed transactions wrote nothing, the other conversation's
 	// checkpoint included.
@@ -146,7 +135,7 @@ func testCheckpointRace(t *testing.T, s bot.Store) {
 	if err := save(t, s, bot.Checkpoint{Key: convA, Version: 1, State: []byte("a")}); err != nil {
 		t.Fatalf("save: %v", err)
 	}
-	ctx := ctxFor(t)
+	ctx := t.Context()
 	tx1 := begin(t, s)
 	if err := tx1.Apply(ctx, &bot.Changes{Checkpoints: []bot.Checkpoint{{Key: convA, Stored: 1, Version: 2, State: []byte("one")}}}, t0); err != nil {
 		t.Fatalf("tx1 Apply: %v", err)
@@ -171,16 +160,14 @@ func testCheckpointRace(t *testing.T, s bot.Store) {
 		t.Fatalf("tx1 Commit: %v", err)
 	}
 	wg.Wait()
-	if bot.KindOf(err2) != bot.Conflict {
-		t.Errorf("tx2: KindOf(%v) = %v, want Conflict", err2, bot.KindOf(err2))
-	}
+	wantKind(t, "tx2", err2, bot.Conflict)
 	if got := resume(t, s, bot.Checkpoint{Key: convA})[0]; got.Stored != 2 || string(got.State) != "one" {
 		t.Errorf("after the race: %+v, want version 2 %q", got, "one")
 	}
 }
 
 func testSubmissions(t *testing.T, s bot.Store) {
-	ctx := ctxFor(t)
+	ctx := t.Context()
 	c := sampleChanges()
 	first := c.Tickets[0]
 	first.Submission = "sms:+6281299990001\x00nonce\x00report"
@@ -190,20 +177,14 @@ func testSubmissions(t *testing.T, s bot.Store) {
 	if code, err := tx.Filed(ctx, first.Submission); err != nil || code != first.Code {
 		t.Errorf("Filed = %q, %v; want %q", code, err, first.Code)
 	}
-	if code, err := tx.Filed(ctx, "sms:+6281299990001\x00other\x00report"); bot.KindOf(err) != bot.NotFound {
-		t.Errorf("Filed(another) = %q, %v; want NotFound", code, err)
-	}
-	tx.Rollback(ctx)
+	wantKind(t, "Filed(another)", errOf(tx.Filed(ctx, "sms:+6281299990001\x00other\x00report")), bot.NotFound)
+	end(t, tx, false)
 
 	// A second ticket for the same submission is refused; tickets with
 	// no submission are not limited.
 	second := c.Tickets[1]
 	second.Submission = first.Submission
-	tx = begin(t, s)
-	if err := tx.Apply(ctx, &bot.Changes{Tickets: []bot.Ticket{second}}, t0); bot.KindOf(err) != bot.Conflict {
-		t.Errorf("second ticket for the submission: KindOf(%v) = %v, want Conflict", err, bot.KindOf(err))
-	}
-	tx.Rollback(ctx)
+	wantKind(t, "second ticket for the submission", tryApply(t, s, &bot.Changes{Tickets: []bot.Ticket{second}}), bot.Conflict)
 	second.Submission = ""
 	third := c.Tickets[0]
 	third.Code = "KS-NOSUB2"

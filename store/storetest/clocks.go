@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -41,13 +42,11 @@ func clocked(code string) bot.Ticket {
 func dueCodes(t *testing.T, s bot.Store, now time.Time, limit int) []string {
 	t.Helper()
 	tx := begin(t, s)
-	ts, err := clockTx(t, tx).DueTickets(ctxFor(t), now, limit)
+	ts, err := clockTx(t, tx).DueTickets(t.Context(), now, limit)
 	if err != nil {
 		t.Fatalf("DueTickets(%v, %d): %v", now, limit, err)
 	}
-	if err := tx.Rollback(ctxFor(t)); err != nil {
-		t.Fatalf("Rollback: %v", err)
-	}
+	end(t, tx, false)
 	return codes(ts)
 }
 
@@ -63,7 +62,7 @@ func codes(ts []bot.Ticket) []string {
 // and checks each against want.
 func readAll(t *testing.T, s bot.Store, want bot.Ticket) {
 	t.Helper()
-	ctx := ctxFor(t)
+	ctx := t.Context()
 	want = norm(want)
 	check := func(how string, got bot.Ticket) {
 		t.Helper()
@@ -82,16 +81,8 @@ func readAll(t *testing.T, s bot.Store, want bot.Ticket) {
 		t.Errorf("%s: %s not found among %v", how, want.Code, codes(ts))
 	}
 
-	got, err := s.Ticket(ctx, want.Code)
-	if err != nil {
-		t.Fatalf("Ticket(%s): %v", want.Code, err)
-	}
-	check("Ticket", got)
-	all, err := s.Tickets(ctx, bot.TicketFilter{})
-	if err != nil {
-		t.Fatalf("Tickets: %v", err)
-	}
-	find("Tickets", all)
+	check("Ticket", ticket(t, s, want.Code))
+	find("Tickets", tickets(t, s, bot.TicketFilter{}))
 	if rt, ok := s.(bot.ReporterTickets); ok {
 		ts, err := rt.TicketsByReporter(ctx, want.Channel, want.Reporter)
 		if err != nil {
@@ -112,7 +103,8 @@ func readAll(t *testing.T, s bot.Store, want bot.Ticket) {
 	if !ok {
 		t.Fatalf("%T does not implement bot.LockingTx", tx)
 	}
-	if got, err = lt.Ticket(ctx, want.Code); err != nil {
+	got, err := lt.Ticket(ctx, want.Code)
+	if err != nil {
 		t.Fatalf("Tx.Ticket(%s): %v", want.Code, err)
 	}
 	check("Tx.Ticket", got)
@@ -123,13 +115,10 @@ func readAll(t *testing.T, s bot.Store, want bot.Ticket) {
 		}
 		find("DueTickets", ts)
 	}
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatalf("Rollback: %v", err)
-	}
+	end(t, tx, false)
 }
 
 func testClockRoundTrip(t *testing.T, s bot.Store) {
-	ctx := ctxFor(t)
 	tk := clocked("KS-CLK01")
 	bare := bot.Ticket{Code: "KS-CLK02", Kind: bot.KindCase, Status: bot.StatusReceived, Channel: bot.SMS,
 		Reporter: "+6281200000002", CreatedAt: t0, UpdatedAt: t0}
@@ -146,13 +135,7 @@ func testClockRoundTrip(t *testing.T, s bot.Store) {
 	tk.NextDue, tk.UpdatedAt = t0.Add(7*24*time.Hour-24*time.Hour), t0.Add(40*time.Minute)
 	bare.Marks = map[string]time.Time{"late_first": t0.Add(time.Hour).In(wita)}
 	bare.UpdatedAt = t0.Add(time.Hour)
-	tx := begin(t, s)
-	if err := tx.Apply(ctx, &bot.Changes{Updates: []bot.Ticket{tk, bare}}, t0); err != nil {
-		t.Fatalf("Apply(updates): %v", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatalf("Commit: %v", err)
-	}
+	apply(t, s, &bot.Changes{Updates: []bot.Ticket{tk, bare}}, t0)
 	t.Run("update", func(t *testing.T) {
 		readAll(t, s, tk)
 		readAll(t, s, bare)
@@ -199,7 +182,7 @@ func testDueTickets(t *testing.T, s bot.Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := dueCodes(t, s, tt.now, tt.limit); !reflect.DeepEqual(got, tt.want) {
+			if got := dueCodes(t, s, tt.now, tt.limit); !slices.Equal(got, tt.want) {
 				t.Errorf("DueTickets(%v, %d) = %v, want %v", tt.now, tt.limit, got, tt.want)
 			}
 		})
@@ -207,7 +190,7 @@ func testDueTickets(t *testing.T, s bot.Store) {
 
 	// The tickets come whole.
 	tx := begin(t, s)
-	ts, err := clockTx(t, tx).DueTickets(ctxFor(t), t0, 2)
+	ts, err := clockTx(t, tx).DueTickets(t.Context(), t0, 2)
 	if err != nil {
 		t.Fatalf("DueTickets: %v", err)
 	}
@@ -220,7 +203,7 @@ func testDueTickets(t *testing.T, s bot.Store) {
 }
 
 func testDueTicketsRolledBack(t *testing.T, s bot.Store) {
-	ctx := ctxFor(t)
+	ctx := t.Context()
 	tk := clocked("KS-RB001")
 	tk.NextDue = t0
 	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{tk}}, t0)
@@ -237,14 +220,12 @@ func testDueTicketsRolledBack(t *testing.T, s bot.Store) {
 	if err := tx.Apply(ctx, &bot.Changes{Updates: []bot.Ticket{acted}}, t0); err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatalf("Rollback: %v", err)
-	}
-	if got, want := dueCodes(t, s, t0, 10), []string{"KS-RB001"}; !reflect.DeepEqual(got, want) {
+	end(t, tx, false)
+	if got, want := dueCodes(t, s, t0, 10), []string{"KS-RB001"}; !slices.Equal(got, want) {
 		t.Errorf("after a rolled back run: DueTickets = %v, want %v", got, want)
 	}
-	if got, err := s.Ticket(ctx, tk.Code); err != nil || !reflect.DeepEqual(got, norm(tk)) {
-		t.Errorf("after a rolled back run: Ticket = %+v, %v; want %+v", got, err, norm(tk))
+	if got := ticket(t, s, tk.Code); !reflect.DeepEqual(got, norm(tk)) {
+		t.Errorf("after a rolled back run: Ticket = %+v; want %+v", got, norm(tk))
 	}
 
 	// A run that commits moves it on.
@@ -257,19 +238,17 @@ func testDueTicketsRolledBack(t *testing.T, s bot.Store) {
 	if err := tx.Apply(ctx, &bot.Changes{Updates: []bot.Ticket{acted}}, t0); err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatalf("Commit: %v", err)
+	end(t, tx, true)
+	if got := dueCodes(t, s, t0, 10); len(got) != 0 {
+		t.Errorf("after a committed run: DueTickets = %v, want none", got)
 	}
-	if got, want := dueCodes(t, s, t0, 10), []string{}; !reflect.DeepEqual(got, want) {
-		t.Errorf("after a committed run: DueTickets = %v, want %v", got, want)
-	}
-	if got, want := dueCodes(t, s, t0.Add(time.Hour), 10), []string{"KS-RB001"}; !reflect.DeepEqual(got, want) {
+	if got, want := dueCodes(t, s, t0.Add(time.Hour), 10), []string{"KS-RB001"}; !slices.Equal(got, want) {
 		t.Errorf("at the new due time: DueTickets = %v, want %v", got, want)
 	}
 }
 
 func testClaimDigest(t *testing.T, s bot.Store) {
-	ctx := ctxFor(t)
+	ctx := t.Context()
 	const day, next = "2026-03-02", "2026-03-03"
 	steps := []struct {
 		name   string
@@ -293,26 +272,16 @@ func testClaimDigest(t *testing.T, s bot.Store) {
 			}
 			got = append(got, first)
 		}
-		if !reflect.DeepEqual(got, st.want) {
+		if !slices.Equal(got, st.want) {
 			t.Errorf("%s: ClaimDigest(%v) = %v, want %v", st.name, st.claims, got, st.want)
 		}
-		if st.commit {
-			if err := tx.Commit(ctx); err != nil {
-				t.Fatalf("%s: Commit: %v", st.name, err)
-			}
-		} else if err := tx.Rollback(ctx); err != nil {
-			t.Fatalf("%s: Rollback: %v", st.name, err)
-		}
+		end(t, tx, st.commit)
 	}
-
-	tx := begin(t, s)
-	if _, err := clockTx(t, tx).ClaimDigest(ctx, ""); bot.KindOf(err) != bot.Invalid {
-		t.Errorf("ClaimDigest(\"\"): KindOf(%v) = %v, want %v", err, bot.KindOf(err), bot.Invalid)
-	}
+	wantKind(t, `ClaimDigest("")`, errOf(clockTx(t, begin(t, s)).ClaimDigest(ctx, "")), bot.Invalid)
 }
 
 func testLateCount(t *testing.T, s bot.Store) {
-	ctx := ctxFor(t)
+	ctx := t.Context()
 	lc, ok := s.(lateCounter)
 	if !ok {
 		t.Fatalf("%T has no LateCount", s)

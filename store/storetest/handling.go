@@ -22,19 +22,11 @@ func testHandlingRoundTrip(t *testing.T, s bot.Store) {
 	bare := bot.Ticket{Code: "KS-HAND2", Kind: bot.KindComplaint, Status: bot.StatusReceived, Channel: bot.SMS,
 		Reporter: "+6281200000002", CreatedAt: t0, UpdatedAt: t0}
 	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{tk, bare}}, t0)
-	for _, want := range []bot.Ticket{tk, bare} {
-		got, err := s.Ticket(ctxFor(t), want.Code)
-		if err != nil {
-			t.Fatalf("Ticket(%s): %v", want.Code, err)
-		}
-		if !reflect.DeepEqual(got, norm(want)) {
-			t.Errorf("Ticket(%s) = %+v, want %+v", want.Code, got, norm(want))
-		}
-	}
+	readAll(t, s, tk)
+	readAll(t, s, bare)
 }
 
 func testUpdates(t *testing.T, s bot.Store) {
-	ctx := ctxFor(t)
 	early := bot.Ticket{Code: "KS-UPD01", Kind: bot.KindCase, Status: bot.StatusReceived, Urgent: true,
 		Answers: map[string]string{"safe": "no"}, Channel: bot.SMS, Reporter: "+6281200000001", CreatedAt: t0, UpdatedAt: t0}
 	other := handled("KS-UPD02")
@@ -54,35 +46,19 @@ func testUpdates(t *testing.T, s bot.Store) {
 	// the creation time.
 	closed.Reporter, closed.Kind = "+6289999999999", bot.KindComplaint
 
-	tx := begin(t, s)
-	if err := tx.Apply(ctx, &bot.Changes{Updates: []bot.Ticket{done, closed}}, t0); err != nil {
-		t.Fatalf("Apply(updates): %v", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatalf("Commit: %v", err)
-	}
+	apply(t, s, &bot.Changes{Updates: []bot.Ticket{done, closed}}, t0)
 	closed.Reporter, closed.Kind = other.Reporter, other.Kind
-	for _, want := range []bot.Ticket{done, closed} {
-		got, err := s.Ticket(ctx, want.Code)
-		if err != nil {
-			t.Fatalf("Ticket(%s): %v", want.Code, err)
-		}
-		if !reflect.DeepEqual(got, norm(want)) {
-			t.Errorf("Ticket(%s) after update = %+v, want %+v", want.Code, got, norm(want))
-		}
-	}
+	readAll(t, s, done)
+	readAll(t, s, closed)
 }
 
 func testUpdateUnknown(t *testing.T, s bot.Store) {
-	tx := begin(t, s)
-	err := tx.Apply(ctxFor(t), &bot.Changes{Updates: []bot.Ticket{handled("KS-NONE1")}}, t0)
-	if got := bot.KindOf(err); got != bot.NotFound {
-		t.Errorf("Apply(update of an unknown ticket): KindOf(%v) = %v, want %v", err, got, bot.NotFound)
-	}
+	err := tryApply(t, s, &bot.Changes{Updates: []bot.Ticket{handled("KS-NONE1")}})
+	wantKind(t, "Apply(update of an unknown ticket)", err, bot.NotFound)
 }
 
 func testLockingTx(t *testing.T, s bot.Store) {
-	ctx := ctxFor(t)
+	ctx := t.Context()
 	tk := handled("KS-LOCK1")
 	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{tk}}, t0)
 	tx := begin(t, s)
@@ -97,9 +73,7 @@ func testLockingTx(t *testing.T, s bot.Store) {
 	if !reflect.DeepEqual(got, norm(tk)) {
 		t.Errorf("Tx.Ticket = %+v, want %+v", got, norm(tk))
 	}
-	if _, err := lt.Ticket(ctx, "KS-NONE1"); bot.KindOf(err) != bot.NotFound {
-		t.Errorf("Tx.Ticket(unknown): KindOf(%v) = %v, want %v", err, bot.KindOf(err), bot.NotFound)
-	}
+	wantKind(t, "Tx.Ticket(unknown)", errOf(lt.Ticket(ctx, "KS-NONE1")), bot.NotFound)
 	tl, ok := tx.(bot.TicketsLocker)
 	if !ok {
 		t.Fatalf("%T does not implement bot.TicketsLocker", tx)
@@ -112,55 +86,14 @@ func testLockingTx(t *testing.T, s bot.Store) {
 	if err := tx.Apply(ctx, &bot.Changes{Updates: []bot.Ticket{got}}, t0); err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatalf("Commit: %v", err)
-	}
-	if after, err := s.Ticket(ctx, "KS-LOCK1"); err != nil || after.Status != "assessed" {
-		t.Errorf("after the locked update: %+v, %v; want status assessed", after, err)
-	}
-}
-
-func testFilterHandling(t *testing.T, s bot.Store) {
-	ctx := ctxFor(t)
-	mk := func(code, assignee string, status bot.Status, age time.Duration) bot.Ticket {
-		return bot.Ticket{Code: code, Kind: bot.KindCase, Status: status, Channel: bot.SMS, Reporter: "+6281200000001",
-			Assignee: assignee, CreatedAt: t0.Add(-age), UpdatedAt: t0}
-	}
-	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{
-		mk("K1", "+6281337785111", bot.StatusReceived, 4*time.Hour),
-		mk("K2", "+6281337785111", bot.StatusDone, 3*time.Hour),
-		mk("K3", "+6281337973213", bot.StatusReferred, 2*time.Hour),
-		mk("K4", "", bot.StatusReceived, time.Hour),
-	}}, t0)
-	tests := []struct {
-		name string
-		f    bot.TicketFilter
-		want []string
-	}{
-		{"assignee", bot.TicketFilter{Assignee: "+6281337785111"}, []string{"K2", "K1"}},
-		{"open", bot.TicketFilter{Open: true}, []string{"K4", "K3", "K1"}},
-		{"assignee's open", bot.TicketFilter{Assignee: "+6281337785111", Open: true}, []string{"K1"}},
-		{"since", bot.TicketFilter{Since: t0.Add(-2 * time.Hour)}, []string{"K4", "K3"}},
-		{"since, open, by status", bot.TicketFilter{Since: t0.Add(-5 * time.Hour), Open: true, Status: bot.StatusReceived}, []string{"K4", "K1"}},
-		{"nobody's", bot.TicketFilter{Assignee: "+6281200000009"}, []string{}},
-	}
-	for _, tt := range tests {
-		ts, err := s.Tickets(ctx, tt.f)
-		if err != nil {
-			t.Fatalf("%s: Tickets: %v", tt.name, err)
-		}
-		got := []string{}
-		for _, tk := range ts {
-			got = append(got, tk.Code)
-		}
-		if !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("%s: Tickets(%+v) = %v, want %v", tt.name, tt.f, got, tt.want)
-		}
+	end(t, tx, true)
+	if after := ticket(t, s, "KS-LOCK1"); after.Status != "assessed" {
+		t.Errorf("after the locked update: %+v; want status assessed", after)
 	}
 }
 
 func testOptOuts(t *testing.T, s bot.Store) {
-	ctx := ctxFor(t)
+	ctx := t.Context()
 	oo, ok := s.(bot.OptOuts)
 	if !ok {
 		t.Fatalf("%T does not implement bot.OptOuts", s)

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -155,7 +157,6 @@ func assertNoSecrets(t *testing.T, dump string) {
 }
 
 func testSealedAtRest(t *testing.T, impl Sealed) {
-	ctx := ctxFor(t)
 	s := impl.Open(t, Keyring(t, 1))
 	c := privateFixture(t, s)
 
@@ -167,35 +168,20 @@ func testSealedAtRest(t *testing.T, impl Sealed) {
 		}
 	}
 
-	got, err := s.Ticket(ctx, "KS-PRIV1")
-	if err != nil {
-		t.Fatalf("Ticket: %v", err)
-	}
-	if want := norm(c.Tickets[0]); !reflect.DeepEqual(got, want) {
+	if got, want := ticket(t, s, "KS-PRIV1"), norm(c.Tickets[0]); !reflect.DeepEqual(got, want) {
 		t.Errorf("Ticket = %+v, want %+v", got, want)
 	}
-	es, err := s.Events(ctx, "KS-PRIV1")
-	if err != nil {
-		t.Fatalf("Events: %v", err)
-	}
-	for i, e := range es {
+	for i, e := range events(t, s, "KS-PRIV1") {
 		if want := normEvent(c.Events[i]); !reflect.DeepEqual(e, want) {
 			t.Errorf("Events[%d] = %+v, want %+v", i, e, want)
 		}
 	}
-	out, err := s.Outbox(ctx)
-	if err != nil {
-		t.Fatalf("Outbox: %v", err)
-	}
-	for i, e := range out {
+	for i, e := range outbox(t, s) {
 		if w := c.Outbox[i]; e.To != w.To || e.Body != w.Body {
 			t.Errorf("Outbox[%d] = %q to %q, want %q to %q", i, e.Body, e.To, w.Body, w.To)
 		}
 	}
-	as, err := s.Attachments(ctx, "KS-PRIV1")
-	if err != nil {
-		t.Fatalf("Attachments: %v", err)
-	}
+	as := listAttachments(t, s, "KS-PRIV1")
 	if want := []bot.Attachment{listed(c.Attachments[0], "KS-PRIV1")}; !reflect.DeepEqual(as, want) {
 		t.Errorf("Attachments = %+v, want %+v", as, want)
 	}
@@ -209,45 +195,24 @@ func testSealedAtRest(t *testing.T, impl Sealed) {
 }
 
 func testNoKeyring(t *testing.T, impl Sealed) {
-	ctx := ctxFor(t)
+	ctx := t.Context()
 	s := impl.Open(t, Keyring(t, 1))
 	fx := privateFixture(t, s)
 	bare := impl.Reopen(t, s, nil)
-
-	tx := begin(t, bare)
-	err := tx.Apply(ctx, &bot.Changes{Tickets: []bot.Ticket{privateTicket("KS-BARE1", secretOther, bot.SMS, t0)}}, t0)
-	if got := bot.KindOf(err); got != bot.Invalid {
-		t.Errorf("Apply without a keyring: KindOf(%v) = %v, want %v", err, got, bot.Invalid)
-	}
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatalf("Rollback: %v", err)
-	}
-	tx = begin(t, bare)
-	err = tx.Apply(ctx, &bot.Changes{Attachments: []bot.Attachment{file("", secretOther, "wamid.BARE1", 0, t0, []byte(secretPhoto))}}, t0)
-	if got := bot.KindOf(err); got != bot.Invalid {
-		t.Errorf("Apply(attachment) without a keyring: KindOf(%v) = %v, want %v", err, got, bot.Invalid)
-	}
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatalf("Rollback: %v", err)
-	}
-	calls := []struct {
-		name string
-		call func() error
-	}{
-		{"Ticket", func() error { _, err := bare.Ticket(ctx, "KS-PRIV1"); return err }},
-		{"Events", func() error { _, err := bare.Events(ctx, "KS-PRIV1"); return err }},
-		{"Outbox", func() error { _, err := bare.Outbox(ctx); return err }},
-		{"Attachments", func() error { _, err := bare.Attachments(ctx, "KS-PRIV1"); return err }},
-		{"Attachment", func() error { _, err := bare.Attachment(ctx, fx.Attachments[0].ID); return err }},
-		{"TicketsByReporter", func() error { _, err := bare.TicketsByReporter(ctx, bot.SMS, secretReporter); return err }},
-		{"SentTo", func() error { _, err := bare.SentTo(ctx, bot.SMS, secretReporter); return err }},
-		{"EraseTicket", func() error { _, err := bare.EraseTicket(ctx, "KS-PRIV1", t0, "admin"); return err }},
-		{"Rotate", func() error { _, err := bare.Rotate(ctx, 10); return err }},
-	}
-	for _, c := range calls {
-		if err := c.call(); bot.KindOf(err) != bot.Invalid {
-			t.Errorf("%s without a keyring: KindOf(%v) = %v, want %v", c.name, err, bot.KindOf(err), bot.Invalid)
-		}
+	for name, err := range map[string]error{
+		"Apply":             tryApply(t, bare, &bot.Changes{Tickets: []bot.Ticket{privateTicket("KS-BARE1", secretOther, bot.SMS, t0)}}),
+		"Apply(attachment)": tryApply(t, bare, &bot.Changes{Attachments: []bot.Attachment{file("", secretOther, "wamid.BARE1", 0, t0, []byte(secretPhoto))}}),
+		"Ticket":            errOf(bare.Ticket(ctx, "KS-PRIV1")),
+		"Events":            errOf(bare.Events(ctx, "KS-PRIV1")),
+		"Outbox":            errOf(bare.Outbox(ctx)),
+		"Attachments":       errOf(bare.Attachments(ctx, "KS-PRIV1")),
+		"Attachment":        errOf(bare.Attachment(ctx, fx.Attachments[0].ID)),
+		"TicketsByReporter": errOf(bare.TicketsByReporter(ctx, bot.SMS, secretReporter)),
+		"SentTo":            errOf(bare.SentTo(ctx, bot.SMS, secretReporter)),
+		"EraseTicket":       errOf(bare.EraseTicket(ctx, "KS-PRIV1", t0, "admin")),
+		"Rotate":            errOf(bare.Rotate(ctx, 10)),
+	} {
+		wantKind(t, name+" without a keyring", err, bot.Invalid)
 	}
 	// What holds nothing personal is still readable.
 	if _, err := bare.Tickets(ctx, bot.TicketFilter{Kind: bot.KindComplaint}); err != nil {
@@ -256,7 +221,7 @@ func testNoKeyring(t *testing.T, impl Sealed) {
 }
 
 func testTicketsByReporter(t *testing.T, impl Sealed) {
-	ctx := ctxFor(t)
+	ctx := t.Context()
 	s := impl.Open(t, Keyring(t, 1))
 	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{
 		privateTicket("KS-A1", secretReporter, bot.SMS, t0),
@@ -280,15 +245,13 @@ func testTicketsByReporter(t *testing.T, impl Sealed) {
 		if err != nil {
 			t.Fatalf("TicketsByReporter(%s, %s): %v", tt.ch, tt.addr, err)
 		}
-		got := []string{}
 		for _, tk := range ts {
-			got = append(got, tk.Code)
 			if tk.Reporter != tt.addr || tk.Answers["description"] != secretDesc {
 				t.Errorf("TicketsByReporter(%s, %s): ticket %s has reporter %q, description %q", tt.ch, tt.addr,
 					tk.Code, tk.Reporter, tk.Answers["description"])
 			}
 		}
-		if !reflect.DeepEqual(got, tt.want) {
+		if got := codes(ts); !slices.Equal(got, tt.want) {
 			t.Errorf("TicketsByReporter(%s, %s) = %v, want %v", tt.ch, tt.addr, got, tt.want)
 		}
 	}
@@ -299,7 +262,7 @@ func testTicketsByReporter(t *testing.T, impl Sealed) {
 // newest first, with their reporter and story; nothing for an address
 // that filed none, an erased reporter's ticket not found.
 func testLiveTickets(t *testing.T, impl Sealed) {
-	ctx := ctxFor(t)
+	ctx := t.Context()
 	s := impl.Open(t, Keyring(t, 1))
 	closed := func(tk bot.Ticket, at time.Time) bot.Ticket {
 		tk.Status, tk.ClosedAt, tk.Assignee, tk.AcceptedAt = bot.StatusDone, at, "+6281337785111", at
@@ -343,7 +306,7 @@ func testLiveTickets(t *testing.T, impl Sealed) {
 }
 
 func testSentTo(t *testing.T, impl Sealed) {
-	ctx := ctxFor(t)
+	ctx := t.Context()
 	s := impl.Open(t, Keyring(t, 1))
 	c := &bot.Changes{Outbox: []bot.Outbound{
 		{Channel: bot.WhatsApp, To: secretReporter, Body: "satu", Purpose: bot.PurposeReply, CreatedAt: t0},
@@ -371,21 +334,14 @@ func testSentTo(t *testing.T, impl Sealed) {
 		{bot.WhatsApp, "+6281200000000", []string{}},
 	}
 	for _, tt := range tests {
-		got, err := s.SentTo(ctx, tt.ch, tt.to)
-		if err != nil {
-			t.Fatalf("SentTo(%s, %s): %v", tt.ch, tt.to, err)
-		}
-		if got == nil {
-			got = []string{}
-		}
-		if !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("SentTo(%s, %s) = %v, want %v", tt.ch, tt.to, got, tt.want)
+		if got, err := s.SentTo(ctx, tt.ch, tt.to); err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("SentTo(%s, %s) = %v, %v; want %v", tt.ch, tt.to, got, err, tt.want)
 		}
 	}
 }
 
 func testErase(t *testing.T, impl Sealed) {
-	ctx := ctxFor(t)
+	ctx := t.Context()
 	s := impl.Open(t, Keyring(t, 1))
 	c := privateFixture(t, s)
 	// Another ticket of the same reporter, and a message about it, which
@@ -417,20 +373,14 @@ func testErase(t *testing.T, impl Sealed) {
 		t.Errorf("EraseTicket counts = %+v, want %+v", n, want)
 	}
 
-	tk, err := s.Ticket(ctx, "KS-PRIV1")
-	if err != nil {
-		t.Fatalf("Ticket: %v", err)
-	}
+	tk := ticket(t, s, "KS-PRIV1")
 	wantAnswers := map[string]string{"reporter": "victim", "safe": "no", "violence": "physical,domestic",
 		"age_group": "adult", "sex": "female", "kecamatan": "borong"}
 	if tk.Reporter != "" || !reflect.DeepEqual(tk.Answers, wantAnswers) || tk.Kecamatan != "borong" ||
 		tk.Kind != bot.KindCase || !tk.CreatedAt.Equal(micro(t0)) {
 		t.Errorf("erased ticket = %+v, want no reporter, only the statistics, the rest kept", tk)
 	}
-	es, err := s.Events(ctx, "KS-PRIV1")
-	if err != nil {
-		t.Fatalf("Events: %v", err)
-	}
+	es := events(t, s, "KS-PRIV1")
 	if len(es) != 6 {
 		t.Fatalf("Events = %+v, want the 5 written and an erased one", es)
 	}
@@ -447,11 +397,7 @@ func testErase(t *testing.T, impl Sealed) {
 		t.Errorf("last event = %+v, want erased by admin at %v", e, at)
 	}
 
-	out, err := s.Outbox(ctx)
-	if err != nil {
-		t.Fatalf("Outbox: %v", err)
-	}
-	for i, e := range out {
+	for i, e := range outbox(t, s) {
 		if e.TicketCode == "KS-PRIV2" {
 			if e.Body != "Kode Anda KS-PRIV2" || e.To != secretReporter {
 				t.Errorf("outbox %d about the other ticket = %+v, want it untouched", i, e)
@@ -471,23 +417,18 @@ func testErase(t *testing.T, impl Sealed) {
 	if ids, err := s.SentTo(ctx, bot.SMS, secretReporter); err != nil || len(ids) != 0 {
 		t.Errorf("SentTo after erasure = %v, %v; want none", ids, err)
 	}
-	if as, err := s.Attachments(ctx, "KS-PRIV1"); err != nil || len(as) != 0 {
-		t.Errorf("Attachments after erasure = %+v, %v; want none", as, err)
+	if as := listAttachments(t, s, "KS-PRIV1"); len(as) != 0 {
+		t.Errorf("Attachments after erasure = %+v; want none", as)
 	}
 	for _, a := range c.Attachments[:2] {
-		if _, err := s.Attachment(ctx, a.ID); bot.KindOf(err) != bot.NotFound {
-			t.Errorf("Attachment(%d) after erasure: KindOf(%v) = %v, want %v", a.ID, err, bot.KindOf(err), bot.NotFound)
-		}
+		wantKind(t, fmt.Sprintf("Attachment(%d) after erasure", a.ID), errOf(s.Attachment(ctx, a.ID)), bot.NotFound)
 	}
 	// Someone else's file, and the other ticket's, stay.
 	checkAttachment(t, s, c.Attachments[2], "")
 	checkAttachment(t, s, other.Attachments[0], "KS-PRIV2")
-	dump := impl.Dump(t, s)
-	assertNoSecrets(t, dump)
+	assertNoSecrets(t, impl.Dump(t, s))
 
-	if _, err := s.EraseTicket(ctx, "KS-NONE1", at, "admin"); bot.KindOf(err) != bot.NotFound {
-		t.Errorf("EraseTicket(unknown): KindOf(%v) = %v, want %v", err, bot.KindOf(err), bot.NotFound)
-	}
+	wantKind(t, "EraseTicket(unknown)", errOf(s.EraseTicket(ctx, "KS-NONE1", at, "admin")), bot.NotFound)
 	// Erasing again changes no more, and says so in another event.
 	if n, err := s.EraseTicket(ctx, "KS-PRIV1", at, "admin"); err != nil || n != (seal.Counts{Tickets: 1}) {
 		t.Errorf("EraseTicket again = %+v, %v; want only the ticket row touched", n, err)
@@ -495,7 +436,7 @@ func testErase(t *testing.T, impl Sealed) {
 }
 
 func testPurge(t *testing.T, impl Sealed) {
-	ctx := ctxFor(t)
+	ctx := t.Context()
 	s := impl.Open(t, Keyring(t, 1))
 	now := t0.Add(200 * 24 * time.Hour)
 	cut := now.Add(-90 * 24 * time.Hour)
@@ -574,11 +515,7 @@ func testPurge(t *testing.T, impl Sealed) {
 
 	purged := map[string]bool{"KS-OLD01": true, "KS-OLD02": true, "KS-OLD03": true}
 	for _, tk := range c.Tickets {
-		got, err := s.Ticket(ctx, tk.Code)
-		if err != nil {
-			t.Fatalf("Ticket(%s): %v", tk.Code, err)
-		}
-		if purged[tk.Code] {
+		if got := ticket(t, s, tk.Code); purged[tk.Code] {
 			if got.Reporter != "" || got.Answers["description"] != "" || got.Answers["name"] != "" ||
 				got.Answers["violence"] != "physical,domestic" || got.Answers["kecamatan"] != "borong" ||
 				got.Status != bot.StatusDone || !got.CreatedAt.Equal(micro(t0)) {
@@ -587,22 +524,14 @@ func testPurge(t *testing.T, impl Sealed) {
 		} else if !reflect.DeepEqual(got, norm(tk)) {
 			t.Errorf("ticket %s = %+v, want it untouched", tk.Code, got)
 		}
-		es, err := s.Events(ctx, tk.Code)
-		if err != nil {
-			t.Fatalf("Events(%s): %v", tk.Code, err)
-		}
-		for _, e := range es {
+		for _, e := range events(t, s, tk.Code) {
 			gone := purged[tk.Code] && (e.Type == "note" || e.Type == "relay_out")
 			if gone != (e.Detail == "") && e.Type != "closed" {
 				t.Errorf("ticket %s event %s detail = %q, want purged = %v", tk.Code, e.Type, e.Detail, gone)
 			}
 		}
 	}
-	out, err := s.Outbox(ctx)
-	if err != nil {
-		t.Fatalf("Outbox: %v", err)
-	}
-	for _, e := range out {
+	for _, e := range outbox(t, s) {
 		gone := purged[e.TicketCode] || (e.TicketCode == "" && e.Body != "tertunda" && e.Body != "baru")
 		if gone != (e.Body == "" && e.To == "") {
 			t.Errorf("outbox %d (ticket %q) = %q to %q, want purged = %v", e.ID, e.TicketCode, e.Body, e.To, gone)
@@ -630,9 +559,7 @@ func testPurge(t *testing.T, impl Sealed) {
 	if n, err := s.PurgeAttachments(ctx, cut, false); err != nil || n != 0 {
 		t.Errorf("PurgeAttachments again = %d, %v; want 0", n, err)
 	}
-	if _, err := s.Attachment(ctx, pending.ID); bot.KindOf(err) != bot.NotFound {
-		t.Errorf("Attachment(%d) after PurgeAttachments: KindOf(%v) = %v, want %v", pending.ID, err, bot.KindOf(err), bot.NotFound)
-	}
+	wantKind(t, "Attachment after PurgeAttachments", errOf(s.Attachment(ctx, pending.ID)), bot.NotFound)
 	checkAttachment(t, s, c.Attachments[3], "KS-OPEN1")
 	checkAttachment(t, s, c.Attachments[5], "")
 }
@@ -640,39 +567,24 @@ func testPurge(t *testing.T, impl Sealed) {
 // snapshot reads everything the store gives back.
 func snapshot(t *testing.T, s bot.Store) []any {
 	t.Helper()
-	ctx := ctxFor(t)
-	ts, err := s.Tickets(ctx, bot.TicketFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ts := tickets(t, s, bot.TicketFilter{})
 	out := []any{ts}
 	for _, tk := range ts {
-		es, err := s.Events(ctx, tk.Code)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, es)
-		as, err := s.Attachments(ctx, tk.Code)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, as)
+		as := listAttachments(t, s, tk.Code)
+		out = append(out, events(t, s, tk.Code), as)
 		for _, a := range as {
-			if a, err = s.Attachment(ctx, a.ID); err != nil {
-				t.Fatal(err)
+			f, err := s.Attachment(t.Context(), a.ID)
+			if err != nil {
+				t.Fatalf("Attachment(%d): %v", a.ID, err)
 			}
-			out = append(out, a)
+			out = append(out, f)
 		}
 	}
-	ob, err := s.Outbox(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(out, ob)
+	return append(out, outbox(t, s))
 }
 
 func testRotate(t *testing.T, impl Sealed) {
-	ctx := ctxFor(t)
+	ctx := t.Context()
 	k1 := Keyring(t, 1)
 	s1 := impl.Open(t, k1)
 	fx := privateFixture(t, s1)
@@ -732,7 +644,7 @@ func testRotate(t *testing.T, impl Sealed) {
 // testRotateFiles rotates files that do not fit in memory at once: Rotate
 // reads them a few at a time, and each reads back whole.
 func testRotateFiles(t *testing.T, impl Sealed) {
-	ctx := ctxFor(t)
+	ctx := t.Context()
 	k1 := Keyring(t, 1)
 	s1 := impl.Open(t, k1)
 	c := &bot.Changes{}
