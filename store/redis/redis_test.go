@@ -105,7 +105,6 @@ func onBoth(t *testing.T, fn func(t *testing.T, c *redis.Conversations)) {
 
 func TestBasic(t *testing.T) {
 	onBoth(t, func(t *testing.T, c *redis.Conversations) {
-
 		ls := acquire(t, c, "sms:+6281337785111", "whatsapp:+6281337785222")
 		for i, l := range ls {
 			if !l.Held || l.State != nil || l.Token == "" {

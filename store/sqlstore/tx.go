@@ -378,16 +378,7 @@ func optOuts(os []bot.OptOut) (out, in []bot.OptOut) {
 
 // encodeAnswers returns the answers as a JSON object, cleaned; nil gives
 // "{}".
-func encodeAnswers(a map[string]string) (string, error) {
-	if len(a) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(cleanMap(a))
-	if err != nil {
-		return "", err
-	}
-	return string(b), nil
-}
+func encodeAnswers(a map[string]string) (string, error) { return encodeJSON(cleanMap(a)) }
 
 // markFormat is how a mark's time is stored: UTC at microsecond precision,
 // always six fractional digits, so that marks compare as text (LateCount).
@@ -404,11 +395,16 @@ func encodeMarks(m map[string]time.Time) (string, error) {
 	for k, v := range m {
 		s[clean(k)] = v.UTC().Format(markFormat)
 	}
-	b, err := json.Marshal(s)
-	if err != nil {
-		return "", err
+	return encodeJSON(s)
+}
+
+// encodeJSON returns m as a JSON object; an empty one gives "{}".
+func encodeJSON(m map[string]string) (string, error) {
+	if len(m) == 0 {
+		return "{}", nil
 	}
-	return string(b), nil
+	b, err := json.Marshal(m)
+	return string(b), err
 }
 
 // decodeMarks reads what encodeMarks wrote; an empty object gives nil.

@@ -122,10 +122,11 @@ func testClockRoundTrip(t *testing.T, s bot.Store) {
 	tk := clocked("KS-CLK01")
 	bare := bot.Ticket{Code: "KS-CLK02", Kind: bot.KindCase, Status: bot.StatusReceived, Channel: bot.SMS,
 		Reporter: "+6281200000002", CreatedAt: t0, UpdatedAt: t0}
-	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{tk, bare}}, t0)
+	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{tk, bare, handled("KS-HAND1")}}, t0)
 	t.Run("insert", func(t *testing.T) {
 		readAll(t, s, tk)
 		readAll(t, s, bare)
+		readAll(t, s, handled("KS-HAND1")) // no clocks yet
 	})
 
 	// The clocks act on both: one gets a third mark (with an awkward name)

@@ -17,15 +17,6 @@ func handled(code string) bot.Ticket {
 		AcceptedAt: t0.Add(90 * time.Second).In(wita), Relay: true}
 }
 
-func testHandlingRoundTrip(t *testing.T, s bot.Store) {
-	tk := handled("KS-HAND1")
-	bare := bot.Ticket{Code: "KS-HAND2", Kind: bot.KindComplaint, Status: bot.StatusReceived, Channel: bot.SMS,
-		Reporter: "+6281200000002", CreatedAt: t0, UpdatedAt: t0}
-	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{tk, bare}}, t0)
-	readAll(t, s, tk)
-	readAll(t, s, bare)
-}
-
 func testUpdates(t *testing.T, s bot.Store) {
 	early := bot.Ticket{Code: "KS-UPD01", Kind: bot.KindCase, Status: bot.StatusReceived, Urgent: true,
 		Answers: map[string]string{"safe": "no"}, Channel: bot.SMS, Reporter: "+6281200000001", CreatedAt: t0, UpdatedAt: t0}

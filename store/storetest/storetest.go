@@ -43,7 +43,6 @@ func Run(t *testing.T, open func(t *testing.T) bot.Store) {
 		{"Ping", testPing},
 		{"AwkwardText", testAwkwardText},
 		{"UnstorableText", testUnstorableText},
-		{"HandlingRoundTrip", testHandlingRoundTrip},
 		{"Updates", testUpdates},
 		{"UpdateUnknown", testUpdateUnknown},
 		{"LockingTx", testLockingTx},
