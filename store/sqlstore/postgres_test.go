@@ -17,6 +17,7 @@ import (
 	"aduan/bot"
 	"aduan/internal/testenv"
 	"aduan/store/sqlstore"
+	"aduan/store/storetest"
 )
 
 // TestOpenFails checks the kind of error of a server that does not answer
@@ -201,7 +202,7 @@ func dueFixture(t *testing.T, s *sqlstore.Store, now time.Time, n int) []string 
 			Channel: bot.SMS, Reporter: "+6281200000001", CreatedAt: now.Add(-time.Hour), UpdatedAt: now,
 			NextDue: now.Add(time.Duration(i-n) * time.Second)})
 	}
-	apply(t, s, &c, now)
+	storetest.Apply(t, s, &c, now)
 	return codes
 }
 
@@ -215,14 +216,6 @@ func clockTx(t *testing.T, s *sqlstore.Store) *sqlstore.Tx {
 	}
 	t.Cleanup(func() { tx.Rollback(context.Background()) })
 	return tx.(*sqlstore.Tx)
-}
-
-func ticketCodes(ts []bot.Ticket) []string {
-	out := []string{}
-	for _, tk := range ts {
-		out = append(out, tk.Code)
-	}
-	return out
 }
 
 // TestConcurrentDueTickets has several transactions take due tickets at
@@ -240,9 +233,9 @@ func TestConcurrentDueTickets(t *testing.T) {
 	takeAtOnce(t, len(txs), want, func(i int) ([]string, error) {
 		ts, err := txs[i].DueTickets(t.Context(), now, limit)
 		if len(ts) > limit {
-			return nil, fmt.Errorf("DueTickets = %v, want at most %d", ticketCodes(ts), limit)
+			return nil, fmt.Errorf("DueTickets = %v, want at most %d", storetest.Codes(ts), limit)
 		}
-		return ticketCodes(ts), err
+		return storetest.Codes(ts), err
 	})
 }
 
@@ -260,7 +253,7 @@ func TestDueTicketsSkipsHeld(t *testing.T) {
 	due := func(name string, tx *sqlstore.Tx, want ...string) {
 		t.Helper()
 		ts, err := tx.DueTickets(ctx, now, 10)
-		if got := ticketCodes(ts); err != nil || !slices.Equal(got, want) {
+		if got := storetest.Codes(ts); err != nil || !slices.Equal(got, want) {
 			t.Fatalf("%s: DueTickets = %v, %v; want %v", name, got, err, want)
 		}
 	}

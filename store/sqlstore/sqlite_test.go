@@ -9,6 +9,7 @@ import (
 
 	"aduan/bot"
 	"aduan/store/sqlstore"
+	"aduan/store/storetest"
 )
 
 func TestOpenBadPath(t *testing.T) {
@@ -38,7 +39,7 @@ func TestFileKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "aduan.db")
 	s := openSQLite(t, path, keys)
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{{Code: "KS-1", Kind: bot.KindCase, Status: bot.StatusReceived,
+	storetest.Apply(t, s, &bot.Changes{Tickets: []bot.Ticket{{Code: "KS-1", Kind: bot.KindCase, Status: bot.StatusReceived,
 		Channel: bot.SMS, Reporter: "+6281200000001", CreatedAt: now, UpdatedAt: now}}}, now)
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)

@@ -136,22 +136,6 @@ func dump(t *testing.T, s *sqlstore.Store) string {
 	return sb.String()
 }
 
-// apply writes c in one committed transaction.
-func apply(t testing.TB, s *sqlstore.Store, c *bot.Changes, claimedUntil time.Time) {
-	t.Helper()
-	tx, err := s.Begin(t.Context())
-	if err != nil {
-		t.Fatalf("Begin: %v", err)
-	}
-	defer tx.Rollback(context.Background())
-	if err := tx.Apply(t.Context(), c, claimedUntil); err != nil {
-		t.Fatalf("Apply: %v", err)
-	}
-	if err := tx.Commit(t.Context()); err != nil {
-		t.Fatalf("Commit: %v", err)
-	}
-}
-
 // emptyPostgres returns a store on the test database named db, its schema
 // dropped: nothing migrated, even when the test runs again in the same
 // process (-count).
@@ -349,7 +333,7 @@ func reportFixture(t *testing.T, s bot.Store) (from, to time.Time) {
 	}
 	ch.Events = append(ch.Events, bot.Event{TicketCode: "KS-FIRST", At: from.Add(time.Hour), Actor: "system",
 		Type: "status", Detail: "done"})
-	apply(t, s.(*sqlstore.Store), &ch, time.Now())
+	storetest.Apply(t, s, &ch, time.Now())
 	return from, to
 }
 
@@ -399,7 +383,7 @@ func TestOutboxStats(t *testing.T) {
 			{Channel: bot.SMS, To: "+6281299990001", Body: "b", Purpose: bot.PurposeReply, CreatedAt: created.Add(time.Minute)},
 			{Channel: bot.SMS, To: "+6281299990002", Body: "c", Purpose: bot.PurposeReply, CreatedAt: created.Add(2 * time.Minute)},
 		}}
-		apply(t, s, &ch, created)
+		storetest.Apply(t, s, &ch, created)
 		if err := s.Settle(ctx, []bot.Delivery{{ID: ch.Outbox[0].ID, ProviderID: "SM1"}}); err != nil {
 			t.Fatal(err)
 		}
@@ -516,7 +500,7 @@ func TestConcurrentDueOutbound(t *testing.T) {
 			c.Outbox = append(c.Outbox, bot.Outbound{Channel: bot.SMS, To: "+6281200000001", Body: want[i],
 				Purpose: bot.PurposeReply, CreatedAt: now})
 		}
-		apply(t, s, &c, now)
+		storetest.Apply(t, s, &c, now)
 		takeAtOnce(t, 4, want, func(int) ([]string, error) {
 			var took []string
 			for {

@@ -93,13 +93,13 @@ func testAttachmentsReadBack(t *testing.T, s bot.Store) {
 	}
 	c.Attachments[1].Kind, c.Attachments[1].MIME = bot.FileDocument, "application/octet-stream"
 	c.Attachments[2].Kind, c.Attachments[2].MIME = bot.FileLocation, "text/plain"
-	apply(t, s, c, t0)
+	Apply(t, s, c, t0)
 	// Written later, received between the first two.
 	later := &bot.Changes{Attachments: []bot.Attachment{
 		file("KS-0001", "+6281337785111", "wamid.C", 0, t0.Add(time.Second), []byte("OggS voice")),
 	}}
 	later.Attachments[0].Kind, later.Attachments[0].MIME = bot.FileVoice, "audio/ogg; codecs=opus"
-	apply(t, s, later, t0)
+	Apply(t, s, later, t0)
 
 	all := append(append([]bot.Attachment{}, c.Attachments...), later.Attachments...)
 	seen := map[int64]bool{}
@@ -152,7 +152,7 @@ func testAttachmentLinks(t *testing.T, s bot.Store) {
 	sms := file("", senderA, "m4", 0, at(10*time.Minute), []byte("another channel"))
 	sms.Channel = bot.SMS
 	c.Attachments = append(c.Attachments, sms)
-	apply(t, s, c, t0)
+	Apply(t, s, c, t0)
 
 	// The report is filed with a last file, in one Apply: the file is
 	// written before the link, and taken too.
@@ -161,7 +161,7 @@ func testAttachmentLinks(t *testing.T, s bot.Store) {
 		Attachments: []bot.Attachment{file("", senderA, "m7", 0, t0, []byte("with the report"))},
 		Links:       []bot.AttachmentLink{{TicketCode: "KS-LINK1", Channel: bot.WhatsApp, Sender: senderA, Since: old}},
 	}
-	apply(t, s, filed, t0)
+	Apply(t, s, filed, t0)
 	a := c.Attachments
 	if got, want := attachmentIDs(listAttachments(t, s, "KS-LINK1")),
 		attachmentIDs([]bot.Attachment{a[5], a[1], a[2], filed.Attachments[0]}); !reflect.DeepEqual(got, want) {
@@ -177,7 +177,7 @@ func testAttachmentLinks(t *testing.T, s bot.Store) {
 
 	// A later report takes only what is still pending: not another
 	// ticket's files.
-	apply(t, s, &bot.Changes{
+	Apply(t, s, &bot.Changes{
 		Tickets: []bot.Ticket{privateTicket("KS-LINK2", senderA, bot.WhatsApp, t0)},
 		Links:   []bot.AttachmentLink{{TicketCode: "KS-LINK2", Channel: bot.WhatsApp, Sender: senderA, Since: at(3 * time.Hour)}},
 	}, t0)
@@ -188,12 +188,12 @@ func testAttachmentLinks(t *testing.T, s bot.Store) {
 		t.Errorf("Attachments(KS-LINK1) after another link = %d files, want 4", len(got))
 	}
 	// A link that finds nothing is no error.
-	apply(t, s, &bot.Changes{Links: []bot.AttachmentLink{{TicketCode: "KS-LINK2", Channel: bot.WhatsApp, Sender: senderA, Since: old}}}, t0)
+	Apply(t, s, &bot.Changes{Links: []bot.AttachmentLink{{TicketCode: "KS-LINK2", Channel: bot.WhatsApp, Sender: senderA, Since: old}}}, t0)
 }
 
 func testAttachmentsUnknown(t *testing.T, s bot.Store) {
 	ctx := t.Context()
-	apply(t, s, &bot.Changes{
+	Apply(t, s, &bot.Changes{
 		Tickets:     sampleChanges().Tickets[:1],
 		Attachments: []bot.Attachment{file("", senderA, "p1", 0, t0, []byte("pending"))},
 	}, t0)
@@ -225,7 +225,7 @@ func testAttachmentsUnknown(t *testing.T, s bot.Store) {
 		t.Errorf("Outbox = %d messages; want none", len(out))
 	}
 	// The pending file is still pending: a known ticket takes it.
-	apply(t, s, &bot.Changes{Links: []bot.AttachmentLink{{TicketCode: "KS-0001", Channel: bot.WhatsApp, Sender: senderA, Since: t0}}}, t0)
+	Apply(t, s, &bot.Changes{Links: []bot.AttachmentLink{{TicketCode: "KS-0001", Channel: bot.WhatsApp, Sender: senderA, Since: t0}}}, t0)
 	if as := listAttachments(t, s, "KS-0001"); len(as) != 1 || as[0].ExternalID != "p1" {
 		t.Errorf("Attachments(KS-0001) = %+v, want the pending file", as)
 	}
@@ -234,13 +234,13 @@ func testAttachmentsUnknown(t *testing.T, s bot.Store) {
 func testAttachmentRepeat(t *testing.T, s bot.Store) {
 	first := file("", senderA, "r1", 0, t0, []byte("first"))
 	c := &bot.Changes{Attachments: []bot.Attachment{first, file("", senderA, "r1", 0, t0, []byte("again, same Apply"))}}
-	apply(t, s, c, t0)
+	Apply(t, s, c, t0)
 	if c.Attachments[0].ID == 0 || c.Attachments[1].ID != 0 {
 		t.Errorf("IDs = %v, want the first set and the repeat 0", attachmentIDs(c.Attachments))
 	}
 	again := &bot.Changes{Attachments: []bot.Attachment{file("", senderA, "r1", 0, t0, []byte("again, later")),
 		file("", senderA, "r1", 1, t0, []byte("the message's second file"))}}
-	apply(t, s, again, t0)
+	Apply(t, s, again, t0)
 	if again.Attachments[0].ID != 0 || again.Attachments[1].ID == 0 {
 		t.Errorf("IDs = %v, want the repeat 0 and the new file set", attachmentIDs(again.Attachments))
 	}

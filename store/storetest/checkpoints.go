@@ -171,7 +171,7 @@ func testSubmissions(t *testing.T, s bot.Store) {
 	c := sampleChanges()
 	first := c.Tickets[0]
 	first.Submission = "sms:+6281299990001\x00nonce\x00report"
-	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{first}}, t0)
+	Apply(t, s, &bot.Changes{Tickets: []bot.Ticket{first}}, t0)
 
 	tx := begin(t, s)
 	if code, err := tx.Filed(ctx, first.Submission); err != nil || code != first.Code {
@@ -188,5 +188,5 @@ func testSubmissions(t *testing.T, s bot.Store) {
 	second.Submission = ""
 	third := c.Tickets[0]
 	third.Code = "KS-NOSUB2"
-	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{second, third}}, t0)
+	Apply(t, s, &bot.Changes{Tickets: []bot.Ticket{second, third}}, t0)
 }

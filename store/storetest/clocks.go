@@ -47,10 +47,11 @@ func dueCodes(t *testing.T, s bot.Store, now time.Time, limit int) []string {
 		t.Fatalf("DueTickets(%v, %d): %v", now, limit, err)
 	}
 	end(t, tx, false)
-	return codes(ts)
+	return Codes(ts)
 }
 
-func codes(ts []bot.Ticket) []string {
+// Codes returns the codes of ts, in order; none gives an empty list.
+func Codes(ts []bot.Ticket) []string {
 	out := []string{}
 	for _, tk := range ts {
 		out = append(out, tk.Code)
@@ -78,7 +79,7 @@ func readAll(t *testing.T, s bot.Store, want bot.Ticket) {
 				return
 			}
 		}
-		t.Errorf("%s: %s not found among %v", how, want.Code, codes(ts))
+		t.Errorf("%s: %s not found among %v", how, want.Code, Codes(ts))
 	}
 
 	check("Ticket", ticket(t, s, want.Code))
@@ -122,7 +123,7 @@ func testClockRoundTrip(t *testing.T, s bot.Store) {
 	tk := clocked("KS-CLK01")
 	bare := bot.Ticket{Code: "KS-CLK02", Kind: bot.KindCase, Status: bot.StatusReceived, Channel: bot.SMS,
 		Reporter: "+6281200000002", CreatedAt: t0, UpdatedAt: t0}
-	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{tk, bare, handled("KS-HAND1")}}, t0)
+	Apply(t, s, &bot.Changes{Tickets: []bot.Ticket{tk, bare, handled("KS-HAND1")}}, t0)
 	t.Run("insert", func(t *testing.T) {
 		readAll(t, s, tk)
 		readAll(t, s, bare)
@@ -136,7 +137,7 @@ func testClockRoundTrip(t *testing.T, s bot.Store) {
 	tk.NextDue, tk.UpdatedAt = t0.Add(7*24*time.Hour-24*time.Hour), t0.Add(40*time.Minute)
 	bare.Marks = map[string]time.Time{"late_first": t0.Add(time.Hour).In(wita)}
 	bare.UpdatedAt = t0.Add(time.Hour)
-	apply(t, s, &bot.Changes{Updates: []bot.Ticket{tk, bare}}, t0)
+	Apply(t, s, &bot.Changes{Updates: []bot.Ticket{tk, bare}}, t0)
 	t.Run("update", func(t *testing.T) {
 		readAll(t, s, tk)
 		readAll(t, s, bare)
@@ -145,7 +146,7 @@ func testClockRoundTrip(t *testing.T, s bot.Store) {
 	// Done: no marks left (an officer's update that forgot them clears
 	// them, as it clears any field), nothing due.
 	tk.Marks, tk.NextDue, tk.Status, tk.ClosedAt = nil, time.Time{}, bot.StatusDone, t0.Add(2*time.Hour)
-	apply(t, s, &bot.Changes{Updates: []bot.Ticket{tk}}, t0)
+	Apply(t, s, &bot.Changes{Updates: []bot.Ticket{tk}}, t0)
 	t.Run("cleared", func(t *testing.T) {
 		readAll(t, s, tk)
 	})
@@ -158,7 +159,7 @@ func testDueTickets(t *testing.T, s bot.Store) {
 	}
 	a := clocked("D-A")
 	a.NextDue = t0.Add(-time.Hour).In(wita)
-	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{
+	Apply(t, s, &bot.Changes{Tickets: []bot.Ticket{
 		a,
 		mk("D-B", bot.StatusAssessed, t0.Add(-2*time.Hour)),
 		mk("D-C", bot.StatusReceived, t0.Add(-time.Hour)),            // as due as D-A: by code
@@ -196,7 +197,7 @@ func testDueTickets(t *testing.T, s bot.Store) {
 		t.Fatalf("DueTickets: %v", err)
 	}
 	if len(ts) != 2 {
-		t.Fatalf("DueTickets(limit 2) = %v, want 2 tickets", codes(ts))
+		t.Fatalf("DueTickets(limit 2) = %v, want 2 tickets", Codes(ts))
 	}
 	if !reflect.DeepEqual(ts[1], norm(a)) {
 		t.Errorf("DueTickets()[1] = %+v, want %+v", ts[1], norm(a))
@@ -207,13 +208,13 @@ func testDueTicketsRolledBack(t *testing.T, s bot.Store) {
 	ctx := t.Context()
 	tk := clocked("KS-RB001")
 	tk.NextDue = t0
-	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{tk}}, t0)
+	Apply(t, s, &bot.Changes{Tickets: []bot.Ticket{tk}}, t0)
 
 	// A run that acts but rolls back leaves the ticket due and unmarked.
 	tx := begin(t, s)
 	ts, err := clockTx(t, tx).DueTickets(ctx, t0, 10)
 	if err != nil || len(ts) != 1 {
-		t.Fatalf("DueTickets = %v, %v; want [KS-RB001]", codes(ts), err)
+		t.Fatalf("DueTickets = %v, %v; want [KS-RB001]", Codes(ts), err)
 	}
 	acted := ts[0]
 	acted.Marks = map[string]time.Time{"late_first": t0}
@@ -232,7 +233,7 @@ func testDueTicketsRolledBack(t *testing.T, s bot.Store) {
 	// A run that commits moves it on.
 	tx = begin(t, s)
 	if ts, err = clockTx(t, tx).DueTickets(ctx, t0, 10); err != nil || len(ts) != 1 {
-		t.Fatalf("DueTickets = %v, %v; want [KS-RB001]", codes(ts), err)
+		t.Fatalf("DueTickets = %v, %v; want [KS-RB001]", Codes(ts), err)
 	}
 	acted = ts[0]
 	acted.NextDue = t0.Add(time.Hour)
@@ -291,7 +292,7 @@ func testLateCount(t *testing.T, s bot.Store) {
 		return bot.Ticket{Code: code, Kind: bot.KindCase, Status: status, Channel: bot.SMS, Reporter: "+6281200000001",
 			CreatedAt: t0.Add(-24 * time.Hour), UpdatedAt: t0, Marks: marks}
 	}
-	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{
+	Apply(t, s, &bot.Changes{Tickets: []bot.Ticket{
 		mk("L1", bot.StatusReceived, map[string]time.Time{"late_first": t0.Add(-time.Minute)}),
 		mk("L2", bot.StatusAssessed, map[string]time.Time{"remind_done": t0.Add(-2 * time.Hour), "late_done": t0.Add(-time.Hour).In(wita)}),
 		mk("L3", bot.StatusReceived, map[string]time.Time{"late_first": t0, "late_done": t0}), // late at exactly now

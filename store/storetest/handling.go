@@ -21,7 +21,7 @@ func testUpdates(t *testing.T, s bot.Store) {
 	early := bot.Ticket{Code: "KS-UPD01", Kind: bot.KindCase, Status: bot.StatusReceived, Urgent: true,
 		Answers: map[string]string{"safe": "no"}, Channel: bot.SMS, Reporter: "+6281200000001", CreatedAt: t0, UpdatedAt: t0}
 	other := handled("KS-UPD02")
-	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{early, other}}, t0)
+	Apply(t, s, &bot.Changes{Tickets: []bot.Ticket{early, other}}, t0)
 
 	// The report completes the early ticket; an officer closes the other.
 	done := early
@@ -37,7 +37,7 @@ func testUpdates(t *testing.T, s bot.Store) {
 	// the creation time.
 	closed.Reporter, closed.Kind = "+6289999999999", bot.KindComplaint
 
-	apply(t, s, &bot.Changes{Updates: []bot.Ticket{done, closed}}, t0)
+	Apply(t, s, &bot.Changes{Updates: []bot.Ticket{done, closed}}, t0)
 	closed.Reporter, closed.Kind = other.Reporter, other.Kind
 	readAll(t, s, done)
 	readAll(t, s, closed)
@@ -51,7 +51,7 @@ func testUpdateUnknown(t *testing.T, s bot.Store) {
 func testLockingTx(t *testing.T, s bot.Store) {
 	ctx := t.Context()
 	tk := handled("KS-LOCK1")
-	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{tk}}, t0)
+	Apply(t, s, &bot.Changes{Tickets: []bot.Ticket{tk}}, t0)
 	tx := begin(t, s)
 	lt, ok := tx.(bot.LockingTx)
 	if !ok {
@@ -114,7 +114,7 @@ func testOptOuts(t *testing.T, s bot.Store) {
 	}
 	for _, st := range steps {
 		if len(st.opts) > 0 {
-			apply(t, s, &bot.Changes{OptOuts: st.opts}, t0)
+			Apply(t, s, &bot.Changes{OptOuts: st.opts}, t0)
 		}
 		if gotA, gotB := out(a), out(b); gotA != st.wantA || gotB != st.wantB {
 			t.Errorf("%s: OptedOut = %v, %v; want %v, %v", st.reason, gotA, gotB, st.wantA, st.wantB)

@@ -141,7 +141,7 @@ func privateFixture(t *testing.T, s bot.Store) *bot.Changes {
 		},
 	}
 	c.Attachments[1].Kind, c.Attachments[1].MIME = bot.FileLocation, "text/plain"
-	apply(t, s, c, t0)
+	Apply(t, s, c, t0)
 	return c
 }
 
@@ -223,7 +223,7 @@ func testNoKeyring(t *testing.T, impl Sealed) {
 func testTicketsByReporter(t *testing.T, impl Sealed) {
 	ctx := t.Context()
 	s := impl.Open(t, Keyring(t, 1))
-	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{
+	Apply(t, s, &bot.Changes{Tickets: []bot.Ticket{
 		privateTicket("KS-A1", secretReporter, bot.SMS, t0),
 		privateTicket("KS-A2", secretReporter, bot.SMS, t0.Add(time.Hour)),
 		privateTicket("KS-A3", secretReporter, bot.WhatsApp, t0.Add(2*time.Hour)),
@@ -251,7 +251,7 @@ func testTicketsByReporter(t *testing.T, impl Sealed) {
 					tk.Code, tk.Reporter, tk.Answers["description"])
 			}
 		}
-		if got := codes(ts); !slices.Equal(got, tt.want) {
+		if got := Codes(ts); !slices.Equal(got, tt.want) {
 			t.Errorf("TicketsByReporter(%s, %s) = %v, want %v", tt.ch, tt.addr, got, tt.want)
 		}
 	}
@@ -268,7 +268,7 @@ func testLiveTickets(t *testing.T, impl Sealed) {
 		tk.Status, tk.ClosedAt, tk.Assignee, tk.AcceptedAt = bot.StatusDone, at, "+6281337785111", at
 		return tk
 	}
-	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{
+	Apply(t, s, &bot.Changes{Tickets: []bot.Ticket{
 		privateTicket("KS-L1", secretReporter, bot.SMS, t0),
 		closed(privateTicket("KS-L2", secretReporter, bot.SMS, t0.Add(time.Hour)), t0.Add(48*time.Hour)),
 		privateTicket("KS-L3", secretReporter, bot.WhatsApp, t0.Add(2*time.Hour)),
@@ -315,7 +315,7 @@ func testSentTo(t *testing.T, impl Sealed) {
 		{Channel: bot.SMS, To: secretReporter, Body: "sms", Purpose: bot.PurposeReply, CreatedAt: t0},
 		{Channel: bot.WhatsApp, To: secretReporter, Body: "belum", Purpose: bot.PurposeReply, CreatedAt: t0},
 	}}
-	apply(t, s, c, t0)
+	Apply(t, s, c, t0)
 	if err := s.Settle(ctx, []bot.Delivery{
 		{ID: c.Outbox[0].ID, ProviderID: "wamid.1"}, {ID: c.Outbox[1].ID, ProviderID: "wamid.2"},
 		{ID: c.Outbox[2].ID, ProviderID: "wamid.3"}, {ID: c.Outbox[3].ID, ProviderID: "SM4"},
@@ -355,7 +355,7 @@ func testErase(t *testing.T, impl Sealed) {
 		},
 		Attachments: []bot.Attachment{file("KS-PRIV2", secretReporter, "wamid.PRIV4", 0, t0, []byte("foto tiket lain"))},
 	}
-	apply(t, s, other, t0.Add(time.Hour))
+	Apply(t, s, other, t0.Add(time.Hour))
 	if err := s.Settle(ctx, []bot.Delivery{{ID: c.Outbox[0].ID, ProviderID: "SM-E1"}}); err != nil {
 		t.Fatalf("Settle: %v", err)
 	}
@@ -486,7 +486,7 @@ func testPurge(t *testing.T, impl Sealed) {
 		file("", secretReporter, "wamid.PA5", 0, old, []byte(secretLocation)),
 		file("", secretReporter, "wamid.PA6", 0, recent, []byte(secretLocation)),
 	}
-	apply(t, s, c, t0)
+	Apply(t, s, c, t0)
 	var ds []bot.Delivery
 	for i, m := range c.Outbox {
 		if m.Body != "tertunda" {
@@ -588,7 +588,7 @@ func testRotate(t *testing.T, impl Sealed) {
 	k1 := Keyring(t, 1)
 	s1 := impl.Open(t, k1)
 	fx := privateFixture(t, s1)
-	apply(t, s1, &bot.Changes{Tickets: []bot.Ticket{privateTicket("KS-PRIV3", secretOther, bot.WhatsApp, t0.Add(time.Hour))}}, t0)
+	Apply(t, s1, &bot.Changes{Tickets: []bot.Ticket{privateTicket("KS-PRIV3", secretOther, bot.WhatsApp, t0.Add(time.Hour))}}, t0)
 	want := snapshot(t, s1)
 
 	// A ring with the new key only cannot read the old values.
@@ -604,7 +604,7 @@ func testRotate(t *testing.T, impl Sealed) {
 	during := &bot.Changes{Outbox: []bot.Outbound{{Channel: bot.SMS, To: secretOther, Body: "baru",
 		Purpose: bot.PurposeReply, CreatedAt: t0}},
 		Attachments: []bot.Attachment{file("KS-PRIV3", secretOther, "wamid.ROT1", 0, t0, []byte("foto baru"))}}
-	apply(t, s2, during, t0)
+	Apply(t, s2, during, t0)
 	want = snapshot(t, s2)
 
 	n, err := s2.Rotate(ctx, 2) // small batches: several pages
@@ -651,7 +651,7 @@ func testRotateFiles(t *testing.T, impl Sealed) {
 	for i := range 3 {
 		c.Attachments = append(c.Attachments, file("", secretReporter, "wamid.BIG", i, t0, randomBytes(7<<20)))
 	}
-	apply(t, s1, c, t0)
+	Apply(t, s1, c, t0)
 
 	s2 := impl.Reopen(t, s1, Keyring(t, 2, 1))
 	if n, err := s2.Rotate(ctx, 10); err != nil || n != (seal.Counts{Attachments: 3}) {
@@ -669,7 +669,7 @@ func testRotateFiles(t *testing.T, impl Sealed) {
 	}
 	// The senders' lookup hashes are the same under every key: the
 	// report filed now finds its files.
-	apply(t, s3, &bot.Changes{
+	Apply(t, s3, &bot.Changes{
 		Tickets: []bot.Ticket{privateTicket("KS-BIG01", secretReporter, bot.WhatsApp, t0)},
 		Links:   []bot.AttachmentLink{{TicketCode: "KS-BIG01", Channel: bot.WhatsApp, Sender: secretReporter, Since: t0}},
 	}, t0)

@@ -116,8 +116,8 @@ func claim(t *testing.T, s bot.Store, commit bool, msgs ...bot.MessageID) []bool
 	return dup
 }
 
-// apply writes c in one committed transaction.
-func apply(t *testing.T, s bot.Store, c *bot.Changes, claimedUntil time.Time) {
+// Apply writes c in one committed transaction, failing t on an error.
+func Apply(t *testing.T, s bot.Store, c *bot.Changes, claimedUntil time.Time) {
 	t.Helper()
 	tx := begin(t, s)
 	if err := tx.Apply(t.Context(), c, claimedUntil); err != nil {
@@ -297,7 +297,7 @@ func normEvent(e bot.Event) bot.Event {
 func testApplyReadBack(t *testing.T, s bot.Store) {
 	c := sampleChanges()
 	want := sampleChanges()
-	apply(t, s, c, t0.Add(time.Minute))
+	Apply(t, s, c, t0.Add(time.Minute))
 
 	for _, w := range want.Tickets {
 		if got := ticket(t, s, w.Code); !reflect.DeepEqual(got, norm(w)) || got.CreatedAt.Location() != time.UTC {
@@ -341,7 +341,7 @@ func testApplyEmpty(t *testing.T, s bot.Store) {
 }
 
 func testDuplicateTicketCode(t *testing.T, s bot.Store) {
-	apply(t, s, &bot.Changes{Tickets: sampleChanges().Tickets[:1]}, t0)
+	Apply(t, s, &bot.Changes{Tickets: sampleChanges().Tickets[:1]}, t0)
 	tests := []struct {
 		name    string
 		tickets []bot.Ticket
@@ -363,7 +363,7 @@ func testUnknownCode(t *testing.T, s bot.Store) {
 	wantKind(t, "Ticket(unknown)", errOf(s.Ticket(ctx, "XX-9999")), bot.NotFound)
 	wantKind(t, "Events(unknown)", errOf(s.Events(ctx, "XX-9999")), bot.NotFound)
 	// A known ticket with no events has an empty history, not NotFound.
-	apply(t, s, &bot.Changes{Tickets: sampleChanges().Tickets[:1]}, t0)
+	Apply(t, s, &bot.Changes{Tickets: sampleChanges().Tickets[:1]}, t0)
 	if es := events(t, s, "KS-0001"); len(es) != 0 {
 		t.Errorf("Events(ticket without events) = %v; want empty", es)
 	}
@@ -406,9 +406,9 @@ func bodies(ms []bot.Outbound) []string {
 
 func testOutboxIDs(t *testing.T, s bot.Store) {
 	c := &bot.Changes{Outbox: outbound("m", 64)}
-	apply(t, s, c, t0)
+	Apply(t, s, c, t0)
 	c2 := &bot.Changes{Outbox: outbound("n", 3)}
-	apply(t, s, c2, t0)
+	Apply(t, s, c2, t0)
 
 	byID := map[int64]string{}
 	for _, m := range append(c.Outbox, c2.Outbox...) {
@@ -443,7 +443,7 @@ func due(t *testing.T, s bot.Store, now time.Time, lease time.Duration, limit in
 func testClaimedOutboxNotDue(t *testing.T, s bot.Store) {
 	claimedUntil := t0.Add(time.Minute)
 	c := &bot.Changes{Outbox: outbound("m", 3)}
-	apply(t, s, c, claimedUntil)
+	Apply(t, s, c, claimedUntil)
 
 	if got := due(t, s, t0, time.Minute, 10); len(got) != 0 {
 		t.Errorf("DueOutbound before claimedUntil = %v, want none", bodies(got))
@@ -465,7 +465,7 @@ func testClaimedOutboxNotDue(t *testing.T, s bot.Store) {
 }
 
 func testDueOutboundLeases(t *testing.T, s bot.Store) {
-	apply(t, s, &bot.Changes{Outbox: outbound("m", 2)}, t0)
+	Apply(t, s, &bot.Changes{Outbox: outbound("m", 2)}, t0)
 	lease := 30 * time.Second
 	if got := due(t, s, t0, lease, 10); len(got) != 2 {
 		t.Fatalf("first DueOutbound = %v, want 2 messages", bodies(got))
@@ -490,7 +490,7 @@ func testDueOutboundOrderAndLimit(t *testing.T, s bot.Store) {
 	}{{"a", -2 * time.Second}, {"b", -time.Second}, {"c", -3 * time.Second}, {"d", -time.Second}, {"later", time.Hour}} {
 		ms := outbound(m.body, 1)
 		ms[0].Body = m.body
-		apply(t, s, &bot.Changes{Outbox: ms}, t0.Add(m.due))
+		Apply(t, s, &bot.Changes{Outbox: ms}, t0.Add(m.due))
 	}
 	tests := []struct {
 		limit int
@@ -517,7 +517,7 @@ func testOutboxAttachment(t *testing.T, s bot.Store) {
 		{Channel: bot.WhatsApp, To: "+6281200000001", Body: "Foto laporan", Purpose: bot.PurposeFile, Attachment: 42, CreatedAt: t0},
 		{Channel: bot.WhatsApp, To: "+6281200000001", Body: "Teks biasa", Purpose: bot.PurposeReply, CreatedAt: t0},
 	}}
-	apply(t, s, c, t0)
+	Apply(t, s, c, t0)
 	want := map[int64]int64{c.Outbox[0].ID: 42, c.Outbox[1].ID: 0}
 
 	got := due(t, s, t0, time.Minute, 10)
@@ -546,7 +546,7 @@ func testOutboxAttachment(t *testing.T, s bot.Store) {
 func testSettle(t *testing.T, s bot.Store) {
 	ctx := t.Context()
 	c := &bot.Changes{Outbox: outbound("m", 3)}
-	apply(t, s, c, t0)
+	Apply(t, s, c, t0)
 	if got := due(t, s, t0, time.Minute, 10); len(got) != 3 {
 		t.Fatalf("DueOutbound = %v, want 3 messages", bodies(got))
 	}
@@ -613,7 +613,7 @@ func testSettle(t *testing.T, s bot.Store) {
 func testRecordStatus(t *testing.T, s bot.Store) {
 	ctx := t.Context()
 	c := &bot.Changes{Outbox: outbound("m", 1)}
-	apply(t, s, c, t0)
+	Apply(t, s, c, t0)
 	if err := s.Settle(ctx, []bot.Delivery{{ID: c.Outbox[0].ID, ProviderID: "SM42"}}); err != nil {
 		t.Fatalf("Settle: %v", err)
 	}
@@ -643,7 +643,7 @@ func testTicketsFilter(t *testing.T, s bot.Store) {
 		return bot.Ticket{Code: code, Kind: kind, Status: status, Channel: bot.SMS, Reporter: "+6281200000001",
 			Assignee: assignee, CreatedAt: t0.Add(-age), UpdatedAt: t0}
 	}
-	apply(t, s, &bot.Changes{Tickets: []bot.Ticket{
+	Apply(t, s, &bot.Changes{Tickets: []bot.Ticket{
 		mk("K1", bot.KindCase, bot.StatusReceived, a, 4*time.Hour),
 		mk("K2", bot.KindCase, bot.StatusDone, a, 3*time.Hour),
 		mk("P1", bot.KindComplaint, bot.StatusReceived, "", 2*time.Hour),
@@ -671,7 +671,7 @@ func testTicketsFilter(t *testing.T, s bot.Store) {
 		{"nobody's", bot.TicketFilter{Assignee: "+6281200000009"}, []string{}},
 	}
 	for _, tt := range tests {
-		if got := codes(tickets(t, s, tt.f)); !slices.Equal(got, tt.want) {
+		if got := Codes(tickets(t, s, tt.f)); !slices.Equal(got, tt.want) {
 			t.Errorf("%s: Tickets(%+v) = %v, want %v", tt.name, tt.f, got, tt.want)
 		}
 	}
@@ -696,7 +696,7 @@ func testAwkwardText(t *testing.T, s bot.Store) {
 		c.Events = append(c.Events, bot.Event{TicketCode: "AW-1", At: t0, Actor: a, Type: "note", Detail: a})
 		c.Outbox = append(c.Outbox, bot.Outbound{Channel: bot.SMS, To: a, Body: a, Purpose: bot.PurposeReply, TicketCode: a, CreatedAt: t0})
 	}
-	apply(t, s, c, t0)
+	Apply(t, s, c, t0)
 
 	if got := ticket(t, s, "AW-1"); !reflect.DeepEqual(got, norm(tk)) {
 		t.Errorf("Ticket = %+v, want %+v", got, norm(tk))
@@ -726,7 +726,7 @@ func testUnstorableText(t *testing.T, s bot.Store) {
 	want := "ab\uFFFDc"
 	tk := bot.Ticket{Code: "UN-1", Kind: bot.KindCase, Status: bot.StatusReceived, Kecamatan: bad,
 		Answers: map[string]string{"what": bad}, Channel: bot.SMS, Reporter: "+6281200000001", CreatedAt: t0, UpdatedAt: t0}
-	apply(t, s, &bot.Changes{
+	Apply(t, s, &bot.Changes{
 		Tickets: []bot.Ticket{tk},
 		Events:  []bot.Event{{TicketCode: "UN-1", At: t0, Actor: "citizen", Type: "note", Detail: bad}},
 		Outbox:  []bot.Outbound{{Channel: bot.SMS, To: "+6281200000001", Body: bad, Purpose: bot.PurposeReply, CreatedAt: t0}},
