@@ -152,50 +152,47 @@ func (s *Store) found(ctx context.Context, op, code string, n int, err error) er
 // received, then in the order written), without their data. Returns
 // NotFound if no ticket has the code.
 func (s *Store) Attachments(ctx context.Context, code string) ([]bot.Attachment, error) {
-	var (
-		out    []bot.Attachment
-		a      = bot.Attachment{TicketCode: code}
-		sender []byte
-		o      = s.opener()
-	)
-	err := scanEach(ctx, s.d, `SELECT id, channel, external_id, idx, sender, kind, mime, size, received_at
-FROM attachments WHERE ticket_code = $1 ORDER BY received_at, id`, []any{code}, func() error {
-		var err error
-		if a.Sender, err = o.Text(sender, seal.PlaceAttachmentSender, seal.AttachmentID(string(a.Channel), a.ExternalID, a.Index)); err != nil {
-			return fmt.Errorf("attachment %d: %w", a.ID, err)
-		}
-		out = append(out, a)
-		return nil
-	}, &a.ID, &a.Channel, &a.ExternalID, &a.Index, &sender, &a.Kind, &a.MIME, &a.Size, tm(&a.Received))
-	return out, s.found(ctx, "sqlstore.Attachments", code, len(out), err)
+	as, err := s.attachments(ctx, "NULL", `ticket_code = $1 ORDER BY received_at, id`, code)
+	return as, s.found(ctx, "sqlstore.Attachments", code, len(as), err)
 }
 
 // Attachment returns one file with its data, whether or not it belongs to
 // a ticket yet. Returns NotFound if there is none with the ID.
 func (s *Store) Attachment(ctx context.Context, id int64) (bot.Attachment, error) {
 	const op = "sqlstore.Attachment"
-	var (
-		a            bot.Attachment
-		sender, data []byte
-	)
-	err := queryRow(ctx, s.d, `
-SELECT id, coalesce(ticket_code, ''), channel, external_id, idx, sender, kind, mime, size, data, received_at
-FROM attachments WHERE id = $1`, []any{id}, &a.ID, &a.TicketCode, &a.Channel, &a.ExternalID, &a.Index, &sender,
-		&a.Kind, &a.MIME, &a.Size, &data, tm(&a.Received))
-	if err == errNoRows {
-		return bot.Attachment{}, bot.E(op, bot.NotFound, fmt.Errorf("no attachment %d", id))
-	}
+	as, err := s.attachments(ctx, "data", `id = $1`, id)
 	if err != nil {
 		return bot.Attachment{}, s.wrap(op, err)
 	}
-	aid := seal.AttachmentID(string(a.Channel), a.ExternalID, a.Index)
-	if a.Sender, err = s.opener().Text(sender, seal.PlaceAttachmentSender, aid); err != nil {
-		return bot.Attachment{}, s.wrap(op, fmt.Errorf("attachment %d: %w", id, err))
+	if len(as) == 0 {
+		return bot.Attachment{}, bot.E(op, bot.NotFound, fmt.Errorf("no attachment %d", id))
 	}
-	if a.Data, err = openData(s.keys, data, aid); err != nil {
-		return bot.Attachment{}, s.wrap(op, fmt.Errorf("attachment %d: %w", id, err))
-	}
-	return a, nil
+	return as[0], nil
+}
+
+// attachments reads the files that where selects, with the column data
+// ("data", or "NULL" to leave the files out), opening what is sealed.
+func (s *Store) attachments(ctx context.Context, data, where string, arg any) ([]bot.Attachment, error) {
+	var (
+		out          []bot.Attachment
+		a            bot.Attachment
+		sender, file []byte
+		o            = s.opener()
+	)
+	err := scanEach(ctx, s.d, `SELECT id, coalesce(ticket_code, ''), channel, external_id, idx, sender, kind, mime, size,
+	received_at, `+data+` FROM attachments WHERE `+where, []any{arg}, func() error {
+		aid := seal.AttachmentID(string(a.Channel), a.ExternalID, a.Index)
+		var err error
+		if a.Sender, err = o.Text(sender, seal.PlaceAttachmentSender, aid); err == nil && file != nil {
+			a.Data, err = openData(s.keys, file, aid)
+		}
+		if err != nil {
+			return fmt.Errorf("attachment %d: %w", a.ID, err)
+		}
+		out = append(out, a)
+		return nil
+	}, &a.ID, &a.TicketCode, &a.Channel, &a.ExternalID, &a.Index, &sender, &a.Kind, &a.MIME, &a.Size, tm(&a.Received), &file)
+	return out, err
 }
 
 // TicketsCreated returns the tickets created in [from, to), oldest first,
